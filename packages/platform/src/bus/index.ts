@@ -1,0 +1,3 @@
+export * from './types.js';
+export { MemoryBus, partitionFor } from './memory.js';
+export { KafkaBus, type KafkaBusOptions } from './kafka.js';

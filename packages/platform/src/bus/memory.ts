@@ -1,0 +1,170 @@
+import type { Batch, Bus, BusProducer, BusRecord, ConsumedRecord, SubscribeOptions, Subscription, TopicSpec } from './types.js';
+import { backoffDelay, sleep } from '../backoff.js';
+import { logger } from '../log.js';
+
+interface Partition {
+  /** Offset of records[0]. */
+  base: number;
+  records: ConsumedRecord[];
+}
+
+interface Group {
+  committed: Map<string, number>;
+  active: boolean;
+}
+
+/** Stable partitioner for keyed records (FNV-1a), round-robin for unkeyed ones. */
+export function partitionFor(key: string | null, partitions: number, counter: number): number {
+  if (key === null) return counter % partitions;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}
+
+/**
+ * The in-process bus of the all-in-one process: the Kafka semantics that Vigil relies on
+ * (partitions ordered by key, consumer groups, commit after the handler resolved, redelivery
+ * after a failure) without a broker. Records that every subscribed group has committed are
+ * dropped; a topic nobody reads keeps at most `unreadLimit` records per partition.
+ */
+export class MemoryBus implements Bus {
+  readonly kind = 'memory' as const;
+  private readonly topics = new Map<string, Partition[]>();
+  private readonly groups = new Map<string, Group>();
+  private readonly readers = new Map<string, Set<string>>();
+  private waiters: (() => void)[] = [];
+  private rr = 0;
+  private closed = false;
+  private readonly log = logger('bus.memory');
+
+  constructor(private readonly opts: { partitions?: number; maxBatch?: number; unreadLimit?: number } = {}) {}
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    for (const t of topics) this.topic(t.name, t.partitions);
+  }
+
+  private topic(name: string, partitions = this.opts.partitions ?? 3): Partition[] {
+    let parts = this.topics.get(name);
+    if (!parts) {
+      parts = Array.from({ length: partitions }, () => ({ base: 0, records: [] }));
+      this.topics.set(name, parts);
+    }
+    return parts;
+  }
+
+  async producer(): Promise<BusProducer> {
+    return {
+      send: async (topic: string, records: BusRecord[]) => {
+        if (this.closed) throw new Error('in-process bus is closed');
+        const parts = this.topic(topic);
+        const now = Date.now();
+        for (const r of records) {
+          const p = partitionFor(r.key, parts.length, this.rr++);
+          const part = parts[p]!;
+          part.records.push({ ...r, topic, partition: p, offset: String(part.base + part.records.length), timestamp: now });
+          this.trim(topic, p, part);
+        }
+        this.wake();
+      },
+    };
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    const existing = this.groups.get(opts.groupId);
+    if (existing?.active) throw new Error(`in-process bus: group "${opts.groupId}" already has a consumer`);
+    const group: Group = existing ?? { committed: new Map(), active: true };
+    group.active = true;
+    this.groups.set(opts.groupId, group);
+    for (const t of opts.topics) {
+      this.topic(t);
+      if (!this.readers.has(t)) this.readers.set(t, new Set());
+      this.readers.get(t)!.add(opts.groupId);
+    }
+    const abort = new AbortController();
+    const loop = this.consume(opts, group, abort.signal);
+    return {
+      stop: async () => {
+        abort.abort();
+        this.wake();
+        await loop;
+        group.active = false;
+      },
+    };
+  }
+
+  private async consume(opts: SubscribeOptions, group: Group, signal: AbortSignal): Promise<void> {
+    const maxBatch = this.opts.maxBatch ?? 5_000;
+    let failures = 0;
+    while (!signal.aborted) {
+      let progressed = false;
+      for (const topic of opts.topics) {
+        const parts = this.topic(topic);
+        for (let p = 0; p < parts.length && !signal.aborted; p++) {
+          const part = parts[p]!;
+          const key = `${topic}:${p}`;
+          const start = Math.max(group.committed.get(key) ?? (opts.fromBeginning === false ? part.base + part.records.length : 0), part.base);
+          const end = part.base + part.records.length;
+          if (start >= end) continue;
+          const records = part.records.slice(start - part.base, Math.min(end, start + maxBatch) - part.base);
+          const batch: Batch = { topic, partition: p, records };
+          try {
+            await opts.handler(batch);
+            group.committed.set(key, start + records.length);
+            failures = 0;
+            progressed = true;
+            this.trim(topic, p, part);
+          } catch (err) {
+            const delay = backoffDelay(failures++);
+            this.log.warn({ err: (err as Error).message, topic, partition: p, group: opts.groupId, retryInMs: delay }, 'batch handler failed; retrying the same batch');
+            await sleep(delay, signal);
+          }
+        }
+      }
+      if (!progressed && !signal.aborted) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private trim(topic: string, p: number, part: Partition): void {
+    const readers = this.readers.get(topic);
+    let keepFrom: number;
+    if (readers && readers.size > 0) {
+      keepFrom = Infinity;
+      for (const g of readers) keepFrom = Math.min(keepFrom, this.groups.get(g)?.committed.get(`${topic}:${p}`) ?? part.base);
+    } else {
+      keepFrom = part.base + part.records.length - (this.opts.unreadLimit ?? 10_000);
+    }
+    const drop = Math.min(part.records.length, keepFrom - part.base);
+    if (drop > 0) {
+      part.records.splice(0, drop);
+      part.base += drop;
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Records still held for a topic (tests, /health). */
+  depth(topic: string): number {
+    return (this.topics.get(topic) ?? []).reduce((n, p) => n + p.records.length, 0);
+  }
+
+  /** Everything currently held on a topic, oldest first per partition. */
+  peek(topic: string): ConsumedRecord[] {
+    return (this.topics.get(topic) ?? []).flatMap((p) => p.records);
+  }
+
+  status() {
+    return { status: 'up' as const, detail: 'in-process bus' };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+  }
+}

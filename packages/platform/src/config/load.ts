@@ -1,0 +1,189 @@
+import { readFile } from 'node:fs/promises';
+import { Value, type ValueError } from '@sinclair/typebox/value';
+import { ValueErrorType } from '@sinclair/typebox/errors';
+import type { TSchema } from '@sinclair/typebox';
+import { parseDocument } from 'yaml';
+import { ConfigSchema, type VigilConfig } from './schema.js';
+import { DURATION_HINT } from '../duration.js';
+
+/** A config that cannot be used; the message names the file, the key, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** Shown in messages; defaults to the file path or `config`. */
+  source?: string;
+  /** Environment for ${VAR} substitution and overrides; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const SECRET_KEY = /(password|token|secret|api[_-]?key|auth)$/i;
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<VigilConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  return parseConfig(text, { source: file, ...opts });
+}
+
+/** Parses and validates a YAML config text. An empty text gives the defaults. */
+export function parseConfig(text: string, opts: LoadOptions = {}): VigilConfig {
+  const source = opts.source ?? 'config';
+  const env = opts.env ?? process.env;
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${source}: ${e.message.split('\n')[0]}`));
+  }
+  const raw = (doc.toJS() ?? {}) as Json;
+  if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) {
+    throw new ConfigError([`${source}: the top level must be a mapping of keys (dataDir, kafka, clickhouse, ...)`]);
+  }
+  return buildConfig(raw, source, env);
+}
+
+/** Validates an already-parsed config object (defaults filled, env applied). */
+export function buildConfig(raw: Json, source: string, env: NodeJS.ProcessEnv): VigilConfig {
+  const problems: string[] = [];
+  const substituted = substituteEnv(raw, [], env, source, problems) as Record<string, Json>;
+  applyEnvOverrides(substituted, env, source, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(substituted));
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (errors.length > 0) throw new ConfigError(dedupe(errors.map((e) => describe(e, source))));
+  const config = Value.Decode(ConfigSchema, withDefaults);
+  problems.push(...semanticProblems(config, source));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Replaces ${VAR} and ${VAR:-default}; refuses literal secrets in the file. */
+function substituteEnv(value: Json, path: (string | number)[], env: NodeJS.ProcessEnv, source: string, problems: string[]): Json {
+  if (typeof value === 'string') {
+    const key = path[path.length - 1];
+    if (typeof key === 'string' && SECRET_KEY.test(key) && value !== '' && !value.includes('${')) {
+      problems.push(`${source}: ${dotted(path)}: secrets must come from the environment, not the file (write \${${key.toUpperCase()}} and set that variable)`);
+      return value;
+    }
+    return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${source}: ${dotted(path)}: environment variable ${name} is not set`);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, source, problems));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, Json> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, [...path, k], env, source, problems);
+    return out;
+  }
+  return value;
+}
+
+function obj(root: Record<string, Json>, key: string): Record<string, Json> {
+  const cur = root[key];
+  if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) return cur;
+  const fresh: Record<string, Json> = {};
+  root[key] = fresh;
+  return fresh;
+}
+
+/** The environment variables that the README and deploy files promise. */
+function applyEnvOverrides(cfg: Record<string, Json>, env: NodeJS.ProcessEnv, source: string, problems: string[]): void {
+  if (env.VIGIL_PORT) {
+    const port = Number(env.VIGIL_PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`VIGIL_PORT: "${env.VIGIL_PORT}" is not a port (use a whole number from 0 to 65535)`);
+    else obj(cfg, 'http').port = port;
+  }
+  if (env.VIGIL_DATA_DIR) cfg.dataDir = env.VIGIL_DATA_DIR;
+  if (env.KAFKA_BROKERS) obj(cfg, 'kafka').brokers = env.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+  if (env.CLICKHOUSE_URL) obj(cfg, 'clickhouse').url = env.CLICKHOUSE_URL;
+  if (env.CLICKHOUSE_PASSWORD && obj(cfg, 'clickhouse').password === undefined) obj(cfg, 'clickhouse').password = env.CLICKHOUSE_PASSWORD;
+  if (env.VIGIL_API_TOKEN && obj(cfg, 'http').token === undefined) obj(cfg, 'http').token = env.VIGIL_API_TOKEN;
+  if (env.LOG_LEVEL) obj(cfg, 'log').level = env.LOG_LEVEL;
+  void source;
+}
+
+function semanticProblems(config: VigilConfig, source: string): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  config.rules.rules.forEach((rule, i) => {
+    const at = `${source}: rules.rules[${i}]`;
+    if (seen.has(rule.name)) out.push(`${at}.name: rule "${rule.name}" is defined twice (names must be unique)`);
+    seen.add(rule.name);
+    if (rule.warning === undefined && rule.critical === undefined) out.push(`${at}: rule "${rule.name}" needs a warning or a critical threshold`);
+    if (rule.window <= 0) out.push(`${at}.window: rule "${rule.name}": the window must be longer than 0s`);
+  });
+  const names = new Set<string>();
+  config.notifier.webhooks.forEach((w, i) => {
+    if (names.has(w.name)) out.push(`${source}: notifier.webhooks[${i}].name: "${w.name}" is used twice (give each webhook its own name)`);
+    names.add(w.name);
+  });
+  return out;
+}
+
+function dotted(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(top level)';
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function schemaAt(path: (string | number)[]): TSchema | undefined {
+  let schema: TSchema | undefined = ConfigSchema;
+  for (const part of path) {
+    if (!schema) return undefined;
+    if (typeof part === 'number') schema = schema.items as TSchema | undefined;
+    else if (schema.properties) schema = (schema.properties as Record<string, TSchema>)[part];
+    else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') schema = schema.additionalProperties as TSchema;
+    else return undefined;
+  }
+  return schema;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? `"${v}"` : JSON.stringify(v);
+}
+
+function describe(e: ValueError, source: string): string {
+  const path = pointerToPath(e.path);
+  const at = `${source}: ${dotted(path)}`;
+  const schema = e.schema as TSchema;
+  if (e.type === ValueErrorType.ObjectAdditionalProperties) {
+    const parent = schemaAt(path.slice(0, -1));
+    const allowed = parent?.properties ? Object.keys(parent.properties as object).join(', ') : '';
+    return `${at}: unknown key${allowed ? ` (allowed here: ${allowed})` : ''}`;
+  }
+  if (schema['x-kind'] === 'duration') return `${at}: ${show(e.value)} is not a duration (${DURATION_HINT})`;
+  if (schema.anyOf && (schema.anyOf as TSchema[]).every((s) => s.const !== undefined)) {
+    return `${at}: ${show(e.value)} is not allowed (use one of ${(schema.anyOf as TSchema[]).map((s) => s.const).join(', ')})`;
+  }
+  if (schema.const !== undefined) return `${at}: ${show(e.value)} is not allowed (use ${schema.const})`;
+  if (e.type === ValueErrorType.ObjectRequiredProperty) return `${at}: is required${schema.description ? ` (${schema.description})` : ''}`;
+  if (e.type === ValueErrorType.StringPattern) {
+    return `${at}: ${show(e.value)} does not have the expected form${schema.description ? ` (${schema.description})` : ` (pattern ${schema.pattern})`}`;
+  }
+  return `${at}: ${show(e.value)}: ${e.message.toLowerCase()}`;
+}
+
+function dedupe(lines: string[]): string[] {
+  return [...new Set(lines)];
+}

@@ -1,0 +1,161 @@
+import { Type, type Static, type StaticDecode, type TSchema } from '@sinclair/typebox';
+import { DURATION_PATTERN, formatDuration, parseDuration } from '../duration.js';
+
+/**
+ * The whole configuration of every Vigil role, in one schema. Each section documents its keys
+ * with their defaults; `vigil validate FILE` checks a file against it.
+ */
+
+/** A duration written as text (`10s`) and decoded into milliseconds. */
+export const Duration = (options: { default: string; description: string }) =>
+  Type.Transform(Type.String({ pattern: DURATION_PATTERN, 'x-kind': 'duration', ...options }))
+    .Decode((text) => parseDuration(text) ?? Number.NaN)
+    .Encode((ms) => formatDuration(ms));
+
+const Closed = { additionalProperties: false } as const;
+const section = <T extends Record<string, TSchema>>(props: T, description: string) =>
+  Type.Object(props, { ...Closed, default: {}, description });
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info', description: 'Log level; LOG_LEVEL overrides it.' },
+);
+
+export const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);
+export type Severity = Static<typeof Severity>;
+
+export const Aggregation = Type.Union(
+  ['avg', 'min', 'max', 'sum', 'count', 'last'].map((a) => Type.Literal(a)),
+);
+
+const Labels = Type.Record(Type.String(), Type.String(), { default: {} });
+
+/** Attribute matcher: `value` (equal), `!value` (not equal), `~regex` (matches), `!~regex` (does not match). */
+const Matchers = Type.Record(Type.String(), Type.String(), {
+  default: {},
+  description: 'Attribute or resource-attribute matchers: "x" equals, "!x" not equal, "~re" matches, "!~re" does not match.',
+});
+
+export const ThresholdRule = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.:-]*$', description: 'Unique rule name.' }),
+    kind: Type.Literal('threshold', { default: 'threshold' }),
+    metric: Type.String({ minLength: 1, description: 'OpenTelemetry metric name, e.g. system.cpu.utilization.' }),
+    where: Matchers,
+    groupBy: Type.Array(Type.String(), { default: ['host.name'], description: 'Attributes that make one alert each.' }),
+    combine: Type.Optional(
+      Type.Union(['sum', 'avg', 'max', 'min'].map((a) => Type.Literal(a)), {
+        description: 'How series sharing a timestamp in one group are combined before the window aggregate (e.g. sum over CPU modes).',
+      }),
+    ),
+    aggregate: Type.Union(['avg', 'min', 'max', 'sum', 'count', 'last'].map((a) => Type.Literal(a)), { default: 'avg' }),
+    window: Duration({ default: '1m', description: 'Aggregation window.' }),
+    op: Type.Union(['>', '>=', '<', '<='].map((o) => Type.Literal(o)), { default: '>=' }),
+    warning: Type.Optional(Type.Number({ description: 'Threshold for a warning.' })),
+    critical: Type.Optional(Type.Number({ description: 'Threshold for a critical alert.' })),
+    for: Duration({ default: '0s', description: 'How long the condition must hold before the alert fires.' }),
+    labels: Labels,
+    annotations: Type.Record(Type.String(), Type.String(), {
+      default: {},
+      description: 'Texts for notifications (summary, description); handlebars with {{value}}, {{labels.x}}.',
+    }),
+  },
+  Closed,
+);
+
+export const WebhookChannel = Type.Object(
+  {
+    name: Type.String({ default: 'webhook' }),
+    url: Type.String({ pattern: '^https?://', description: 'Where to POST each alert transition as JSON.' }),
+    headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+    timeout: Duration({ default: '5s', description: 'Per-request timeout.' }),
+  },
+  Closed,
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: './data', description: 'Where the embedded engine and local state live; VIGIL_DATA_DIR overrides it.' }),
+    log: section({ level: LogLevel }, 'Logging (JSON lines on stdout).'),
+    http: section(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to.' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port; VIGIL_PORT overrides it.' }),
+        token: Type.Optional(Type.String({ description: 'API token for routes that write or send; give it as ${VIGIL_API_TOKEN}.' })),
+      },
+      'The HTTP server of every process: /health, /metrics and, for query-api, the API.',
+    ),
+    kafka: section(
+      {
+        brokers: Type.Array(Type.String({ pattern: '^[^:\\s]+:\\d+$' }), { minItems: 1, default: ['127.0.0.1:9092'], description: 'Bootstrap brokers; KAFKA_BROKERS (comma-separated) overrides them.' }),
+        clientId: Type.String({ default: 'vigil' }),
+        encoding: Type.Union([Type.Literal('otlp_proto'), Type.Literal('otlp_json')], { default: 'otlp_proto', description: 'Encoding of OTLP payloads that Vigil produces.' }),
+        partitions: Type.Integer({ minimum: 1, default: 3, description: 'Partitions for topics Vigil creates.' }),
+        topics: section(
+          {
+            logs: Type.String({ default: 'otlp_logs' }),
+            metrics: Type.String({ default: 'otlp_metrics' }),
+            alerts: Type.String({ default: 'vigil.alerts' }),
+            dlq: Type.String({ default: 'vigil.dlq' }),
+          },
+          'Topic names.',
+        ),
+      },
+      'Kafka (distributed roles). The all-in-one process uses an in-process bus instead.',
+    ),
+    clickhouse: section(
+      {
+        url: Type.Optional(Type.String({ pattern: '^https?://', description: 'ClickHouse server; unset means the embedded engine under dataDir. CLICKHOUSE_URL overrides it.' })),
+        database: Type.String({ default: 'vigil', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+        username: Type.String({ default: 'default' }),
+        password: Type.Optional(Type.String({ description: 'Give it as ${CLICKHOUSE_PASSWORD}.' })),
+        retention: Duration({ default: '30d', description: 'TTL of stored events, metrics and alerts.' }),
+      },
+      'Storage.',
+    ),
+    collector: section(
+      {
+        interval: Duration({ default: '10s', description: 'Host metrics collection interval.' }),
+        serviceName: Type.String({ default: 'vigil-collector' }),
+        labels: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Resource attributes added to every record (site, environment, ...).' }),
+        host: section({ enabled: Type.Boolean({ default: true }) }, 'Host metrics: CPU, memory, filesystem, network, load.'),
+      },
+      'The collector role.',
+    ),
+    ingest: section(
+      {
+        groupId: Type.String({ default: 'vigil-ingest' }),
+      },
+      'The ingest role: Kafka topics into ClickHouse.',
+    ),
+    rules: section(
+      {
+        groupId: Type.String({ default: 'vigil-rules' }),
+        evaluationInterval: Duration({ default: '10s', description: 'How often rules are evaluated.' }),
+        defaults: Type.Boolean({ default: true, description: 'Include the built-in CPU, memory and disk rules.' }),
+        rules: Type.Array(ThresholdRule, { default: [] }),
+      },
+      'The rules role.',
+    ),
+    notifier: section(
+      {
+        groupId: Type.String({ default: 'vigil-notifier' }),
+        console: section({ enabled: Type.Boolean({ default: true }) }, 'Print notifications on stdout.'),
+        webhooks: Type.Array(WebhookChannel, { default: [], description: 'HTTP endpoints that receive every transition.' }),
+        templates: section(
+          {
+            title: Type.Optional(Type.String({ description: 'Handlebars template of the title line.' })),
+            body: Type.Optional(Type.String({ description: 'Handlebars template of the message body.' })),
+          },
+          'Templates overriding the defaults.',
+        ),
+      },
+      'The notifier role.',
+    ),
+  },
+  Closed,
+);
+
+export type VigilConfig = StaticDecode<typeof ConfigSchema>;
+export type ThresholdRuleConfig = StaticDecode<typeof ThresholdRule>;
+export type WebhookChannelConfig = StaticDecode<typeof WebhookChannel>;

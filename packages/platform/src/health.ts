@@ -1,0 +1,34 @@
+import type { DependencyStatus } from './bus/types.js';
+
+export interface DependencyState {
+  status: DependencyStatus;
+  detail?: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'starting' | 'unavailable';
+  checks: Record<string, DependencyState>;
+}
+
+/** What /health shows: each dependency by name; ready only when every one is up. */
+export class HealthRegistry {
+  private readonly checks = new Map<string, () => DependencyState>();
+
+  register(name: string, check: () => DependencyState): void {
+    this.checks.set(name, check);
+  }
+
+  report(): HealthReport {
+    const checks: Record<string, DependencyState> = {};
+    for (const [name, check] of this.checks) {
+      try {
+        checks[name] = check();
+      } catch (err) {
+        checks[name] = { status: 'down', detail: (err as Error).message };
+      }
+    }
+    const states = Object.values(checks).map((c) => c.status);
+    const status = states.includes('down') ? 'unavailable' : states.includes('starting') ? 'starting' : 'ok';
+    return { status, checks };
+  }
+}

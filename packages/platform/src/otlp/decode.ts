@@ -1,0 +1,65 @@
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+
+/**
+ * Decoding OTLP export requests as they travel on `otlp_logs` and `otlp_metrics`, in either of
+ * the OpenTelemetry Collector Kafka exporter's encodings: `otlp_proto` (protobuf) and
+ * `otlp_json`. The encoding is recognised from the payload itself, so a topic may carry both.
+ */
+
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => fileURLToPath(new URL(`./proto/${target.split('/').pop()}`, import.meta.url));
+root.loadSync(['metrics.proto', 'logs.proto'], { keepCase: false });
+root.resolveAll();
+const MetricsRequest = root.lookupType('opentelemetry.proto.metrics.v1.ExportMetricsServiceRequest');
+const LogsRequest = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceRequest');
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number, defaults: false };
+
+export type OtlpEncoding = 'otlp_proto' | 'otlp_json';
+
+/** Protobuf export requests start with field 1 (0x0a); JSON ones with `{`. */
+export function detectEncoding(payload: Buffer): OtlpEncoding {
+  for (const byte of payload) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) {
+      if (byte === 0x0a) return 'otlp_proto';
+      continue;
+    }
+    return byte === 0x7b ? 'otlp_json' : 'otlp_proto';
+  }
+  return 'otlp_proto';
+}
+
+/** The decoded shape, lowerCamelCase as in OTLP/JSON; int64 as string or number. */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type RawRequest = { [k: string]: any };
+
+export interface DecodedRequest {
+  body: RawRequest;
+  /** How trace and span ids are written in `body`. */
+  ids: 'base64' | 'hex';
+}
+
+export class OtlpDecodeError extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`cannot decode ${what}: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'OtlpDecodeError';
+  }
+}
+
+function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequest {
+  if (payload.length === 0) throw new OtlpDecodeError(what, new Error('empty payload'));
+  try {
+    if (detectEncoding(payload) === 'otlp_json') {
+      const body = JSON.parse(payload.toString('utf8')) as unknown;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not a JSON object');
+      return { body: body as RawRequest, ids: 'hex' };
+    }
+    return { body: type.toObject(type.decode(payload), TO_OBJECT), ids: 'base64' };
+  } catch (err) {
+    throw new OtlpDecodeError(what, err);
+  }
+}
+
+export const decodeMetricsRequest = (payload: Buffer) => decode(MetricsRequest, 'OTLP metrics request', payload);
+export const decodeLogsRequest = (payload: Buffer) => decode(LogsRequest, 'OTLP logs request', payload);

@@ -1,0 +1,3 @@
+export * from './decode.js';
+export * from './flatten.js';
+export * from './encode.js';

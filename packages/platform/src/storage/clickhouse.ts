@@ -1,0 +1,107 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import type { DependencyStatus } from '../bus/types.js';
+import { logger } from '../log.js';
+
+export interface StorageOptions {
+  /** ClickHouse server; unset means the embedded engine. */
+  url?: string;
+  username?: string;
+  password?: string;
+  database: string;
+  /** Where the embedded engine keeps its data (`<dataDir>/clickhouse`). */
+  dataDir: string;
+}
+
+/**
+ * One ClickHouse client for every role: a server over HTTP, or chDB in-process plugged into the
+ * same `@clickhouse/client` through its `connection` hook. Every value goes in through
+ * `{name:Type}` bindings; only the validated database name is spliced into SQL.
+ */
+export interface Storage {
+  readonly client: ClickHouseClient;
+  readonly database: string;
+  readonly kind: 'server' | 'embedded';
+  /** `db.table`, for SQL text. */
+  table(name: string): string;
+  status(): { status: DependencyStatus; detail?: string };
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const log = logger('storage');
+
+/** chDB binds one data directory per process, so every role in the process shares one client. */
+let embedded: { path: string; client: ClickHouseClient; refs: number } | undefined;
+
+export function openStorage(opts: StorageOptions): Storage {
+  const kind = opts.url ? 'server' : 'embedded';
+  let client: ClickHouseClient;
+  let release: () => Promise<void>;
+  if (opts.url) {
+    client = createClient({
+      url: opts.url,
+      username: opts.username ?? 'default',
+      password: opts.password ?? '',
+      request_timeout: 30_000,
+      clickhouse_settings: { date_time_input_format: 'best_effort' },
+    });
+    release = () => client.close();
+  } else {
+    const path = resolve(opts.dataDir, 'clickhouse');
+    if (embedded && embedded.path !== path) {
+      throw new Error(`the embedded ClickHouse engine is already open on ${embedded.path}; one data directory per process (asked for ${path})`);
+    }
+    if (!embedded) {
+      mkdirSync(path, { recursive: true });
+      // chdb types its connection against @clickhouse/client-common; the runtime contract is the same.
+      const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
+      embedded = { path, client: createClient({ connection }), refs: 0 };
+    }
+    embedded.refs++;
+    client = embedded.client;
+    release = async () => {
+      if (!embedded) return;
+      if (--embedded.refs === 0) {
+        const c = embedded.client;
+        embedded = undefined;
+        await c.close();
+      }
+    };
+  }
+  let state: { status: DependencyStatus; detail?: string } = { status: 'starting' };
+  let closed = false;
+  return {
+    client,
+    database: opts.database,
+    kind,
+    table: (name) => `${opts.database}.${name}`,
+    status: () => state,
+    async ping() {
+      try {
+        const r = await client.ping();
+        if (!r.success) throw r.error;
+        state = { status: 'up' };
+        return true;
+      } catch (err) {
+        const detail = `${kind === 'server' ? opts.url : 'embedded engine'}: ${(err as Error).message}`;
+        if (state.status !== 'down') log.warn(detail);
+        state = { status: 'down', detail };
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await release();
+    },
+  };
+}
+
+/** Rows of a query, with `{name:Type}` parameters. */
+export async function queryRows<T>(storage: Storage, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const rs = await storage.client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}

@@ -1,0 +1,2 @@
+export * from './clickhouse.js';
+export * from './migrations.js';

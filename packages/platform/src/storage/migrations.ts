@@ -1,0 +1,250 @@
+import type { Storage } from './clickhouse.js';
+import { queryRows } from './clickhouse.js';
+import { logger } from '../log.js';
+
+/**
+ * Versioned schema. The otel_* tables keep the OpenTelemetry Collector ClickHouse exporter's
+ * column names and types, so Grafana's ClickHouse data source and existing SQL work on them.
+ * Two deliberate differences: `non_replicated_deduplication_window`, so that ingest's
+ * per-batch deduplication tokens make a replayed batch a no-op, and the TTL, which comes from
+ * `clickhouse.retention`.
+ *
+ * Migrations only ever append; a released one is never edited.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: (ctx: { db: string; ttlSeconds: number }) => string[];
+}
+
+const DEDUP = 'non_replicated_deduplication_window = 10000';
+
+const resourceScope = `
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName String CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),`;
+
+const exemplars = `
+    Exemplars Nested (
+        FilteredAttributes Map(LowCardinality(String), String),
+        TimeUnix DateTime64(9),
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),`;
+
+const attrIndexes = `
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1`;
+
+const metricTable = (db: string, name: string, columns: string, ttl: number) => `
+CREATE TABLE IF NOT EXISTS ${db}.${name} (${resourceScope}${columns}
+${attrIndexes}
+) ENGINE = MergeTree
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+TTL toDateTime(TimeUnix) + toIntervalSecond(${ttl})
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`;
+
+/** Tables whose TTL follows `clickhouse.retention`, with the column it is computed from. */
+export const RETAINED_TABLES: Record<string, string> = {
+  otel_logs: 'TimestampTime',
+  otel_metrics_gauge: 'toDateTime(TimeUnix)',
+  otel_metrics_sum: 'toDateTime(TimeUnix)',
+  otel_metrics_histogram: 'toDateTime(TimeUnix)',
+  otel_metrics_exponential_histogram: 'toDateTime(TimeUnix)',
+  otel_metrics_summary: 'toDateTime(TimeUnix)',
+  vigil_alerts: 'toDateTime(EventTime)',
+  vigil_deliveries: 'toDateTime(Time)',
+};
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'OpenTelemetry logs and metrics tables',
+    statements: ({ db, ttlSeconds: ttl }) => [
+      `
+CREATE TABLE IF NOT EXISTS ${db}.otel_logs (
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    LogAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = MergeTree
+PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (ServiceName, TimestampTime)
+ORDER BY (ServiceName, TimestampTime, Timestamp)
+TTL TimestampTime + toIntervalSecond(${ttl})
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`,
+      metricTable(db, 'otel_metrics_gauge', `
+    Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),${exemplars}`, ttl),
+      metricTable(db, 'otel_metrics_sum', `
+    Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),${exemplars}
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),`, ttl),
+      metricTable(db, 'otel_metrics_histogram', `
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),${exemplars}
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),`, ttl),
+      metricTable(db, 'otel_metrics_exponential_histogram', `
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    Scale Int32 CODEC(ZSTD(1)),
+    ZeroCount UInt64 CODEC(ZSTD(1)),
+    PositiveOffset Int32 CODEC(ZSTD(1)),
+    PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    NegativeOffset Int32 CODEC(ZSTD(1)),
+    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),${exemplars}
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),`, ttl),
+      metricTable(db, 'otel_metrics_summary', `
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    ValueAtQuantiles Nested(
+        Quantile Float64,
+        Value Float64
+    ) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),`, ttl),
+    ],
+  },
+  {
+    version: 2,
+    name: 'Vigil alerts, deliveries and the ingest ledger',
+    statements: ({ db, ttlSeconds: ttl }) => [
+      `
+CREATE TABLE IF NOT EXISTS ${db}.vigil_alerts (
+    Fingerprint String,
+    Status LowCardinality(String),
+    Severity LowCardinality(String),
+    Rule LowCardinality(String),
+    Labels Map(LowCardinality(String), String),
+    Annotations Map(LowCardinality(String), String),
+    StartsAt DateTime64(3),
+    EndsAt DateTime64(3),
+    EventTime DateTime64(3),
+    Value Float64,
+    WindowMs UInt64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(EventTime)
+ORDER BY (Fingerprint, StartsAt, Status, Severity)
+TTL toDateTime(EventTime) + toIntervalSecond(${ttl})
+SETTINGS ${DEDUP}`,
+      `
+CREATE TABLE IF NOT EXISTS ${db}.vigil_deliveries (
+    DeliveryKey String,
+    Channel LowCardinality(String),
+    Fingerprint String,
+    Transition LowCardinality(String),
+    Severity LowCardinality(String),
+    Rule LowCardinality(String),
+    Status LowCardinality(String),
+    Attempts UInt32,
+    Error String,
+    Time DateTime64(3)
+) ENGINE = ReplacingMergeTree(Time)
+PARTITION BY toYYYYMM(Time)
+ORDER BY (DeliveryKey, Channel)
+TTL toDateTime(Time) + toIntervalSecond(${ttl})`,
+      `
+CREATE TABLE IF NOT EXISTS ${db}.vigil_ingest_ledger (
+    Topic LowCardinality(String),
+    Partition UInt32,
+    FirstOffset UInt64,
+    LastOffset UInt64,
+    Time DateTime64(3)
+) ENGINE = ReplacingMergeTree
+ORDER BY (Topic, Partition, FirstOffset)
+TTL toDateTime(Time) + INTERVAL 7 DAY`,
+    ],
+  },
+];
+
+const log = logger('storage.migrations');
+
+/** Creates the database and applies pending migrations; then makes TTLs match the configured retention. */
+export async function migrate(storage: Storage, retentionMs: number, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
+  const db = storage.database;
+  const ttlSeconds = Math.max(1, Math.round(retentionMs / 1000));
+  await storage.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+  await storage.client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${db}.vigil_schema_migrations (Version UInt32, Name String, AppliedAt DateTime64(3)) ENGINE = MergeTree ORDER BY Version`,
+  });
+  const done = new Set(
+    (await queryRows<{ Version: number | string }>(storage, `SELECT Version FROM ${db}.vigil_schema_migrations`)).map((r) => Number(r.Version)),
+  );
+  const applied: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue;
+    for (const statement of m.statements({ db, ttlSeconds })) await storage.client.command({ query: statement });
+    await storage.client.insert({
+      table: `${db}.vigil_schema_migrations`,
+      values: [{ Version: m.version, Name: m.name, AppliedAt: Date.now() }],
+      format: 'JSONEachRow',
+    });
+    log.info({ version: m.version, name: m.name }, 'applied migration');
+    applied.push(m.version);
+  }
+  await alignRetention(storage, ttlSeconds);
+  return applied;
+}
+
+/** A changed `clickhouse.retention` takes effect on the next start. */
+async function alignRetention(storage: Storage, ttlSeconds: number): Promise<void> {
+  const rows = await queryRows<{ name: string; engine_full: string }>(
+    storage,
+    'SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)}',
+    { db: storage.database, names: Object.keys(RETAINED_TABLES) },
+  );
+  for (const row of rows) {
+    if (row.engine_full.includes(`toIntervalSecond(${ttlSeconds})`)) continue;
+    const column = RETAINED_TABLES[row.name]!;
+    await storage.client.command({
+      query: `ALTER TABLE ${storage.database}.${row.name} MODIFY TTL ${column} + toIntervalSecond(${ttlSeconds})`,
+    });
+    log.info({ table: row.name, ttlSeconds }, 'retention changed');
+  }
+}
