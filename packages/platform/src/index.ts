@@ -10,3 +10,4 @@ export * from './health.js';
 export * from './http.js';
 export * from './alerts.js';
 export * from './role.js';
+export * from './version.js';

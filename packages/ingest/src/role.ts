@@ -1,0 +1,146 @@
+import {
+  OtlpDecodeError,
+  decodeAlert,
+  logEntries,
+  logger,
+  metricPoints,
+  queryRows,
+  requireStorage,
+  type Batch,
+  type BusProducer,
+  type ConsumedRecord,
+  type Role,
+  type RoleContext,
+  type Subscription,
+} from '@vigil/platform';
+import { dedupToken, planRanges, type OffsetRange } from './ledger.js';
+import { METRIC_TABLES, TableRows, alertRow, logRow, metricRow } from './rows.js';
+
+const log = logger('ingest');
+
+/** What goes to `vigil.dlq` for a record that cannot be processed (ARCHITECTURE.md). */
+export interface DeadLetter {
+  error: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  timestamp: number;
+  /** The original bytes, base64. */
+  value: string;
+}
+
+export function deadLetter(r: ConsumedRecord, error: string): DeadLetter {
+  return { error, topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp, value: r.value.toString('base64') };
+}
+
+/**
+ * Ingest: consumes the OTLP topics and `vigil.alerts` as one consumer group and writes batches
+ * to ClickHouse. A batch's offsets are committed only after its rows are written (the bus
+ * commits when the handler resolves); replays are no-ops thanks to dedup tokens (ledger.ts).
+ * A record that cannot be decoded goes to the dead-letter topic and the batch goes on.
+ */
+export function createIngestRole(ctx: RoleContext): Role {
+  const { config, bus, telemetry } = ctx;
+  const storage = requireStorage(ctx, 'ingest');
+  const topics = config.kafka.topics;
+  const m = telemetry.meter;
+  const recordsIn = m.createCounter('vigil_ingest_records', { description: 'Kafka records consumed, by topic.' });
+  const rowsOut = m.createCounter('vigil_ingest_rows', { description: 'Rows written, by table.' });
+  const dlqOut = m.createCounter('vigil_ingest_dead_letters', { description: 'Records sent to the dead-letter topic, by source topic.' });
+  const batchRows = m.createHistogram('vigil_ingest_batch_rows', { description: 'Rows per written batch.' });
+  const insertMs = m.createHistogram('vigil_ingest_insert_duration', { unit: 'ms', description: 'Time to write one batch.' });
+
+  let subscription: Subscription | undefined;
+  let producer: Promise<BusProducer> | undefined;
+  /** Last offset written per topic-partition in this process; a batch right after it needs no ledger lookup. */
+  const handled = new Map<string, bigint>();
+
+  async function intentFor(topic: string, partition: number, first: bigint): Promise<OffsetRange | undefined> {
+    const rows = await queryRows<{ LastOffset: string | number }>(
+      storage,
+      `SELECT max(LastOffset) AS LastOffset FROM ${storage.table('vigil_ingest_ledger')}
+       WHERE Topic = {topic:String} AND Partition = {partition:UInt32} AND FirstOffset = {first:UInt64}
+       HAVING count() > 0`,
+      { topic, partition, first: first.toString() },
+    );
+    const last = rows[0]?.LastOffset;
+    return last === undefined ? undefined : { first, last: BigInt(last) };
+  }
+
+  function rowsOf(records: ConsumedRecord[], dead: DeadLetter[]): TableRows {
+    const out = new TableRows();
+    for (const r of records) {
+      try {
+        if (r.topic === topics.metrics) for (const p of metricPoints(r.value)) out.add(METRIC_TABLES[p.kind], metricRow(p));
+        else if (r.topic === topics.logs) for (const e of logEntries(r.value)) out.add('otel_logs', logRow(e));
+        else if (r.topic === topics.alerts) out.add('vigil_alerts', alertRow(decodeAlert(r.value), r.timestamp));
+      } catch (err) {
+        const reason = err instanceof OtlpDecodeError || err instanceof SyntaxError || err instanceof Error ? err.message : String(err);
+        dead.push(deadLetter(r, reason));
+      }
+    }
+    return out;
+  }
+
+  async function handle(batch: Batch): Promise<void> {
+    const { topic, partition, records } = batch;
+    const first = BigInt(records[0]!.offset);
+    const last = BigInt(records[records.length - 1]!.offset);
+    const tp = `${topic}:${partition}`;
+    const started = performance.now();
+    recordsIn.add(records.length, { topic });
+
+    const intent = handled.get(tp) === first - 1n ? undefined : await intentFor(topic, partition, first);
+    const dead: DeadLetter[] = [];
+    for (const { range, token } of planRanges({ first, last }, intent)) {
+      const slice = records.filter((r) => {
+        const o = BigInt(r.offset);
+        return o >= range.first && o <= range.last;
+      });
+      const rows = rowsOf(slice, dead);
+      if (rows.size === 0) continue;
+      await storage.client.insert({
+        table: storage.table('vigil_ingest_ledger'),
+        values: [{ Topic: topic, Partition: partition, FirstOffset: token.first.toString(), LastOffset: token.last.toString(), Time: Date.now() }],
+        format: 'JSONEachRow',
+      });
+      const settings = { insert_deduplicate: 1, insert_deduplication_token: dedupToken(topic, partition, token) } as const;
+      for (const [table, values] of rows.byTable) {
+        await storage.client.insert({ table: storage.table(table), values, format: 'JSONEachRow', clickhouse_settings: settings });
+        rowsOut.add(values.length, { table });
+      }
+      batchRows.record(rows.size);
+    }
+    if (dead.length > 0) {
+      producer ??= bus.producer();
+      const p = await producer;
+      await p.send(
+        topics.dlq,
+        dead.map((d) => ({ key: d.key, value: Buffer.from(JSON.stringify(d)), headers: { 'vigil.error': d.error.slice(0, 200), 'vigil.source.topic': d.topic } })),
+      );
+      dlqOut.add(dead.length, { topic });
+      log.warn({ topic, partition, count: dead.length, firstError: dead[0]!.error }, 'sent undecodable records to the dead-letter topic');
+    }
+    handled.set(tp, last);
+    insertMs.record(performance.now() - started);
+  }
+
+  return {
+    name: 'ingest',
+    async start() {
+      await bus.ensureTopics([{ name: topics.metrics }, { name: topics.logs }, { name: topics.alerts }, { name: topics.dlq }]);
+      subscription = await bus.subscribe({
+        groupId: config.ingest.groupId,
+        topics: [topics.metrics, topics.logs, topics.alerts],
+        fromBeginning: true,
+        handler: handle,
+      });
+      log.info({ topics: [topics.metrics, topics.logs, topics.alerts], group: config.ingest.groupId }, 'ingest started');
+    },
+    async stop() {
+      await subscription?.stop();
+      subscription = undefined;
+    },
+  };
+}
