@@ -1,4 +1,4 @@
-import { Type, type Static, type StaticDecode, type TSchema } from '@sinclair/typebox';
+import { Type, type SchemaOptions, type Static, type StaticDecode, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { DURATION_PATTERN, formatDuration, parseDuration } from '../duration.js';
 
 /**
@@ -24,9 +24,15 @@ const LogLevel = Type.Union(
 export const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);
 export type Severity = Static<typeof Severity>;
 
-export const Aggregation = Type.Union(
-  ['avg', 'min', 'max', 'sum', 'count', 'last'].map((a) => Type.Literal(a)),
-);
+/**
+ * A union of string literals, typed as a tuple: TypeBox's decoded type walks unions as tuples,
+ * so a plain `[...].map(Type.Literal)` (an array) decoded to `never` and left rule fields untyped.
+ */
+type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
+const literals = <const T extends readonly string[]>(values: T, options?: SchemaOptions): TUnion<Literals<T>> =>
+  Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TUnion<Literals<T>>;
+
+export const Aggregation = literals(['avg', 'min', 'max', 'sum', 'count', 'last']);
 
 const Labels = Type.Record(Type.String(), Type.String(), { default: {} });
 
@@ -44,20 +50,20 @@ export const ThresholdRule = Type.Object(
     where: Matchers,
     groupBy: Type.Array(Type.String(), { default: ['host.name'], description: 'Attributes that make one alert each.' }),
     combine: Type.Optional(
-      Type.Union(['sum', 'avg', 'max', 'min'].map((a) => Type.Literal(a)), {
+      literals(['sum', 'avg', 'max', 'min'], {
         description: 'How series sharing a timestamp in one group are combined before the window aggregate (e.g. sum over CPU modes).',
       }),
     ),
-    aggregate: Type.Union(['avg', 'min', 'max', 'sum', 'count', 'last'].map((a) => Type.Literal(a)), { default: 'avg' }),
+    aggregate: literals(['avg', 'min', 'max', 'sum', 'count', 'last'], { default: 'avg' }),
     window: Duration({ default: '1m', description: 'Aggregation window.' }),
-    op: Type.Union(['>', '>=', '<', '<='].map((o) => Type.Literal(o)), { default: '>=' }),
+    op: literals(['>', '>=', '<', '<='], { default: '>=' }),
     warning: Type.Optional(Type.Number({ description: 'Threshold for a warning.' })),
     critical: Type.Optional(Type.Number({ description: 'Threshold for a critical alert.' })),
     for: Duration({ default: '0s', description: 'How long the condition must hold before the alert fires.' }),
     labels: Labels,
     annotations: Type.Record(Type.String(), Type.String(), {
       default: {},
-      description: 'Texts for notifications (summary, description); handlebars with {{value}}, {{labels.x}}.',
+      description: 'Texts for notifications (summary, description), with {{value}}, {{percent}}, {{severity}}, {{rule}}, {{status}} and {{labels.NAME}} substituted.',
     }),
   },
   Closed,
