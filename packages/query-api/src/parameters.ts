@@ -1,0 +1,143 @@
+import { formatDuration, parseDuration } from '@vigil/platform';
+
+/**
+ * Query parameters as people type them (times, durations, severities) turned into plain numbers,
+ * with errors that name the parameter, the value and what is allowed. Pure: `now` is passed in.
+ */
+
+/** A request parameter that cannot be used; the routes answer it with 400 `{ error, message }`. */
+export class ParameterError extends Error {
+  override readonly name = 'ParameterError';
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(`${parameter}: ${message}`);
+  }
+}
+
+const TIME_HINT = 'use Unix milliseconds or RFC 3339, e.g. 1763780000000 or 2025-11-22T02:53:20Z';
+const DURATION_HINT = 'use a duration such as 10s, 5m, 1h';
+
+const MS_PATTERN = /^\d{1,16}$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * A point in time as Unix milliseconds or RFC 3339 (sub-millisecond digits are truncated).
+ * Checked field by field because `Date.parse` accepts impossible dates such as February 30.
+ */
+export function parseTime(parameter: string, text: string): number {
+  const t = text.trim();
+  if (MS_PATTERN.test(t)) return Number(t);
+  const m = RFC3339.exec(t);
+  const fail = () => new ParameterError(parameter, `${JSON.stringify(text)} is not a time (${TIME_HINT})`);
+  if (!m) throw fail();
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const offH = m[9] === undefined ? 0 : Number(m[9]);
+  const offM = m[10] === undefined ? 0 : Number(m[10]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59 || offH > 23 || offM > 59) {
+    throw fail();
+  }
+  const ms = Date.parse(t.replace(' ', 'T'));
+  if (Number.isNaN(ms)) throw fail();
+  return ms;
+}
+
+/** A positive duration in milliseconds (`since=15m`). */
+export function parsePositiveDuration(parameter: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new ParameterError(parameter, `${JSON.stringify(text)} is not a duration (${DURATION_HINT})`);
+  if (ms <= 0) throw new ParameterError(parameter, `${JSON.stringify(text)} must be longer than zero (${DURATION_HINT})`);
+  return ms;
+}
+
+/** The start of a `since` window ending now. */
+export function sinceStart(text: string | undefined, defaultMs: number, now: number): number {
+  return now - (text === undefined ? defaultMs : parsePositiveDuration('since', text));
+}
+
+export const DEFAULT_RANGE_MS = 3_600_000;
+/** Aim of the default step: a chart's worth of points. */
+export const TARGET_POINTS = 300;
+/** Refused above this: more points than any chart shows, and a heavy query. */
+export const MAX_POINTS = 11_000;
+export const MIN_STEP_MS = 1_000;
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Steps people read easily on a time axis; beyond the last, whole days. */
+export const NICE_STEPS_MS: readonly number[] = [
+  1, 2, 5, 10, 15, 30,
+].map((s) => s * SECOND).concat([1, 2, 5, 10, 15, 30].map((m) => m * MINUTE), [1, 2, 3, 6, 12].map((h) => h * HOUR), [1, 2, 7].map((d) => d * DAY));
+
+/** The smallest nice step that is at least `ms`. */
+export function niceStepAtLeast(ms: number): number {
+  for (const step of NICE_STEPS_MS) if (step >= ms) return step;
+  return Math.ceil(ms / DAY) * DAY;
+}
+
+/** Number of step-wide buckets that [from, to) spans. */
+export function pointCount(fromMs: number, toMs: number, stepMs: number): number {
+  return Math.ceil((toMs - fromMs) / stepMs);
+}
+
+export interface RangeQuery {
+  from?: string;
+  to?: string;
+  step?: string;
+}
+
+export interface Range {
+  fromMs: number;
+  toMs: number;
+  stepMs: number;
+}
+
+/**
+ * from/to/step of a series query. Defaults: to = now, from = to − 1h, step = the nice step that
+ * gives at most ~300 points. An explicit step must be at least 1s and give at most 11,000 points.
+ */
+export function planRange(q: RangeQuery, now: number): Range {
+  const toMs = q.to === undefined ? now : parseTime('to', q.to);
+  const fromMs = q.from === undefined ? toMs - DEFAULT_RANGE_MS : parseTime('from', q.from);
+  if (fromMs >= toMs) {
+    throw new ParameterError('from', `${new Date(fromMs).toISOString()} is not before to (${new Date(toMs).toISOString()}); give a from earlier than to`);
+  }
+  const span = toMs - fromMs;
+  if (q.step === undefined) {
+    return { fromMs, toMs, stepMs: niceStepAtLeast(Math.max(MIN_STEP_MS, span / TARGET_POINTS)) };
+  }
+  const stepMs = parseDuration(q.step);
+  if (stepMs === undefined) throw new ParameterError('step', `${JSON.stringify(q.step)} is not a duration (use 10s, 1m, 1h)`);
+  if (stepMs < MIN_STEP_MS) throw new ParameterError('step', `${JSON.stringify(q.step)} is below the minimum of 1s`);
+  const points = pointCount(fromMs, toMs, stepMs);
+  if (points > MAX_POINTS) {
+    const least = niceStepAtLeast(span / MAX_POINTS);
+    throw new ParameterError(
+      'step',
+      `${JSON.stringify(q.step)} over ${formatDuration(span)} gives ${points} points, more than the ${MAX_POINTS} allowed (use a step of at least ${formatDuration(least)}, or omit step)`,
+    );
+  }
+  return { fromMs, toMs, stepMs };
+}
+
+export const AGGREGATIONS = ['avg', 'min', 'max', 'sum', 'last'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+/** Minimum-severity filter names and the lowest OpenTelemetry SeverityNumber of each. */
+export const SEVERITY_FLOOR = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 } as const;
+export type SeverityName = keyof typeof SEVERITY_FLOOR;
+export const SEVERITY_NAMES = Object.keys(SEVERITY_FLOOR) as SeverityName[];
+
+/** The severity name of an OpenTelemetry SeverityNumber (1–24); '' for 0 (unspecified). */
+export function severityName(n: number): SeverityName | '' {
+  let name: SeverityName | '' = '';
+  for (const s of SEVERITY_NAMES) if (n >= SEVERITY_FLOOR[s]) name = s;
+  return name;
+}

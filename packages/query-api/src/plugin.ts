@@ -1,0 +1,49 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { logger, requireStorage, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
+import { answerError } from './errors.js';
+import { alertsRoutes } from './routes/alerts.js';
+import { eventsRoutes } from './routes/events.js';
+import { hostsRoutes } from './routes/hosts.js';
+import type { RouteOptions } from './routes/options.js';
+import { seriesRoutes } from './routes/series.js';
+
+export interface QueryApiOptions {
+  storage: Storage;
+  /** Unix milliseconds; defaults to Date.now. */
+  now?: () => number;
+  /** Counts requests and their durations on the process's /metrics when given. */
+  telemetry?: Telemetry;
+}
+
+export const API_PREFIX = '/api/v1';
+
+/**
+ * The query API: `/api/v1/hosts`, `/api/v1/metrics/series`, `/api/v1/alerts`, `/api/v1/events`,
+ * each group its own plugin. Encapsulated (not wrapped in fastify-plugin), so its error handler
+ * and hooks touch only these routes, not /health or /metrics.
+ */
+export const queryApiRoutes: FastifyPluginAsync<QueryApiOptions> = async (app, opts) => {
+  const log = logger('query-api');
+  app.setErrorHandler(answerError(log));
+  if (opts.telemetry) {
+    const requests = opts.telemetry.meter.createCounter('vigil.query_api.requests', { description: 'Query API requests by route and status code' });
+    const duration = opts.telemetry.meter.createHistogram('vigil.query_api.request.duration', {
+      unit: 's',
+      description: 'Query API request duration by route',
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      const attrs = { route: req.routeOptions.url ?? 'unknown', status: reply.statusCode };
+      requests.add(1, attrs);
+      duration.record(reply.elapsedTime / 1000, { route: attrs.route });
+    });
+  }
+  const routeOptions: RouteOptions = { storage: opts.storage, now: opts.now ?? Date.now };
+  for (const routes of [hostsRoutes, seriesRoutes, alertsRoutes, eventsRoutes]) {
+    await app.register(routes, { ...routeOptions, prefix: API_PREFIX });
+  }
+};
+
+/** Adds the query API to the process's HTTP server (the one from `createHttpServer`), on the role's storage. */
+export function registerQueryApi(app: FastifyInstance, ctx: RoleContext): void {
+  void app.register(queryApiRoutes, { storage: requireStorage(ctx, 'query-api'), telemetry: ctx.telemetry });
+}
