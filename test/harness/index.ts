@@ -12,7 +12,12 @@ declare module 'vitest' {
  */
 export function kafkaBrokers(): string[] {
   const provided = safeInject() ?? process.env.KAFKA_BROKERS;
-  if (!provided) throw new Error('no Kafka broker: the global setup provided none and KAFKA_BROKERS is not set');
+  if (!provided) {
+    throw new Error(
+      'no Kafka broker: the global setup provided none (see its [kafka-harness] warning at the start of the run) and KAFKA_BROKERS is not set; ' +
+        'set KAFKA_BROKERS=host:port, run a Docker engine, or install a JDK 17+ and Maven',
+    );
+  }
   return provided.split(',').map((b) => b.trim()).filter(Boolean);
 }
 
