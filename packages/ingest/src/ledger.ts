@@ -2,15 +2,23 @@
  * Deterministic batch boundaries for idempotent inserts.
  *
  * ClickHouse drops a repeated insert that carries the same `insert_deduplication_token`. A
- * replayed Kafka batch, though, can be longer than the first attempt (more records arrived
- * meanwhile), so a token made from the batch alone would not match. Before inserting, ingest
- * writes an intent (topic, partition, first and last offset) to `vigil_ingest_ledger`; a
- * replay that starts at an offset with an intent first re-inserts exactly that range under
- * the same token (a no-op if it was written), then the rest as a new range.
+ * replayed Kafka batch, though, need not have the boundaries of the first attempt (more records
+ * arrived meanwhile; a new group reads everything at once), so a token made from the batch alone
+ * would not match. Before inserting, ingest writes an intent (topic, partition, first and last
+ * offset) to `vigil_ingest_ledger`. A batch is cut along the intents recorded inside it: each
+ * recorded range is inserted again under its own token (a no-op if it was written), and only the
+ * offsets no intent covers form new ranges.
  */
 export interface OffsetRange {
   first: bigint;
   last: bigint;
+}
+
+export interface PlannedRange {
+  /** Offsets of this batch to insert now. */
+  range: OffsetRange;
+  /** The range the token is made from (and the intent recorded before inserting). */
+  token: OffsetRange;
 }
 
 export function dedupToken(topic: string, partition: number, range: OffsetRange): string {
@@ -18,15 +26,31 @@ export function dedupToken(topic: string, partition: number, range: OffsetRange)
 }
 
 /**
- * Splits a batch [first, last] given the intent recorded for `first` (if any): the ranges to
- * insert, in order. An intent longer than the batch (a smaller refetch) keeps the intent's token
- * for what the batch holds: if the first attempt was written, ClickHouse drops the repeat.
+ * Cuts the batch along recorded intents (those starting inside it). An intent that reaches past
+ * the batch (a smaller refetch) keeps its token for the part the batch holds: if the first
+ * attempt was written, ClickHouse drops the repeat.
  */
-export function planRanges(batch: OffsetRange, intent: OffsetRange | undefined): { range: OffsetRange; token: OffsetRange }[] {
-  if (!intent || intent.first !== batch.first) return [{ range: batch, token: batch }];
-  if (intent.last >= batch.last) return [{ range: batch, token: intent }];
-  return [
-    { range: { first: batch.first, last: intent.last }, token: intent },
-    { range: { first: intent.last + 1n, last: batch.last }, token: { first: intent.last + 1n, last: batch.last } },
-  ];
+export function planRanges(batch: OffsetRange, intents: OffsetRange[]): PlannedRange[] {
+  const starts = new Map<bigint, bigint>();
+  for (const i of intents) {
+    if (i.first < batch.first || i.first > batch.last || i.last < i.first) continue;
+    starts.set(i.first, (starts.get(i.first) ?? i.last) > i.last ? starts.get(i.first)! : i.last);
+  }
+  const sortedStarts = [...starts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: PlannedRange[] = [];
+  let cur = batch.first;
+  while (cur <= batch.last) {
+    const recorded = starts.get(cur);
+    if (recorded !== undefined) {
+      const last = recorded < batch.last ? recorded : batch.last;
+      out.push({ range: { first: cur, last }, token: { first: cur, last: recorded } });
+      cur = recorded + 1n;
+      continue;
+    }
+    const next = sortedStarts.find((s) => s > cur);
+    const last = next !== undefined && next - 1n < batch.last ? next - 1n : batch.last;
+    out.push({ range: { first: cur, last }, token: { first: cur, last } });
+    cur = last + 1n;
+  }
+  return out;
 }

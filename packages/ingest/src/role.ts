@@ -56,16 +56,15 @@ export function createIngestRole(ctx: RoleContext): Role {
   /** Last offset written per topic-partition in this process; a batch right after it needs no ledger lookup. */
   const handled = new Map<string, bigint>();
 
-  async function intentFor(topic: string, partition: number, first: bigint): Promise<OffsetRange | undefined> {
-    const rows = await queryRows<{ LastOffset: string | number }>(
+  async function intentsWithin(topic: string, partition: number, batch: OffsetRange): Promise<OffsetRange[]> {
+    const rows = await queryRows<{ FirstOffset: string | number; LastOffset: string | number }>(
       storage,
-      `SELECT max(LastOffset) AS LastOffset FROM ${storage.table('vigil_ingest_ledger')}
-       WHERE Topic = {topic:String} AND Partition = {partition:UInt32} AND FirstOffset = {first:UInt64}
-       HAVING count() > 0`,
-      { topic, partition, first: first.toString() },
+      `SELECT FirstOffset, max(LastOffset) AS LastOffset FROM ${storage.table('vigil_ingest_ledger')}
+       WHERE Topic = {topic:String} AND Partition = {partition:UInt32} AND FirstOffset BETWEEN {first:UInt64} AND {last:UInt64}
+       GROUP BY FirstOffset`,
+      { topic, partition, first: batch.first.toString(), last: batch.last.toString() },
     );
-    const last = rows[0]?.LastOffset;
-    return last === undefined ? undefined : { first, last: BigInt(last) };
+    return rows.map((r) => ({ first: BigInt(r.FirstOffset), last: BigInt(r.LastOffset) }));
   }
 
   function rowsOf(records: ConsumedRecord[], dead: DeadLetter[]): TableRows {
@@ -91,9 +90,10 @@ export function createIngestRole(ctx: RoleContext): Role {
     const started = performance.now();
     recordsIn.add(records.length, { topic });
 
-    const intent = handled.get(tp) === first - 1n ? undefined : await intentFor(topic, partition, first);
+    // Right after our own last batch nothing can have been recorded inside this one.
+    const intents = handled.get(tp) === first - 1n ? [] : await intentsWithin(topic, partition, { first, last });
     const dead: DeadLetter[] = [];
-    for (const { range, token } of planRanges({ first, last }, intent)) {
+    for (const { range, token } of planRanges({ first, last }, intents)) {
       const slice = records.filter((r) => {
         const o = BigInt(r.offset);
         return o >= range.first && o <= range.last;

@@ -149,6 +149,32 @@ export class MemoryBus implements Bus {
     for (const f of w) f();
   }
 
+  /** Records that active consumer groups have not processed yet. */
+  pending(): number {
+    let n = 0;
+    for (const [topic, readers] of this.readers) {
+      const parts = this.topics.get(topic) ?? [];
+      for (const g of readers) {
+        const group = this.groups.get(g);
+        if (!group?.active) continue;
+        parts.forEach((part, p) => {
+          n += part.base + part.records.length - Math.max(part.base, group.committed.get(`${topic}:${p}`) ?? 0);
+        });
+      }
+    }
+    return n;
+  }
+
+  /** Resolves once active groups have processed everything on the bus, or after `timeoutMs`. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending() > 0) {
+      if (Date.now() > deadline) return false;
+      await sleep(20);
+    }
+    return true;
+  }
+
   /** Records still held for a topic (tests, /health). */
   depth(topic: string): number {
     return (this.topics.get(topic) ?? []).reduce((n, p) => n + p.records.length, 0);

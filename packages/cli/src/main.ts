@@ -1,0 +1,120 @@
+import { ConfigError, VIGIL_VERSION, loadConfigFile, logger, parseConfig, type VigilConfig } from '@vigil/platform';
+import { ROLE_NAMES, runVigil, type RoleName } from './process.js';
+
+const USAGE = `vigil ${VIGIL_VERSION}: self-hosted monitoring pipeline
+
+Usage:
+  vigil all-in-one [--config FILE]      everything in one process: collector, in-process bus, embedded ClickHouse,
+                                        rules, notifier and query API (what \`pnpm start\` runs)
+  vigil collector  [--config FILE]      host metrics and events onto Kafka
+  vigil ingest     [--config FILE]      Kafka topics into ClickHouse
+  vigil rules      [--config FILE]      windowed threshold rules; alert transitions onto Kafka
+  vigil notifier   [--config FILE]      alert transitions to the console and webhooks
+  vigil query-api  [--config FILE]      the HTTP API over ClickHouse
+  vigil validate FILE                   check a config without running it
+  vigil version
+
+Environment: VIGIL_PORT (HTTP port, default 8080), VIGIL_DATA_DIR (default ./data), KAFKA_BROKERS,
+CLICKHOUSE_URL, CLICKHOUSE_PASSWORD, VIGIL_API_TOKEN, LOG_LEVEL.
+`;
+
+interface Args {
+  command: string | undefined;
+  config?: string;
+  positional: string[];
+}
+
+export function parseArgs(argv: string[]): Args {
+  const out: Args = { command: argv[0], positional: [] };
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config' || a === '-c') {
+      const v = argv[++i];
+      if (!v) throw new UsageError('--config needs a file name');
+      out.config = v;
+    } else if (a.startsWith('--config=')) out.config = a.slice('--config='.length);
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else out.positional.push(a);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+async function loadConfig(file: string | undefined): Promise<VigilConfig> {
+  return file ? loadConfigFile(file) : parseConfig('', { source: 'defaults' });
+}
+
+async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', roles: RoleName[]): Promise<number> {
+  const vigil = await runVigil(config, { mode, roles });
+  const url = vigil.url.replace('://127.0.0.1', '://localhost');
+  process.stdout.write(`Vigil ${VIGIL_VERSION} (${mode === 'all-in-one' ? 'all-in-one' : roles.join(', ')}) listening on ${url}\n`);
+  process.stdout.write(`  health ${url}/health   metrics ${url}/metrics${roles.includes('query-api') ? `   alerts ${url}/api/v1/alerts` : ''}\n`);
+  if (mode === 'all-in-one') process.stdout.write(`  data in ${config.dataDir} (Ctrl-C to stop)\n`);
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) {
+        process.stderr.write(`second ${sig}: exiting without a clean shutdown\n`);
+        process.exit(130);
+      }
+      process.stdout.write(`${sig}: flushing and stopping...\n`);
+      vigil.stop().then(
+        () => {
+          process.stdout.write('stopped\n');
+          resolve(0);
+        },
+        (err: Error) => {
+          logger('vigil').error({ err: err.message }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    switch (args.command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return args.command === undefined ? 2 : 0;
+      case 'version':
+      case '--version':
+        process.stdout.write(`${VIGIL_VERSION}\n`);
+        return 0;
+      case 'validate': {
+        const file = args.positional[0] ?? args.config;
+        if (!file) throw new UsageError('validate needs a file: vigil validate vigil.yaml');
+        const config = await loadConfigFile(file);
+        const rules = config.rules.rules.length;
+        process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'} configured${config.rules.defaults ? ' plus the defaults' : ''}; ${config.notifier.webhooks.length} webhook(s))\n`);
+        return 0;
+      }
+      case 'all-in-one':
+        return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES]);
+      default: {
+        const role = ROLE_NAMES.find((r) => r === args.command);
+        if (!role) throw new UsageError(`unknown command "${args.command}"`);
+        return await run(await loadConfig(args.config), 'distributed', [role]);
+      }
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`invalid configuration:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`vigil: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`vigil: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,158 @@
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import {
+  HealthRegistry,
+  KafkaBus,
+  MemoryBus,
+  backoffDelay,
+  createHttpServer,
+  createTelemetry,
+  logger,
+  migrate,
+  openStorage,
+  setLogLevel,
+  sleep,
+  type Bus,
+  type Role,
+  type RoleContext,
+  type Storage,
+  type VigilConfig,
+} from '@vigil/platform';
+import { createCollectorRole, otlpIntake } from '@vigil/collector';
+import { createIngestRole } from '@vigil/ingest';
+import { createRulesRole } from '@vigil/rules';
+import { createNotifierRole } from '@vigil/notifier';
+import { registerQueryApi } from '@vigil/query-api';
+import { lockDataDir } from './datadir.js';
+
+export type RoleName = 'collector' | 'ingest' | 'rules' | 'notifier' | 'query-api';
+export const ROLE_NAMES: RoleName[] = ['collector', 'ingest', 'rules', 'notifier', 'query-api'];
+
+/** Consumers start before producers, so nothing waits on a group that is not there yet. */
+const START_ORDER: RoleName[] = ['ingest', 'notifier', 'rules', 'query-api', 'collector'];
+const NEEDS_STORAGE: RoleName[] = ['ingest', 'rules', 'notifier', 'query-api'];
+
+const log = logger('vigil');
+
+export interface RunningVigil {
+  app: FastifyInstance;
+  url: string;
+  bus: Bus;
+  storage?: Storage;
+  roles: Map<RoleName, Role>;
+  health: HealthRegistry;
+  /** Flushes, commits and closes everything, in order. */
+  stop(): Promise<void>;
+}
+
+export interface RunOptions {
+  mode: 'all-in-one' | 'distributed';
+  roles: RoleName[];
+}
+
+async function untilMigrated(storage: Storage, retentionMs: number, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      if (await storage.ping()) {
+        await migrate(storage, retentionMs);
+        return;
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not apply the schema; retrying');
+    }
+    await sleep(backoffDelay(attempt, 500, 15_000), signal);
+  }
+}
+
+/** Starts the HTTP server and the given roles on one bus and one storage. */
+export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<RunningVigil> {
+  setLogLevel(config.log.level);
+  const health = new HealthRegistry();
+  const abort = new AbortController();
+  const telemetry = createTelemetry(opts.mode === 'all-in-one' ? 'vigil' : `vigil-${opts.roles.join('+')}`);
+  const embedded = !config.clickhouse.url;
+  const wantsStorage = opts.roles.some((r) => NEEDS_STORAGE.includes(r));
+  const unlock = wantsStorage && embedded ? lockDataDir(config.dataDir) : () => undefined;
+
+  const bus: Bus =
+    opts.mode === 'all-in-one'
+      ? new MemoryBus({ partitions: config.kafka.partitions })
+      : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, partitions: config.kafka.partitions });
+  health.register(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.status());
+
+  let storage: Storage | undefined;
+  let pinger: NodeJS.Timeout | undefined;
+  if (wantsStorage) {
+    const s = openStorage({
+      url: config.clickhouse.url,
+      username: config.clickhouse.username,
+      password: config.clickhouse.password,
+      database: config.clickhouse.database,
+      dataDir: resolve(config.dataDir),
+    });
+    storage = s;
+    health.register('clickhouse', () => s.status());
+    pinger = setInterval(() => void s.ping(), 10_000);
+    pinger.unref();
+  }
+
+  const ctx: RoleContext = { config, bus, storage, telemetry, health };
+  const app = createHttpServer(health, telemetry);
+  const roles = new Map<RoleName, Role>();
+  for (const name of START_ORDER.filter((r) => opts.roles.includes(r))) {
+    switch (name) {
+      case 'collector': {
+        const collector = createCollectorRole(ctx);
+        roles.set(name, collector);
+        otlpIntake(app, { producer: () => bus.producer(), topics: config.kafka.topics, token: config.http.token });
+        break;
+      }
+      case 'ingest':
+        roles.set(name, createIngestRole(ctx));
+        break;
+      case 'rules':
+        roles.set(name, createRulesRole(ctx));
+        break;
+      case 'notifier':
+        roles.set(name, createNotifierRole(ctx));
+        break;
+      case 'query-api':
+        registerQueryApi(app, ctx);
+        break;
+    }
+  }
+
+  // The server comes first, so /health tells what is still starting (or down) from the first second.
+  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  if (storage) await untilMigrated(storage, config.clickhouse.retention, abort.signal);
+  for (const [name, role] of roles) {
+    await role.start();
+    log.debug({ role: name }, 'role started');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      abort.abort();
+      if (pinger) clearInterval(pinger);
+      // Producers first, then let consumers finish what is on the bus, then consumers.
+      const order: RoleName[] = ['collector', 'rules', 'query-api', 'notifier', 'ingest'];
+      for (const name of order) {
+        const role = roles.get(name);
+        if (!role) continue;
+        try {
+          if (bus instanceof MemoryBus) await bus.drained(10_000);
+          await role.stop();
+        } catch (err) {
+          log.error({ role: name, err: (err as Error).message }, 'role did not stop cleanly');
+        }
+      }
+      await app.close();
+      await bus.close();
+      await storage?.close();
+      await telemetry.shutdown();
+      unlock();
+    })());
+
+  return { app, url: address, bus, storage, roles, health, stop };
+}
