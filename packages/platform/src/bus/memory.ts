@@ -79,9 +79,15 @@ export class MemoryBus implements Bus {
     group.active = true;
     this.groups.set(opts.groupId, group);
     for (const t of opts.topics) {
-      this.topic(t);
+      const parts = this.topic(t);
       if (!this.readers.has(t)) this.readers.set(t, new Set());
       this.readers.get(t)!.add(opts.groupId);
+      // Like Kafka's "latest": pin the start at subscribe time, else a new group would chase the end forever.
+      if (opts.fromBeginning === false) {
+        parts.forEach((part, p) => {
+          if (!group.committed.has(`${t}:${p}`)) group.committed.set(`${t}:${p}`, part.base + part.records.length);
+        });
+      }
     }
     const abort = new AbortController();
     const loop = this.consume(opts, group, abort.signal);
