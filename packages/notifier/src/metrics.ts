@@ -1,0 +1,35 @@
+import type { Telemetry } from '@vigil/platform';
+
+type Meter = Telemetry['meter'];
+
+/** The notifier's metrics on /metrics. */
+export interface NotifierMetrics {
+  /** A delivery skipped because the ledger has it as sent. */
+  skipped(channel: string): void;
+  /** A delivery sent or given up, and how long it took with its retries. */
+  delivered(channel: string, status: 'sent' | 'failed', seconds: number): void;
+  /** Records put on the dead-letter topic: undecodable, or a delivery given up. */
+  deadLettered(reason: 'undecodable' | 'undeliverable', count: number): void;
+}
+
+export function notifierMetrics(meter: Meter): NotifierMetrics {
+  const notifications = meter.createCounter('vigil.notifier.notifications', {
+    description: 'Notifications by channel and outcome: sent, failed (given up), skipped_duplicate (already in the delivery ledger).',
+  });
+  const latency = meter.createHistogram('vigil.notifier.send.duration', {
+    description: 'Time to deliver one notification to one channel, retries included.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
+  });
+  const dead = meter.createCounter('vigil.notifier.dead_letters', {
+    description: 'Records sent to the dead-letter topic, by reason.',
+  });
+  return {
+    skipped: (channel) => notifications.add(1, { channel, outcome: 'skipped_duplicate' }),
+    delivered: (channel, status, seconds) => {
+      notifications.add(1, { channel, outcome: status });
+      latency.record(seconds, { channel, outcome: status });
+    },
+    deadLettered: (reason, count) => dead.add(count, { reason }),
+  };
+}
