@@ -146,7 +146,13 @@ export const ConfigSchema = Type.Object(
     notifier: section(
       {
         groupId: Type.String({ default: 'vigil-notifier' }),
-        console: section({ enabled: Type.Boolean({ default: true }) }, 'Print notifications on stdout.'),
+        console: section(
+          {
+            enabled: Type.Boolean({ default: true }),
+            format: Type.Union([Type.Literal('text'), Type.Literal('json')], { default: 'text', description: 'text: the title and the indented body; json: one JSON object per line.' }),
+          },
+          'Print notifications on stdout.',
+        ),
         webhooks: Type.Array(WebhookChannel, { default: [], description: 'HTTP endpoints that receive every transition.' }),
         templates: section(
           {
