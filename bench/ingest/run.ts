@@ -1,0 +1,208 @@
+/**
+ * bench/ingest: N OTLP metric points through Kafka → ingest → ClickHouse, with the two limits
+ * around it measured in the same run on the same messages:
+ *   source limit  kafkajs consuming the topic and doing nothing
+ *   sink limit    the same rows inserted straight into ClickHouse (same batch sizes)
+ *   vigil         the ingest role: consume, decode, map, write (with its ledger), commit
+ * Prints points/s for each and Vigil's produce → queryable latency (p50/p99).
+ *
+ *   pnpm bench:ingest                 # 200,000 points, 100 per message
+ *   POINTS=1000000 PER_MESSAGE=500 pnpm bench:ingest
+ * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  HealthRegistry,
+  KafkaBus,
+  createTelemetry,
+  encodeMetrics,
+  metricPoints,
+  migrate,
+  openStorage,
+  parseConfig,
+  queryRows,
+  setLogLevel,
+} from '@vigil/platform';
+import { createIngestRole, metricRow } from '@vigil/ingest';
+import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
+
+const POINTS = Number(process.env.POINTS ?? 200_000);
+const PER_MESSAGE = Number(process.env.PER_MESSAGE ?? 100);
+const MESSAGES = Math.ceil(POINTS / PER_MESSAGE);
+const PARTITIONS = Number(process.env.PARTITIONS ?? 3);
+const HOSTS = 20;
+
+class ManualReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+/**
+ * One ExportMetricsServiceRequest per message, made by the OpenTelemetry SDK: PER_MESSAGE gauge
+ * points tagged with the message number. A fresh provider per message, since a cumulative
+ * reader would keep re-reporting earlier attribute sets.
+ */
+async function payloads(count: number, from = 0): Promise<{ key: string; value: Buffer }[]> {
+  const out: { key: string; value: Buffer }[] = [];
+  for (let m = from; m < from + count; m++) {
+    const host = `bench-host-${m % HOSTS}`;
+    const reader = new ManualReader();
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'bench', 'host.id': host, 'host.name': host }), readers: [reader] });
+    provider
+      .getMeter('bench')
+      .createObservableGauge('bench.value', { unit: '1' })
+      .addCallback((r) => {
+        for (let i = 0; i < PER_MESSAGE; i++) r.observe(Math.random(), { msg: String(m), series: String(i) });
+      });
+    const { resourceMetrics } = await reader.collect();
+    out.push({ key: host, value: encodeMetrics(resourceMetrics, 'otlp_proto') });
+    await provider.shutdown();
+  }
+  return out;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  setLogLevel('warn');
+  const broker = await obtainKafkaBroker({ log: (l) => process.stderr.write(`[kafka] ${l}\n`) });
+  if (!broker.brokers) throw new Error(`no Kafka broker: ${broker.notes.join('; ')}`);
+  const brokers = broker.brokers.split(',');
+  const dir = mkdtempSync(join(os.tmpdir(), 'vigil-bench-'));
+  const topic = `bench-metrics-${Date.now().toString(36)}`;
+  const kafka = new Kafka({ brokers, clientId: 'bench', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+
+  process.stdout.write(`bench/ingest: ${fmt(MESSAGES * PER_MESSAGE)} points in ${fmt(MESSAGES)} OTLP messages of ${PER_MESSAGE}, ${PARTITIONS} partitions, ${os.cpus().length} cores\n`);
+  const messages = await payloads(MESSAGES);
+  const bytes = messages.reduce((n, m) => n + m.value.length, 0);
+  process.stdout.write(`  payloads: ${(bytes / 1e6).toFixed(1)} MB (${Math.round(bytes / MESSAGES)} B/message)\n`);
+
+  // Produce everything first; remember when each message was acknowledged.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const t0 = performance.now();
+  for (let i = 0; i < MESSAGES; i += 100) {
+    const chunk = messages.slice(i, i + 100);
+    await producer.send({ topic, acks: -1, messages: chunk });
+  }
+  const produceS = (performance.now() - t0) / 1000;
+  await producer.disconnect();
+
+  // Source limit: consume it all and do nothing.
+  const sourceS = await (async () => {
+    const consumer = kafka.consumer({ groupId: `${topic}-source`, maxBytesPerPartition: 4 * 1024 * 1024 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    let start = 0;
+    const done = new Promise<number>((resolve) => {
+      void consumer.run({
+        partitionsConsumedConcurrently: PARTITIONS,
+        eachBatch: async ({ batch }) => {
+          if (start === 0) start = performance.now();
+          seen += batch.messages.length;
+          if (seen >= MESSAGES) resolve(performance.now());
+        },
+      });
+    });
+    const end = await done;
+    await consumer.disconnect();
+    return (end - start) / 1000;
+  })();
+
+  // Sink limit: the same rows, inserted straight, in batches the size ingest sees (per fetch ≈ 4 MiB / partition).
+  const storage = openStorage({ database: 'bench_vigil', dataDir: dir });
+  const sink = { ...storage, table: (t: string) => `bench_sink.${t}` };
+  await migrate(storage, 86_400_000);
+  await migrate({ ...storage, database: 'bench_sink', table: sink.table } as typeof storage, 86_400_000);
+  const rowsPerMessage = messages.map((m) => metricPoints(m.value).map(metricRow));
+  const perInsert = Math.max(1, Math.floor((4 * 1024 * 1024) / (bytes / MESSAGES)));
+  const tSink = performance.now();
+  for (let i = 0; i < MESSAGES; i += perInsert) {
+    await storage.client.insert({ table: sink.table('otel_metrics_gauge'), values: rowsPerMessage.slice(i, i + perInsert).flat(), format: 'JSONEachRow' });
+  }
+  const sinkS = (performance.now() - tSink) / 1000;
+
+  // Vigil: the ingest role, from the same topic: first the backlog (throughput), then a steady trickle (latency).
+  const config = parseConfig(`kafka: { topics: { metrics: ${topic}, logs: ${topic}-logs, alerts: ${topic}-alerts, dlq: ${topic}-dlq } }\ningest: { groupId: ${topic}-vigil }\n`, {
+    env: { KAFKA_BROKERS: broker.brokers },
+  });
+  const bus = new KafkaBus({ brokers, clientId: 'bench-ingest', partitions: PARTITIONS });
+  const role = createIngestRole({ config, bus, storage, telemetry: createTelemetry('bench'), health: new HealthRegistry() });
+  const LATENCY_MESSAGES = Number(process.env.LATENCY_MESSAGES ?? 300);
+  const visibleAt = new Map<number, number>();
+  async function poll(until: number, deadlineMs: number): Promise<void> {
+    const deadline = performance.now() + deadlineMs;
+    while (visibleAt.size < until) {
+      const rows = await queryRows<{ m: number | string }>(
+        storage,
+        `SELECT toUInt32(Attributes['msg']) AS m FROM ${storage.table('otel_metrics_gauge')} WHERE MetricName = 'bench.value'
+         GROUP BY m HAVING count() >= {n:UInt32}`,
+        { n: PER_MESSAGE },
+      );
+      const now = Date.now();
+      for (const r of rows) if (!visibleAt.has(Number(r.m))) visibleAt.set(Number(r.m), now);
+      if (performance.now() > deadline) throw new Error(`only ${visibleAt.size} of ${until} messages visible in time`);
+      if (visibleAt.size < until) await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  const tVigil = Date.now();
+  await role.start();
+  await poll(MESSAGES, 600_000);
+  const firstVisible = Math.min(...visibleAt.values());
+  const lastVisible = Math.max(...visibleAt.values());
+  const vigilS = (lastVisible - firstVisible) / 1000;
+  const vigilWithJoinS = (lastVisible - tVigil) / 1000;
+
+  // Latency: with ingest caught up, one message every 20 ms; produce (acked) → all its points queryable.
+  const trickle = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await trickle.connect();
+  const extra = await payloads(LATENCY_MESSAGES, MESSAGES);
+  const sentAt = new Map<number, number>();
+  const polling = poll(MESSAGES + LATENCY_MESSAGES, 120_000);
+  for (let i = 0; i < extra.length; i++) {
+    await trickle.send({ topic, acks: -1, messages: [extra[i]!] });
+    sentAt.set(MESSAGES + i, Date.now());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await polling;
+  await trickle.disconnect();
+  const latencies = [...sentAt].map(([m, t]) => visibleAt.get(m)! - t).sort((a, b) => a - b);
+  const total = await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`);
+  await role.stop();
+  await bus.close();
+
+  const points = MESSAGES * PER_MESSAGE;
+  const line = (name: string, s: number, extra = '') => process.stdout.write(`  ${name.padEnd(36)} ${fmt(points / s).padStart(11)} points/s  (${s.toFixed(2)} s)${extra}\n`);
+  line('produce (kafkajs, acks=all)', produceS);
+  line('source limit (kafkajs, no-op)', sourceS);
+  line('sink limit (rows inserted directly)', sinkS);
+  line('vigil ingest (Kafka → ClickHouse)', vigilS, `  ${(vigilWithJoinS).toFixed(2)} s with group join; rows stored: ${fmt(Number(total[0]!.n))}`);
+  process.stdout.write(`  vigil produce → queryable             p50 ${fmt(pct(latencies, 50))} ms, p99 ${fmt(pct(latencies, 99))} ms, max ${fmt(latencies[latencies.length - 1]!)} ms (${LATENCY_MESSAGES} messages, one per 20 ms, polled every 20 ms)\n`);
+
+  await storage.close();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/ingest failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
