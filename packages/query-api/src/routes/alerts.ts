@@ -96,14 +96,15 @@ const FIELDS: [expr: string, name: keyof AlertRow][] = [
 ];
 
 /**
- * The latest transition of each fingerprint. Order of "latest": transition time, then the newer
- * episode (a re-fire at the instant of the previous resolve), then resolved over firing of the same
- * episode. argMax over whole rows makes replayed duplicates (same row twice) harmless.
+ * The latest transition of each fingerprint: the newest episode (StartsAt), in it resolved over
+ * firing, then the newest transition time (an escalation). Episode first, not EventTime, because a
+ * firing re-published after a restart is dated by its Kafka record and can be later than the
+ * resolve it precedes. argMax over whole rows makes replayed duplicates harmless.
  */
 const activeSql = (table: string) => `
 SELECT ${FIELDS.map(([, name], i) => `latest.${i + 1} AS \`${name}\``).join(', ')}
 FROM (
-  SELECT argMax(tuple(${FIELDS.map(([expr]) => expr).join(', ')}), tuple(EventTime, StartsAt, Status = 'resolved')) AS latest
+  SELECT argMax(tuple(${FIELDS.map(([expr]) => expr).join(', ')}), tuple(StartsAt, Status = 'resolved', EventTime)) AS latest
   FROM ${table}
   GROUP BY Fingerprint
 )

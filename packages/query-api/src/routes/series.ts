@@ -15,8 +15,11 @@ export const SeriesQuery = Type.Object({
 });
 export type SeriesQuery = Static<typeof SeriesQuery>;
 
-/** [bucket start in Unix ms, value]; null when the bucket's value is not finite. */
-export const Point = Type.Tuple([Type.Number(), Type.Union([Type.Number(), Type.Null()])]);
+/**
+ * [bucket start in Unix ms, value]; null when the bucket's value is not finite. The value is a
+ * type list, not a Union: fast-json-stringify cannot serialise an anyOf inside a tuple.
+ */
+export const Point = Type.Tuple([Type.Number(), Type.Unsafe<number | null>({ type: ['number', 'null'] })]);
 export type Point = Static<typeof Point>;
 
 export const Series = Type.Object({
