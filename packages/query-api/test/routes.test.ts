@@ -3,8 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HealthRegistry, createHttpServer, createTelemetry, migrate, openStorage, queryRows, type Storage, type Telemetry } from '@vigil/platform';
-import { queryApiRoutes } from '../src/index.js';
+import {
+  HealthRegistry,
+  MemoryBus,
+  createHttpServer,
+  createTelemetry,
+  migrate,
+  openStorage,
+  parseConfig,
+  queryRows,
+  type RoleContext,
+  type Storage,
+  type Telemetry,
+} from '@vigil/platform';
+import { queryApiRoutes, registerQueryApi } from '../src/index.js';
 
 /** Route tests against the real embedded ClickHouse engine: rows go in with plain inserts, answers come out of app.inject(). */
 
@@ -418,5 +430,31 @@ describe('when ClickHouse cannot answer', () => {
       await other.close();
       await broken.close();
     }
+  });
+});
+
+describe('registerQueryApi', () => {
+  function context(withStorage: boolean): RoleContext {
+    const health = new HealthRegistry();
+    return { config: parseConfig('', { env: {} }), bus: new MemoryBus(), telemetry, health, ...(withStorage ? { storage } : {}) };
+  }
+
+  it("serves the API on the process's server from the role context", async () => {
+    const ctx = context(true);
+    const server = createHttpServer(ctx.health, ctx.telemetry);
+    registerQueryApi(server, ctx);
+    try {
+      const res = await server.inject({ method: 'GET', url: '/api/v1/events?since=2h&limit=1' /* real clock: NOW is up to an hour ago */ });
+      expect(res.statusCode).toBe(200);
+      expect((res.json() as { events: { body: string }[] }).events.map((e) => e.body)).toEqual(['disk almost full']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a context without storage, saying so', () => {
+    const ctx = context(false);
+    const server = createHttpServer(ctx.health, ctx.telemetry);
+    expect(() => registerQueryApi(server, ctx)).toThrow('query-api needs ClickHouse storage, but none was opened');
   });
 });
