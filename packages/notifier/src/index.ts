@@ -1,5 +1,5 @@
 /** @vigil/notifier: delivers alert transitions from `vigil.alerts` to notification channels, each exactly once as far as its receiver can tell. */
-export { createNotifierRole, type NotifierOptions } from './role.js';
+export { createNotifierRole, checkNotifierConfig, type NotifierOptions } from './role.js';
 export * from './channels/index.js';
 export {
   compileTemplates,

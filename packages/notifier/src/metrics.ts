@@ -13,15 +13,15 @@ export interface NotifierMetrics {
 }
 
 export function notifierMetrics(meter: Meter): NotifierMetrics {
-  const notifications = meter.createCounter('vigil.notifier.notifications', {
+  const notifications = meter.createCounter('vigil_notifier_notifications', {
     description: 'Notifications by channel and outcome: sent, failed (given up), skipped_duplicate (already in the delivery ledger).',
   });
-  const latency = meter.createHistogram('vigil.notifier.send.duration', {
+  const latency = meter.createHistogram('vigil_notifier_send_duration_seconds', {
     description: 'Time to deliver one notification to one channel, retries included.',
     unit: 's',
     advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] },
   });
-  const dead = meter.createCounter('vigil.notifier.dead_letters', {
+  const dead = meter.createCounter('vigil_notifier_dead_letters', {
     description: 'Records sent to the dead-letter topic, by reason.',
   });
   return {
