@@ -4,3 +4,5 @@ export { parseMatcher, parseMatchers, matchesAll, attributeValue, MatcherError, 
 export { WindowStore, windowValue, groupSamples, aggregateSamples, combineValues, type Aggregate, type Combine, type GroupWindow, type Sample } from './window.js';
 export { step, severityOf, compare, type AlertState, type Emission, type StepResult, type Op, type Thresholds, type ThresholdSeverity } from './state.js';
 export { renderTemplate, renderAnnotations, templateProblems, formatValue, type TemplateContext } from './template.js';
+export { createRulesRole, type RulesRole, type RulesRoleOptions } from './role.js';
+export { loadFiringAlerts } from './restore.js';
