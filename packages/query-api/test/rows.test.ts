@@ -10,13 +10,12 @@ import { seriesFromRows } from '../src/routes/series.js';
  */
 
 describe('seriesFromRows', () => {
-  it('groups by host and attribute set, sorts series and points, reads quoted numbers', () => {
+  it('sorts series and points, merges equal attribute sets, reads quoted numbers and null', () => {
     const series = seriesFromRows([
-      { host: 'b', attributes: {}, t: '2000', v: 3 },
-      { host: 'a', attributes: { state: 'user', cpu: '1' }, t: 1000, v: '0.5' },
-      { host: 'a', attributes: { cpu: '0' }, t: '2000', v: 2 },
-      { host: 'a', attributes: { cpu: '0' }, t: 1000, v: 1 },
-      { host: 'a', attributes: { cpu: '1', state: 'user' }, t: 2000, v: null },
+      { host: 'b', attributes: {}, points: [['2000', 3]] },
+      { host: 'a', attributes: { state: 'user', cpu: '1' }, points: [[1000, '0.5']] },
+      { host: 'a', attributes: { cpu: '0' }, points: [['2000', 2], [1000, 1]] },
+      { host: 'a', attributes: { cpu: '1', state: 'user' }, points: [[2000, null]] },
     ]);
     expect(series).toEqual([
       { host: 'a', attributes: { cpu: '0' }, points: [[1000, 1], [2000, 2]] },
