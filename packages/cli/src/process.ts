@@ -96,6 +96,9 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
     pinger.unref();
   }
 
+  let started = false;
+  health.register('roles', () => (started ? { status: 'up' } : { status: 'starting', detail: 'roles are starting' }));
+
   const ctx: RoleContext = { config, bus, storage, telemetry, health };
   const app = createHttpServer(health, telemetry);
   const roles = new Map<RoleName, Role>();
@@ -129,6 +132,7 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
     await role.start();
     log.debug({ role: name }, 'role started');
   }
+  started = true;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
