@@ -27,7 +27,8 @@ export const queryApiRoutes: FastifyPluginAsync<QueryApiOptions> = async (app, o
   app.setErrorHandler(answerError(log));
   if (opts.telemetry) {
     const requests = opts.telemetry.meter.createCounter('vigil.query_api.requests', { description: 'Query API requests by route and status code' });
-    const duration = opts.telemetry.meter.createHistogram('vigil.query_api.request.duration', {
+    // The Prometheus exporter does not append the unit, so the name carries it.
+    const duration = opts.telemetry.meter.createHistogram('vigil.query_api.request_duration_seconds', {
       unit: 's',
       description: 'Query API request duration by route',
     });

@@ -408,6 +408,7 @@ describe('the server around the API', () => {
     const line = metrics.body.split('\n').find((l) => l.startsWith('vigil_query_api_requests_total{') && l.includes('route="/api/v1/hosts"') && l.includes('status="200"'));
     expect(line).toBeDefined();
     expect(Number(line!.split(' ').at(-1))).toBeGreaterThanOrEqual(1);
+    expect(metrics.body).toMatch(/^vigil_query_api_request_duration_seconds_count\{route="\/api\/v1\/hosts"\} \d+$/m);
   });
 });
 
