@@ -1,2 +1,2 @@
-export { main, parseArgs } from './main.js';
-export { runVigil, ROLE_NAMES, type RoleName, type RunningVigil, type RunOptions } from './process.js';
+export { main, parseArgs, ROLE_NAMES } from './main.js';
+export { runVigil, type RoleName, type RunningVigil, type RunOptions } from './process.js';

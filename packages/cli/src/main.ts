@@ -1,5 +1,8 @@
 import { ConfigError, VIGIL_VERSION, loadConfigFile, logger, parseConfig, type VigilConfig } from '@vigil/platform';
-import { ROLE_NAMES, runVigil, type RoleName } from './process.js';
+import type { RoleName } from './process.js';
+
+/** Role names, here so that `validate` and `help` do not load every role. */
+export const ROLE_NAMES: RoleName[] = ['collector', 'ingest', 'rules', 'notifier', 'query-api'];
 
 const USAGE = `vigil ${VIGIL_VERSION}: self-hosted monitoring pipeline
 
@@ -46,6 +49,7 @@ async function loadConfig(file: string | undefined): Promise<VigilConfig> {
 }
 
 async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', roles: RoleName[]): Promise<number> {
+  const { runVigil } = await import('./process.js');
   const vigil = await runVigil(config, { mode, roles });
   const url = vigil.url.replace('://127.0.0.1', '://localhost');
   process.stdout.write(`Vigil ${VIGIL_VERSION} (${mode === 'all-in-one' ? 'all-in-one' : roles.join(', ')}) listening on ${url}\n`);

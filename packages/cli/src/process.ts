@@ -26,7 +26,6 @@ import { registerQueryApi } from '@vigil/query-api';
 import { lockDataDir } from './datadir.js';
 
 export type RoleName = 'collector' | 'ingest' | 'rules' | 'notifier' | 'query-api';
-export const ROLE_NAMES: RoleName[] = ['collector', 'ingest', 'rules', 'notifier', 'query-api'];
 
 /** Consumers start before producers, so nothing waits on a group that is not there yet. */
 const START_ORDER: RoleName[] = ['ingest', 'notifier', 'rules', 'query-api', 'collector'];

@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dir = mkdtempSync(join(os.tmpdir(), 'vigil-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function vigil(...args: string[]) {
+  const r = spawnSync(process.execPath, ['packages/cli/bin/vigil.mjs', ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('vigil validate', () => {
+  it.each(['deploy/vigil.example.yaml', 'deploy/distributed.yaml'])('accepts the shipped %s', (path) => {
+    const r = vigil('validate', path);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/: OK \(/);
+    expect(r.code).toBe(0);
+  });
+
+  it('rejects an unknown key and a bad duration, naming each key and what is allowed', () => {
+    const p = file('bad.yaml', 'kafka:\n  brokerz: [x:1]\nrules:\n  rules:\n    - { name: cpu, metric: system.cpu.utilization, window: 5x, warning: 0.7 }\n');
+    const r = vigil('validate', p);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${p}: kafka.brokerz: unknown key (allowed here: brokers, clientId, encoding, partitions, topics)`);
+    expect(r.err).toContain(`${p}: rules.rules[0].window: "5x" is not a duration (use 30s, 5m, 1h)`);
+  });
+
+  it('says which file it cannot read', () => {
+    const r = vigil('validate', join(dir, 'missing.yaml'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/missing\.yaml: cannot read the config file \(ENOENT\)/);
+  });
+
+  it('refuses a bad config before starting a role, and unknown commands with the usage', () => {
+    const p = file('typo.yaml', 'notifier:\n  webhook: []\n');
+    const r = vigil('notifier', '--config', p);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('notifier.webhook: unknown key');
+    const u = vigil('frobnicate');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/unknown command "frobnicate"[\s\S]*vigil all-in-one/);
+  });
+});
