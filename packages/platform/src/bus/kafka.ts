@@ -126,6 +126,8 @@ export class KafkaBus implements Bus {
     });
     this.consumers.add(consumer);
     const stopping = new AbortController();
+    /** Batches being handled; `stop` lets them finish and commit, because kafkajs drops commits once `disconnect` has begun. */
+    const inHand = new Set<Promise<void>>();
     consumer.on(consumer.events.CRASH, (e) => this.fail(e.payload.error, `consumer ${opts.groupId} crashed (restarting)`));
     consumer.on(consumer.events.GROUP_JOIN, () => this.ok());
 
@@ -140,31 +142,39 @@ export class KafkaBus implements Bus {
         partitionsConsumedConcurrently: 3,
         eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
           if (batch.messages.length === 0) return;
-          const records: ConsumedRecord[] = batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            timestamp: Number(m.timestamp),
-            key: m.key ? m.key.toString() : null,
-            value: m.value ?? Buffer.alloc(0),
-            headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v)])) : undefined,
-          }));
-          for (let attempt = 0; ; attempt++) {
-            if (!isRunning() || isStale() || stopping.signal.aborted) return;
-            try {
-              await opts.handler({ topic: batch.topic, partition: batch.partition, records });
-              break;
-            } catch (err) {
-              const delay = backoffDelay(attempt, 200, 10_000);
-              log.warn({ err: (err as Error).message, topic: batch.topic, partition: batch.partition, group: opts.groupId, retryInMs: delay }, 'batch handler failed; retrying the same batch');
-              await sleep(delay, stopping.signal);
-              await heartbeat().catch(() => undefined);
+          let finished!: () => void;
+          const held = new Promise<void>((resolve) => (finished = resolve));
+          inHand.add(held);
+          try {
+            const records: ConsumedRecord[] = batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              timestamp: Number(m.timestamp),
+              key: m.key ? m.key.toString() : null,
+              value: m.value ?? Buffer.alloc(0),
+              headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v)])) : undefined,
+            }));
+            for (let attempt = 0; ; attempt++) {
+              if (!isRunning() || isStale() || stopping.signal.aborted) return;
+              try {
+                await opts.handler({ topic: batch.topic, partition: batch.partition, records });
+                break;
+              } catch (err) {
+                const delay = backoffDelay(attempt, 200, 10_000);
+                log.warn({ err: (err as Error).message, topic: batch.topic, partition: batch.partition, group: opts.groupId, retryInMs: delay }, 'batch handler failed; retrying the same batch');
+                await sleep(delay, stopping.signal);
+                await heartbeat().catch(() => undefined);
+              }
             }
+            const last = batch.messages[batch.messages.length - 1]!.offset;
+            resolveOffset(last);
+            await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+            await heartbeat();
+          } finally {
+            inHand.delete(held);
+            finished();
           }
-          const last = batch.messages[batch.messages.length - 1]!.offset;
-          resolveOffset(last);
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-          await heartbeat();
         },
       });
     };
@@ -173,6 +183,7 @@ export class KafkaBus implements Bus {
       stop: async () => {
         stopping.abort();
         await started;
+        await Promise.all(inHand);
         await consumer.disconnect().catch(() => undefined);
         this.consumers.delete(consumer);
       },
