@@ -50,3 +50,16 @@ describe('vigil validate', () => {
     expect(u.err).toMatch(/unknown command "frobnicate"[\s\S]*vigil all-in-one/);
   });
 });
+
+describe('vigil validate, beyond the schema', () => {
+  it('rejects a bad rule matcher and a broken notifier template with the file named', () => {
+    const p = file(
+      'roles.yaml',
+      'rules:\n  rules:\n    - { name: r1, metric: m, where: { host.name: "~[unclosed" }, warning: 1 }\nnotifier:\n  templates:\n    title: "{{#if}}"\n',
+    );
+    const r = vigil('validate', p);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/rules: .*r1.*host\.name/);
+    expect(r.err).toContain('notifier.templates');
+  });
+});

@@ -45,7 +45,29 @@ export function parseArgs(argv: string[]): Args {
 class UsageError extends Error {}
 
 async function loadConfig(file: string | undefined): Promise<VigilConfig> {
-  return file ? loadConfigFile(file) : parseConfig('', { source: 'defaults' });
+  const config = file ? await loadConfigFile(file) : parseConfig('', { source: 'defaults' });
+  await checkRolesConfig(config, file ?? 'defaults');
+  return config;
+}
+
+/** What the schema alone cannot see: rule matchers and annotation templates, notifier templates and channels. */
+async function checkRolesConfig(config: VigilConfig, source: string): Promise<void> {
+  const { compileRules, effectiveRules, RuleError } = await import('@vigil/rules');
+  const { checkNotifierConfig } = await import('@vigil/notifier');
+  const problems: string[] = [];
+  try {
+    compileRules(effectiveRules(config.rules));
+  } catch (err) {
+    if (!(err instanceof RuleError)) throw err;
+    problems.push(...err.problems.map((p) => `${source}: rules: ${p}`));
+  }
+  try {
+    checkNotifierConfig(config, source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', roles: RoleName[]): Promise<number> {
@@ -96,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'validate': {
         const file = args.positional[0] ?? args.config;
         if (!file) throw new UsageError('validate needs a file: vigil validate vigil.yaml');
-        const config = await loadConfigFile(file);
+        const config = await loadConfig(file);
         const rules = config.rules.rules.length;
         process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'} configured${config.rules.defaults ? ' plus the defaults' : ''}; ${config.notifier.webhooks.length} webhook(s))\n`);
         return 0;

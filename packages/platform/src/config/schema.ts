@@ -16,10 +16,6 @@ const Closed = { additionalProperties: false } as const;
 const section = <T extends Record<string, TSchema>>(props: T, description: string) =>
   Type.Object(props, { ...Closed, default: {}, description });
 
-const LogLevel = Type.Union(
-  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-  { default: 'info', description: 'Log level; LOG_LEVEL overrides it.' },
-);
 
 export const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);
 export type Severity = Static<typeof Severity>;
@@ -31,6 +27,8 @@ export type Severity = Static<typeof Severity>;
 type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
 const literals = <const T extends readonly string[]>(values: T, options?: SchemaOptions): TUnion<Literals<T>> =>
   Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TUnion<Literals<T>>;
+
+const LogLevel = literals(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level; LOG_LEVEL overrides it.' });
 
 export const Aggregation = literals(['avg', 'min', 'max', 'sum', 'count', 'last']);
 
