@@ -146,6 +146,11 @@ describe('overrides', () => {
     expect(renderNotification(resolved, b).text).toBe('cpu_high since 2024-05-01 12:00:00 UTC for 1h5m30s');
   });
 
+  it('read dotted label names the way rule annotations do', () => {
+    const t = compileTemplates({ title: '{{labels.host.name}}|{{labels.[host.name]}}|{{#if labels.host.name}}yes{{/if}}|{{upper labels.alertname}}|{{labels.no.such}}' });
+    expect(renderNotification(firing, t).title).toBe('web-1|web-1|yes|CPU_HIGH|');
+  });
+
   it('that do not parse are a ConfigError naming the key', () => {
     const p = problemsOf(() => compileTemplates({ title: '{{#if firing}}open' }));
     expect(p).toHaveLength(1);
@@ -154,7 +159,7 @@ describe('overrides', () => {
 
   it('with an unknown helper are refused at compile time', () => {
     const p = problemsOf(() => compileTemplates({ body: '{{uper status}}' }, 'vigil.yaml: notifier.templates'));
-    expect(p).toEqual([expect.stringMatching(/^vigil\.yaml: notifier\.templates\.body: .*unknown helper uper.*helpers: upper, percent, number, time, duration/)]);
+    expect(p).toEqual([expect.stringMatching(/^vigil\.yaml: notifier\.templates\.body: .*unknown helper uper.*\(helpers: upper, percent, number, time, duration\)$/)]);
   });
 
   it('that fail only when rendered (a missing partial) are refused too, both keys reported', () => {

@@ -7,6 +7,7 @@ import { ConfigError, formatDuration, type AlertTransition } from '@vigil/platfo
  *
  * Templates see every transition field (status, severity, labels, annotations, startsAt,
  * endsAt, value, rule, window, fingerprint) plus a few derived ones, see `TemplateView`.
+ * Labels are read as `{{labels.host.name}}`, dots and all.
  */
 
 /** What a template sees. */
@@ -130,6 +131,23 @@ const COMPILE_OPTIONS = {
   knownHelpersOnly: true,
 } as const;
 
+/**
+ * OpenTelemetry label names have dots (`host.name`). Handlebars reads `{{labels.host.name}}` as
+ * labels → host → name; this rewrites such paths to the label `host.name`, as rule annotations
+ * read them, so one spelling works in both places. `{{labels.[host.name]}}` works as well.
+ */
+function dottedLabelNames<T>(node: T): T {
+  if (Array.isArray(node)) node.forEach(dottedLabelNames);
+  else if (node !== null && typeof node === 'object') {
+    const n = node as { type?: string; data?: boolean; depth?: number; parts?: string[] };
+    if (n.type === 'PathExpression' && !n.data && n.depth === 0 && n.parts && n.parts[0] === 'labels' && n.parts.length > 2) {
+      n.parts = ['labels', n.parts.slice(1).join('.')];
+    }
+    for (const [k, v] of Object.entries(node)) if (k !== 'loc') dottedLabelNames(v);
+  }
+  return node;
+}
+
 const SAMPLE_FIRING: AlertTransition = {
   fingerprint: '0123456789abcdef',
   status: 'firing',
@@ -152,15 +170,16 @@ export function compileTemplates(overrides: { title?: string | undefined; body?:
   const problems: string[] = [];
   const compile = (key: 'title' | 'body', text: string): Template => {
     try {
-      hb.precompile(text, COMPILE_OPTIONS);
-      const t = hb.compile<TemplateView>(text, COMPILE_OPTIONS);
+      const ast = dottedLabelNames(hb.parse(text));
+      hb.precompile(ast, COMPILE_OPTIONS);
+      const t = hb.compile<TemplateView>(ast, COMPILE_OPTIONS);
       // compile() is lazy; rendering samples surfaces what only shows at run time (missing partials).
       t(templateView(SAMPLE_FIRING));
       t(templateView(SAMPLE_RESOLVED));
       return t;
     } catch (err) {
       const reason = (err as Error).message.replace(/\s*\n\s*/g, ' ');
-      problems.push(`${source}.${key}: the handlebars template does not compile: ${reason} (helpers: ${Object.keys(HELPERS).join(', ')}; write labels with dots as {{lookup labels "host.name"}})`);
+      problems.push(`${source}.${key}: the handlebars template does not compile: ${reason} (helpers: ${Object.keys(HELPERS).join(', ')})`);
       return () => '';
     }
   };
