@@ -28,7 +28,7 @@ import {
   queryRows,
   setLogLevel,
 } from '@vigil/platform';
-import { createIngestRole, metricRow } from '@vigil/ingest';
+import { createIngestRole, insertRows, metricRow } from '@vigil/ingest';
 import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
 
 const POINTS = Number(process.env.POINTS ?? 200_000);
@@ -127,14 +127,14 @@ async function main(): Promise<void> {
 
   // Sink limit: the same rows, inserted straight, in batches the size ingest sees (per fetch ≈ 4 MiB / partition).
   const storage = openStorage({ database: 'bench_vigil', dataDir: dir });
-  const sink = { ...storage, table: (t: string) => `bench_sink.${t}` };
+  const sink = { ...storage, database: 'bench_sink', table: (t: string) => `bench_sink.${t}` };
   await migrate(storage, 86_400_000);
-  await migrate({ ...storage, database: 'bench_sink', table: sink.table } as typeof storage, 86_400_000);
+  await migrate(sink, 86_400_000);
   const rowsPerMessage = messages.map((m) => metricPoints(m.value).map(metricRow));
   const perInsert = Math.max(1, Math.floor((4 * 1024 * 1024) / (bytes / MESSAGES)));
   const tSink = performance.now();
   for (let i = 0; i < MESSAGES; i += perInsert) {
-    await storage.client.insert({ table: sink.table('otel_metrics_gauge'), values: rowsPerMessage.slice(i, i + perInsert).flat(), format: 'JSONEachRow' });
+    await insertRows(sink, 'otel_metrics_gauge', rowsPerMessage.slice(i, i + perInsert).flat());
   }
   const sinkS = (performance.now() - tSink) / 1000;
 

@@ -14,7 +14,7 @@ import {
   type Subscription,
 } from '@vigil/platform';
 import { dedupToken, planRanges, type OffsetRange } from './ledger.js';
-import { METRIC_TABLES, TableRows, alertRow, logRow, metricRow } from './rows.js';
+import { METRIC_TABLES, TableRows, alertRow, insertRows, logRow, metricRow } from './rows.js';
 
 const log = logger('ingest');
 
@@ -105,9 +105,9 @@ export function createIngestRole(ctx: RoleContext): Role {
         values: [{ Topic: topic, Partition: partition, FirstOffset: token.first.toString(), LastOffset: token.last.toString(), Time: Date.now() }],
         format: 'JSONEachRow',
       });
-      const settings = { insert_deduplicate: 1, insert_deduplication_token: dedupToken(topic, partition, token) } as const;
+      const settings = { insert_deduplicate: 1, insert_deduplication_token: dedupToken(topic, partition, token) };
       for (const [table, values] of rows.byTable) {
-        await storage.client.insert({ table: storage.table(table), values, format: 'JSONEachRow', clickhouse_settings: settings });
+        await insertRows(storage, table, values, settings);
         rowsOut.add(values.length, { table });
       }
       batchRows.record(rows.size);

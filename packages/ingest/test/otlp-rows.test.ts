@@ -7,7 +7,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { encodeLogs, encodeMetrics, logEntries, metricPoints, migrate, openStorage, queryRows, type Storage } from '@vigil/platform';
-import { METRIC_TABLES, logRow, metricRow } from '../src/rows.js';
+import { METRIC_TABLES, insertRows, logRow, metricRow } from '../src/rows.js';
 
 class ManualReader extends MetricReader {
   constructor() {
@@ -73,7 +73,7 @@ describe('rows in the real ClickHouse engine', () => {
 
   it('stores gauge, sum and histogram points with the exporter columns', async () => {
     const points = metricPoints(encodeMetrics(await sdkMetrics(), 'otlp_proto'));
-    for (const p of points) await storage.client.insert({ table: storage.table(METRIC_TABLES[p.kind]), values: [metricRow(p)], format: 'JSONEachRow' });
+    for (const p of points) await insertRows(storage, METRIC_TABLES[p.kind], [metricRow(p)]);
     const gauge = await queryRows<Record<string, unknown>>(
       storage,
       `SELECT MetricName, Value, Attributes, ResourceAttributes['host.name'] AS host, ServiceName, ScopeName, MetricUnit,
@@ -99,7 +99,7 @@ describe('rows in the real ClickHouse engine', () => {
     provider.getLogger('app').emit({ eventName: 'app.startup', body: 'started', severityNumber: SeverityNumber.INFO, severityText: 'INFO', attributes: { 'app.version': '2.1' }, timestamp: 1_763_780_000_123 });
     await provider.forceFlush();
     const entries = logEntries(encodeLogs(exporter.getFinishedLogRecords(), 'otlp_proto'));
-    await storage.client.insert({ table: storage.table('otel_logs'), values: entries.map(logRow), format: 'JSONEachRow' });
+    await insertRows(storage, 'otel_logs', entries.map(logRow));
     const rows = await queryRows<Record<string, unknown>>(
       storage,
       `SELECT EventName, Body, SeverityText, SeverityNumber, LogAttributes, ServiceName, toUnixTimestamp64Milli(Timestamp) AS ms FROM ${storage.table('otel_logs')}`,

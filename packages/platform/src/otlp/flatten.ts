@@ -117,7 +117,9 @@ function attributes(list: unknown, ids: DecodedRequest['ids']): Attributes {
   const out: Attributes = {};
   if (!Array.isArray(list)) return out;
   for (const kv of list as RawRequest[]) {
-    if (kv && typeof kv.key === 'string') out[kv.key] = anyValueToString(kv.value, ids);
+    if (!kv || typeof kv.key !== 'string') continue;
+    const sv = kv.value?.stringValue;
+    out[kv.key] = typeof sv === 'string' ? sv : anyValueToString(kv.value, ids);
   }
   return out;
 }
@@ -156,7 +158,10 @@ function scope(s: RawRequest, ids: DecodedRequest['ids']): ScopeInfo {
   };
 }
 
+const NO_EXEMPLARS: Exemplar[] = [];
+
 function exemplars(v: unknown, ids: DecodedRequest['ids']): Exemplar[] {
+  if (v === undefined || (Array.isArray(v) && v.length === 0)) return NO_EXEMPLARS;
   return list(v, 'exemplars').map((e) => ({
     filteredAttributes: attributes(e.filteredAttributes, ids),
     timeUnixNano: nanos(e.timeUnixNano),
@@ -192,18 +197,17 @@ export function metricPoints(payload: Buffer): MetricPoint[] {
         });
         const value = (dp: RawRequest) => (dp.asDouble !== undefined ? Number(dp.asDouble) : num(dp.asInt));
         if (m.gauge) {
-          for (const dp of list(m.gauge.dataPoints, 'dataPoints')) out.push({ ...base(dp), kind: 'gauge', value: value(dp) });
+          for (const dp of list(m.gauge.dataPoints, 'dataPoints')) out.push(Object.assign(base(dp), { kind: 'gauge' as const, value: value(dp) }));
         } else if (m.sum) {
           const t = temporality(m.sum.aggregationTemporality);
           for (const dp of list(m.sum.dataPoints, 'dataPoints')) {
-            out.push({ ...base(dp), kind: 'sum', value: value(dp), temporality: t, monotonic: Boolean(m.sum.isMonotonic) });
+            out.push(Object.assign(base(dp), { kind: 'sum' as const, value: value(dp), temporality: t, monotonic: Boolean(m.sum.isMonotonic) }));
           }
         } else if (m.histogram) {
           const t = temporality(m.histogram.aggregationTemporality);
           for (const dp of list(m.histogram.dataPoints, 'dataPoints')) {
-            out.push({
-              ...base(dp),
-              kind: 'histogram',
+            out.push(Object.assign(base(dp), {
+              kind: 'histogram' as const,
               count: num(dp.count),
               sum: num(dp.sum),
               bucketCounts: nums(dp.bucketCounts),
@@ -211,14 +215,13 @@ export function metricPoints(payload: Buffer): MetricPoint[] {
               min: num(dp.min),
               max: num(dp.max),
               temporality: t,
-            });
+            }));
           }
         } else if (m.exponentialHistogram) {
           const t = temporality(m.exponentialHistogram.aggregationTemporality);
           for (const dp of list(m.exponentialHistogram.dataPoints, 'dataPoints')) {
-            out.push({
-              ...base(dp),
-              kind: 'exponential_histogram',
+            out.push(Object.assign(base(dp), {
+              kind: 'exponential_histogram' as const,
               count: num(dp.count),
               sum: num(dp.sum),
               scale: num(dp.scale),
@@ -230,17 +233,16 @@ export function metricPoints(payload: Buffer): MetricPoint[] {
               min: num(dp.min),
               max: num(dp.max),
               temporality: t,
-            });
+            }));
           }
         } else if (m.summary) {
           for (const dp of list(m.summary.dataPoints, 'dataPoints')) {
-            out.push({
-              ...base(dp),
-              kind: 'summary',
+            out.push(Object.assign(base(dp), {
+              kind: 'summary' as const,
               count: num(dp.count),
               sum: num(dp.sum),
               quantiles: list(dp.quantileValues, 'quantileValues').map((q) => ({ quantile: num(q.quantile), value: num(q.value) })),
-            });
+            }));
           }
         }
       }
