@@ -21,7 +21,7 @@ import {
   type Storage,
   type VigilConfig,
 } from '@vigil/platform';
-import { alertRow } from '@vigil/ingest';
+import { alertRow, insertRows } from '@vigil/ingest';
 import { createRulesRole, type RulesRole } from '@vigil/rules';
 import { kafkaBrokers, unique } from './harness/index.js';
 
@@ -229,7 +229,7 @@ describe('rules worker over Kafka', () => {
     const [firing] = seen;
     expect(firing!.alert).toMatchObject({ fingerprint: fp, status: 'firing', severity: 'critical' });
     // What ingest does with the transition: one row in the alert history.
-    await storage.client.insert({ table: storage.table('vigil_alerts'), values: [alertRow(firing!.alert, firing!.timestamp)], format: 'JSONEachRow' });
+    await insertRows(storage, 'vigil_alerts', [alertRow(firing!.alert, firing!.timestamp)]);
 
     const second = createRulesRole(context(config, true));
     cleanup.push(() => second.stop());
