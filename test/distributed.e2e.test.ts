@@ -42,10 +42,10 @@ describe('distributed roles', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function role(name: string, port: number, dataDir: string): { child: ChildProcess; output: () => string } {
+  function role(name: string, port: number, dataDir: string, brokers = kafkaBrokers().join(',')): { child: ChildProcess; output: () => string } {
     let out = '';
     const child = spawn(process.execPath, ['packages/cli/bin/vigil.mjs', name, '--config', join(dir, 'vigil.yaml')], {
-      env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DATA_DIR: dataDir, KAFKA_BROKERS: kafkaBrokers().join(','), LOG_LEVEL: 'warn' },
+      env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DATA_DIR: dataDir, KAFKA_BROKERS: brokers, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -103,5 +103,17 @@ describe('distributed roles', () => {
     } finally {
       await storage.close();
     }
+  });
+
+  it('keeps running with Kafka unreachable: /health says so (503), and SIGTERM still exits 0', async () => {
+    writeFileSync(join(dir, 'vigil.yaml'), `ingest: { groupId: ${unique('down')} }\n`);
+    const deadPort = await freePort();
+    const port = await freePort();
+    const ingest = role('ingest', port, join(dir, 'down-data'), `127.0.0.1:${deadPort}`);
+    const h = await eventually('kafka shown down', () => health(port), (x) => x.body.checks.kafka?.status === 'down', 45_000);
+    expect(h.code).toBe(503);
+    expect(h.body.status).toBe('unavailable');
+    expect(ingest.child.exitCode).toBeNull();
+    expect(await exit(ingest.child)).toBe(0);
   });
 });

@@ -79,25 +79,35 @@ async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', role
   if (mode === 'all-in-one') process.stdout.write(`  data in ${config.dataDir} (Ctrl-C to stop)\n`);
   return new Promise<number>((resolve) => {
     let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (++signals > 1) {
-        process.stderr.write(`second ${sig}: exiting without a clean shutdown\n`);
-        process.exit(130);
-      }
-      process.stdout.write(`${sig}: flushing and stopping...\n`);
+    let stopRequested = false;
+    const shutdown = (code: number) =>
       vigil.stop().then(
         () => {
           process.stdout.write('stopped\n');
-          resolve(0);
+          resolve(code);
         },
         (err: Error) => {
           logger('vigil').error({ err: err.message }, 'shutdown failed');
           resolve(1);
         },
       );
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) {
+        process.stderr.write(`second ${sig}: exiting without a clean shutdown\n`);
+        process.exit(130);
+      }
+      stopRequested = true;
+      process.stdout.write(`${sig}: flushing and stopping...\n`);
+      void shutdown(0);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    vigil.started.catch((err: Error) => {
+      if (stopRequested) return;
+      process.stderr.write(`vigil: could not start: ${err.message}\n`);
+      stopRequested = true;
+      void shutdown(1);
+    });
   });
 }
 

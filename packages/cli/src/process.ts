@@ -40,7 +40,9 @@ export interface RunningVigil {
   storage?: Storage;
   roles: Map<RoleName, Role>;
   health: HealthRegistry;
-  /** Flushes, commits and closes everything, in order. */
+  /** Resolves when every role has started; dependencies that are down keep it pending (see /health). */
+  started: Promise<void>;
+  /** Flushes, commits and closes everything, in order; also while still starting. */
   stop(): Promise<void>;
 }
 
@@ -63,7 +65,7 @@ async function untilMigrated(storage: Storage, retentionMs: number, signal: Abor
   }
 }
 
-/** Starts the HTTP server and the given roles on one bus and one storage. */
+/** Starts the HTTP server, then (in the background, see `started`) the given roles on one bus and one storage. */
 export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<RunningVigil> {
   setLogLevel(config.log.level);
   const health = new HealthRegistry();
@@ -126,23 +128,33 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
 
   // The server comes first, so /health tells what is still starting (or down) from the first second.
   const address = await app.listen({ host: config.http.host, port: config.http.port });
-  if (storage) await untilMigrated(storage, config.clickhouse.retention, abort.signal);
-  for (const [name, role] of roles) {
-    await role.start();
-    log.debug({ role: name }, 'role started');
-  }
-  started = true;
+  const running = new Set<RoleName>();
+  const startup = (async () => {
+    if (storage) await untilMigrated(storage, config.clickhouse.retention, abort.signal);
+    for (const [name, role] of roles) {
+      if (abort.signal.aborted) return;
+      await role.start();
+      running.add(name);
+      log.debug({ role: name }, 'role started');
+    }
+    started = !abort.signal.aborted;
+  })();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       abort.abort();
       if (pinger) clearInterval(pinger);
+      if (!started) {
+        // Stopped while starting (a dependency still down): closing the bus ends its retry loops.
+        await bus.close();
+        await Promise.race([startup.catch(() => undefined), sleep(5_000)]);
+      }
       // Producers first, then let consumers finish what is on the bus, then consumers.
       const order: RoleName[] = ['collector', 'rules', 'query-api', 'notifier', 'ingest'];
       for (const name of order) {
         const role = roles.get(name);
-        if (!role) continue;
+        if (!role || !running.has(name)) continue;
         try {
           if (bus instanceof MemoryBus) await bus.drained(10_000);
           await role.stop();
@@ -157,5 +169,5 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
       unlock();
     })());
 
-  return { app, url: address, bus, storage, roles, health, stop };
+  return { app, url: address, bus, storage, roles, health, started: startup, stop };
 }

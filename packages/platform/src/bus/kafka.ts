@@ -38,7 +38,7 @@ export class KafkaBus implements Bus {
       brokers: opts.brokers,
       logLevel: logLevel.WARN,
       logCreator: kafkaLogCreator,
-      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+      retry: { initialRetryTime: 200, maxRetryTime: 3_000, retries: 5 },
       connectionTimeout: 3_000,
     });
   }
@@ -70,7 +70,8 @@ export class KafkaBus implements Bus {
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
     await this.retrying('creating topics', async () => {
-      const admin = this.kafka.admin();
+      // One quick attempt per round: our own backoff loop retries and shows the broker as down meanwhile.
+      const admin = this.kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
       await admin.connect();
       try {
         const existing = new Set(await admin.listTopics());
