@@ -1,38 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStorage, queryRows } from '@vigil/platform';
-import { kafkaBrokers, unique } from './harness/index.js';
+import { eventually, freePort, kafkaBrokers, unique } from './harness/index.js';
 
 /** `vigil collector` and `vigil ingest` as separate processes on the real broker, as the distributed README runs them. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 describe('distributed roles', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-dist-'));

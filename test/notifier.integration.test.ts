@@ -31,7 +31,7 @@ import {
 } from '@vigil/platform';
 import { Kafka, logLevel } from 'kafkajs';
 import { createNotifierRole, type DeadLetter } from '@vigil/notifier';
-import { kafkaBrokers, unique } from './harness/index.js';
+import { eventually, kafkaBrokers, unique } from './harness/index.js';
 
 interface Hit {
   key: string;
@@ -126,13 +126,7 @@ async function stopRole(role: Role): Promise<void> {
   running.delete(role);
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>) => eventually(what, cond, (ok) => ok, 45_000, 50);
 
 /** Reads the role's counter of notifications for a channel and outcome from its /metrics text. */
 async function counter(telemetry: Telemetry, channel: string, outcome: string): Promise<number> {

@@ -12,25 +12,15 @@ import {
   openStorage,
   parseConfig,
   queryRows,
+  type DeadLetter,
   type RoleContext,
   type Storage,
   type VigilConfig,
 } from '@vigil/platform';
 import { createCollectorRole } from '@vigil/collector';
-import { createIngestRole, type DeadLetter } from '@vigil/ingest';
-import { kafkaBrokers, unique } from './harness/index.js';
+import { createIngestRole } from '@vigil/ingest';
+import { eventually, kafkaBrokers, unique } from './harness/index.js';
 
-/** Polls until `fn` returns a truthy value (or fails with the last value seen). */
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await fn();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-    last = await fn();
-  }
-  return last;
-}
 
 function configFor(prefix: string): VigilConfig {
   return parseConfig(
@@ -81,6 +71,7 @@ describe('collector → Kafka → ingest → ClickHouse', () => {
     await collector.collectNow();
     const host = os.hostname();
     const cpu = await eventually(
+      'cpu rows',
       () =>
         queryRows<{ mode: string; v: number; host: string; service: string; unit: string; osType: string; hostId: string }>(
           storage,
@@ -108,6 +99,7 @@ describe('collector → Kafka → ingest → ClickHouse', () => {
 
     await collector.stop();
     const events = await eventually(
+      'lifecycle events',
       () =>
         queryRows<{ EventName: string; SeverityText: string; host: string }>(
           storage,
@@ -148,14 +140,14 @@ describe('collector → Kafka → ingest → ClickHouse', () => {
     const ingest = createIngestRole(ctx);
     await ingest.start();
     const count = () => queryRows<{ fp: string }>(storage, `SELECT Fingerprint AS fp FROM ${storage.table('vigil_alerts')} WHERE Fingerprint LIKE 'fp-%' ORDER BY fp`);
-    await eventually(count, (rows) => rows.length === 3);
+    await eventually('3 alerts stored', count, (rows) => rows.length === 3);
 
     const dead: DeadLetter[] = [];
     const consumer = kafka.consumer({ groupId: unique('dlq-reader') });
     await consumer.connect();
     await consumer.subscribe({ topic: config.kafka.topics.dlq, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void dead.push(JSON.parse(message.value!.toString()) as DeadLetter) });
-    await eventually(async () => dead.length, (n) => n === 2);
+    await eventually('2 dead letters', async () => dead.length, (n) => n === 2);
     await consumer.disconnect();
     expect(dead.map((d) => [d.topic, d.offset, d.key])).toEqual([
       [config.kafka.topics.alerts, '1', 'bad'],
@@ -171,7 +163,7 @@ describe('collector → Kafka → ingest → ClickHouse', () => {
     const replay = createIngestRole(replayCtx);
     await replay.start();
     await producer.send({ topic: config.kafka.topics.alerts, messages: [{ key: 'fp-4', value: alert('fp-4') }] });
-    await eventually(count, (rows) => rows.length >= 4);
+    await eventually('4 alerts stored', count, (rows) => rows.length >= 4);
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await count()).map((r) => r.fp)).toEqual(['fp-1', 'fp-2', 'fp-3', 'fp-4']);
     await replay.stop();

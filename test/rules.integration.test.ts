@@ -23,7 +23,7 @@ import {
 } from '@vigil/platform';
 import { alertRow, insertRows } from '@vigil/ingest';
 import { createRulesRole, type RulesRole } from '@vigil/rules';
-import { kafkaBrokers, unique } from './harness/index.js';
+import { eventually, kafkaBrokers, unique } from './harness/index.js';
 
 /** A reader that collects only when asked, as a test drives it. */
 class ManualReader extends MetricReader {
@@ -85,15 +85,6 @@ rules:
   );
 }
 
-async function eventually<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Seen {
   key: string | null;

@@ -1,5 +1,5 @@
 import {
-  OtlpDecodeError,
+  deadLetter,
   decodeAlert,
   logEntries,
   logger,
@@ -8,6 +8,7 @@ import {
   requireStorage,
   type Batch,
   type BusProducer,
+  type BusRecord,
   type ConsumedRecord,
   type Role,
   type RoleContext,
@@ -17,22 +18,6 @@ import { dedupToken, planRanges, type OffsetRange } from './ledger.js';
 import { METRIC_TABLES, TableRows, alertRow, insertRows, logRow, metricRow } from './rows.js';
 
 const log = logger('ingest');
-
-/** What goes to `vigil.dlq` for a record that cannot be processed (ARCHITECTURE.md). */
-export interface DeadLetter {
-  error: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  timestamp: number;
-  /** The original bytes, base64. */
-  value: string;
-}
-
-export function deadLetter(r: ConsumedRecord, error: string): DeadLetter {
-  return { error, topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, timestamp: r.timestamp, value: r.value.toString('base64') };
-}
 
 /**
  * Ingest: consumes the OTLP topics and `vigil.alerts` as one consumer group and writes batches
@@ -67,7 +52,7 @@ export function createIngestRole(ctx: RoleContext): Role {
     return rows.map((r) => ({ first: BigInt(r.FirstOffset), last: BigInt(r.LastOffset) }));
   }
 
-  function rowsOf(records: ConsumedRecord[], dead: DeadLetter[]): TableRows {
+  function rowsOf(records: ConsumedRecord[], dead: BusRecord[], errors: string[]): TableRows {
     const out = new TableRows();
     for (const r of records) {
       try {
@@ -75,8 +60,9 @@ export function createIngestRole(ctx: RoleContext): Role {
         else if (r.topic === topics.logs) for (const e of logEntries(r.value)) out.add('otel_logs', logRow(e));
         else if (r.topic === topics.alerts) out.add('vigil_alerts', alertRow(decodeAlert(r.value), r.timestamp));
       } catch (err) {
-        const reason = err instanceof OtlpDecodeError || err instanceof SyntaxError || err instanceof Error ? err.message : String(err);
+        const reason = err instanceof Error ? err.message : String(err);
         dead.push(deadLetter(r, reason));
+        errors.push(reason);
       }
     }
     return out;
@@ -92,13 +78,14 @@ export function createIngestRole(ctx: RoleContext): Role {
 
     // Right after our own last batch nothing can have been recorded inside this one.
     const intents = handled.get(tp) === first - 1n ? [] : await intentsWithin(topic, partition, { first, last });
-    const dead: DeadLetter[] = [];
+    const dead: BusRecord[] = [];
+    const errors: string[] = [];
     for (const { range, token } of planRanges({ first, last }, intents)) {
       const slice = records.filter((r) => {
         const o = BigInt(r.offset);
         return o >= range.first && o <= range.last;
       });
-      const rows = rowsOf(slice, dead);
+      const rows = rowsOf(slice, dead, errors);
       if (rows.size === 0) continue;
       await storage.client.insert({
         table: storage.table('vigil_ingest_ledger'),
@@ -115,12 +102,9 @@ export function createIngestRole(ctx: RoleContext): Role {
     if (dead.length > 0) {
       producer ??= bus.producer();
       const p = await producer;
-      await p.send(
-        topics.dlq,
-        dead.map((d) => ({ key: d.key, value: Buffer.from(JSON.stringify(d)), headers: { 'vigil.error': d.error.slice(0, 200), 'vigil.source.topic': d.topic } })),
-      );
+      await p.send(topics.dlq, dead);
       dlqOut.add(dead.length, { topic });
-      log.warn({ topic, partition, count: dead.length, firstError: dead[0]!.error }, 'sent undecodable records to the dead-letter topic');
+      log.warn({ topic, partition, count: dead.length, firstError: errors[0] }, 'sent undecodable records to the dead-letter topic');
     }
     handled.set(tp, last);
     insertMs.record(performance.now() - started);

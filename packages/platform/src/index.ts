@@ -11,3 +11,4 @@ export * from './http.js';
 export * from './alerts.js';
 export * from './role.js';
 export * from './version.js';
+export * from './dlq.js';

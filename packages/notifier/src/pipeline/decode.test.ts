@@ -45,7 +45,8 @@ describe('deadLetter', () => {
     const out = deadLetter(record(bytes, 'k1'), 'boom');
     expect(out.key).toBe('k1');
     const letter = JSON.parse(out.value.toString()) as DeadLetter;
-    expect(letter).toEqual({ error: 'boom', topic: 'vigil.alerts', partition: 2, offset: '41', key: 'k1', value: bytes.toString('base64') });
+    expect(letter).toEqual({ error: 'boom', topic: 'vigil.alerts', partition: 2, offset: '41', key: 'k1', timestamp: 0, value: bytes.toString('base64') });
+    expect(out.headers).toEqual({ 'vigil.error': 'boom', 'vigil.source.topic': 'vigil.alerts' });
     expect(Buffer.from(letter.value, 'base64').equals(bytes)).toBe(true);
   });
 

@@ -1,4 +1,4 @@
-import { decodeAlert, transitionKey, type AlertTransition, type BusRecord, type ConsumedRecord } from '@vigil/platform';
+import { decodeAlert, transitionKey, type AlertTransition, type ConsumedRecord } from '@vigil/platform';
 
 /** Stage "decode": a `vigil.alerts` record becomes a transition with its delivery key, or a dead letter. */
 
@@ -15,29 +15,4 @@ export function decodeRecord(record: ConsumedRecord): Arrival {
   }
 }
 
-/** What `vigil.dlq` holds for a record that could not be processed: the original bytes, the error and where it came from. */
-export interface DeadLetter {
-  error: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  /** The original value, base64. */
-  value: string;
-  /** Set when the record decoded but a channel could not deliver it. */
-  channel?: string;
-}
-
-/** The dead-letter record for `record`, keyed by the source key. */
-export function deadLetter(record: ConsumedRecord, error: string, channel?: string): BusRecord {
-  const letter: DeadLetter = {
-    error,
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    key: record.key,
-    value: record.value.toString('base64'),
-    ...(channel !== undefined ? { channel } : {}),
-  };
-  return { key: record.key, value: Buffer.from(JSON.stringify(letter)) };
-}
+export { deadLetter, type DeadLetter } from '@vigil/platform';
