@@ -108,11 +108,14 @@ export function alertRow(a: AlertTransition, publishedAt: number): Row {
 }
 
 /** Column order of each table's rows. */
+const TABLE_COLUMNS = new Map<TableName, readonly string[]>([
+  ...(Object.keys(METRIC_TABLES) as MetricPoint['kind'][]).map((k) => [METRIC_TABLES[k], COLUMNS[k]] as const),
+  ['otel_logs', LOG_COLUMNS],
+  ['vigil_alerts', ALERT_COLUMNS],
+]);
+
 export function columnsOf(table: TableName): readonly string[] {
-  if (table === 'otel_logs') return LOG_COLUMNS;
-  if (table === 'vigil_alerts') return ALERT_COLUMNS;
-  const kind = (Object.keys(METRIC_TABLES) as MetricPoint['kind'][]).find((k) => METRIC_TABLES[k] === table)!;
-  return COLUMNS[kind];
+  return TABLE_COLUMNS.get(table)!;
 }
 
 /** Groups rows by table, keeping their order. */

@@ -14,9 +14,9 @@ const log = logger('bus.kafka');
 function kafkaLogCreator() {
   return () => ({ namespace, level, log: entry }: LogEntry) => {
     const { message, ...rest } = entry;
-    // kafkajs is chatty about retriable errors; they show up on /health instead.
-    if (level === logLevel.ERROR || level === logLevel.NOTHING) log.debug({ namespace, ...rest }, message);
-    else if (level === logLevel.WARN) log.debug({ namespace, ...rest }, message);
+    // kafkajs is chatty about retriable errors (it only passes WARN and ERROR here); they show
+    // up on /health instead, so they stay at debug.
+    log.debug({ namespace, kafkaLevel: level === logLevel.ERROR ? 'error' : 'warn', ...rest }, message);
   };
 }
 
