@@ -50,11 +50,18 @@ async function loadConfig(file: string | undefined): Promise<VigilConfig> {
   return config;
 }
 
-/** What the schema alone cannot see: rule matchers and annotation templates, notifier templates and channels. */
+/** What the schema alone cannot see: collector plugin options, rule matchers and annotation templates, notifier templates and channels. */
 async function checkRolesConfig(config: VigilConfig, source: string): Promise<void> {
   const { compileRules, effectiveRules, RuleError } = await import('@vigil/rules');
   const { checkNotifierConfig } = await import('@vigil/notifier');
+  const { checkCollectorConfig } = await import('@vigil/collector');
   const problems: string[] = [];
+  try {
+    checkCollectorConfig(config, source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
   try {
     compileRules(effectiveRules(config.rules));
   } catch (err) {

@@ -106,7 +106,7 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
   for (const name of START_ORDER.filter((r) => opts.roles.includes(r))) {
     switch (name) {
       case 'collector': {
-        const collector = createCollectorRole(ctx);
+        const collector = createCollectorRole(ctx, { http: app });
         roles.set(name, collector);
         otlpIntake(app, { producer: () => bus.producer(), topics: config.kafka.topics, token: config.http.token });
         break;

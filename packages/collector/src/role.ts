@@ -1,59 +1,113 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { SeverityNumber, type Attributes } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { VIGIL_VERSION, logger, type BusProducer, type Role, type RoleContext } from '@vigil/platform';
-import { BusLogExporter, BusMetricExporter } from './exporters.js';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, VIGIL_VERSION, checkSection, logger, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
+import { BusMetricExporter } from './exporters.js';
 import { registerHostMetrics } from './host/plugin.js';
 import { hostIdentity, type HostIdentity } from './identity.js';
+import type { CollectorPlugin, LogRecordInput, PluginContext, PluginInstance } from './plugin.js';
+import { PLUGINS } from './plugins/index.js';
+import { encodeLogRecords } from './records.js';
+import { directShipper, type Shipper } from './shipper.js';
 
 const log = logger('collector');
 
 export interface CollectorRole extends Role {
-  /** Collects and exports host metrics now (tests, and the final flush at stop). */
+  /** Collects and exports metrics now and waits for everything handed over to be shipped (tests, and the final flush at stop). */
   collectNow(): Promise<void>;
   /** Emits a structured event (an OTLP log record with an event name). */
-  event(name: string, body: string, attributes?: Attributes, severity?: SeverityNumber): void;
+  event(name: string, body: string, attributes?: Attributes, severity?: SeverityNumber): Promise<void>;
   identity(): HostIdentity | undefined;
 }
 
+export interface CollectorOptions {
+  /** The process's HTTP server, for plugins that receive (OTLP, JSON events). */
+  http?: FastifyInstance;
+  /** Plugin kinds by type; default every built-in plugin. */
+  plugins?: Record<string, CollectorPlugin>;
+}
+
+interface PlannedPlugin {
+  name: string;
+  plugin: CollectorPlugin;
+  options: unknown;
+}
+
 /**
- * The collector: this host's metrics through the OpenTelemetry metrics SDK and lifecycle events
- * through the logs SDK, each exported as OTLP onto the bus keyed by host.id.
+ * Checks `collector.plugins` beyond the file's schema: every type is known, every name unique,
+ * and each instance's options pass its plugin's own schema. One ConfigError with every problem.
  */
-export function createCollectorRole(ctx: RoleContext): CollectorRole {
-  const { config, bus, telemetry } = ctx;
+export function checkCollectorConfig(config: VigilConfig, source = 'config', plugins: Record<string, CollectorPlugin> = PLUGINS): PlannedPlugin[] {
+  const problems: string[] = [];
+  const planned: PlannedPlugin[] = [];
+  const names = new Set<string>();
+  config.collector.plugins.forEach((entry, i) => {
+    const at = `${source}: collector.plugins[${i}]`;
+    const { type, name = type, ...options } = entry as { type: string; name?: string } & Record<string, unknown>;
+    const plugin = plugins[type];
+    if (!plugin) {
+      problems.push(`${at}.type: "${type}" is not a plugin (use one of ${Object.keys(plugins).sort().join(', ')})`);
+      return;
+    }
+    if (names.has(name)) problems.push(`${at}.name: "${name}" is used twice (give each plugin instance its own name)`);
+    names.add(name);
+    try {
+      planned.push({ name, plugin, options: checkSection(plugin.schema, options, at) });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return planned;
+}
+
+/**
+ * The collector: the host's metrics, plugin records and lifecycle events, each exported as OTLP
+ * through the shipper onto the bus, keyed by host.id.
+ */
+export function createCollectorRole(ctx: RoleContext, options: CollectorOptions = {}): CollectorRole {
+  const { config, bus, telemetry, health } = ctx;
+  const planned = checkCollectorConfig(config, 'config', options.plugins ?? PLUGINS);
+  const { metrics: metricsTopic, logs: logsTopic } = config.kafka.topics;
+  const encoding = config.kafka.encoding;
   let meterProvider: MeterProvider | undefined;
-  let loggerProvider: LoggerProvider | undefined;
   let identity: HostIdentity | undefined;
-  let producer: Promise<BusProducer> | undefined;
-  const getProducer = () => (producer ??= bus.producer());
-  const sent = telemetry.meter.createCounter('vigil_collector_records_sent', { description: 'Data points and log records handed to the bus.' });
-  const failed = telemetry.meter.createCounter('vigil_collector_records_failed', { description: 'Data points and log records the bus did not accept.' });
+  let resource: Resource | undefined;
+  let shipper: Shipper | undefined;
+  let stopping: AbortController | undefined;
+  const instances: { name: string; instance: PluginInstance }[] = [];
+  const sent = telemetry.meter.createCounter('vigil_collector_records_sent', { description: 'Data points and log records handed to the bus, per source.' });
+  const failed = telemetry.meter.createCounter('vigil_collector_records_failed', { description: 'Data points and log records the bus did not accept, per source.' });
+
+  const shipLogs = async (source: string, records: LogRecordInput[]) => {
+    if (!shipper || !resource || !identity) throw new Error('the collector is not started');
+    if (records.length === 0) return;
+    await shipper.ship(logsTopic, identity['host.id'], encodeLogRecords(resource, source, records, encoding), records.length, source);
+  };
 
   const role: CollectorRole = {
     name: 'collector',
     identity: () => identity,
     async start() {
       identity = await hostIdentity();
-      const resource = resourceFromAttributes({
-        ...identity,
-        'service.name': config.collector.serviceName,
-        'service.version': VIGIL_VERSION,
-        ...config.collector.labels,
-      });
-      const target = { producer: getProducer, encoding: config.kafka.encoding, key: identity['host.id'], sent, failed };
+      const attrs: Attributes = { ...identity, 'service.name': config.collector.serviceName, 'service.version': VIGIL_VERSION, ...config.collector.labels };
+      resource = resourceFromAttributes(attrs);
+      stopping = new AbortController();
+      shipper = directShipper({ bus, sent, failed });
       // Topics are created in the background: a broker that is down must not stop the collector starting.
-      void bus
-        .ensureTopics([{ name: config.kafka.topics.metrics }, { name: config.kafka.topics.logs }])
-        .catch((err: Error) => log.warn({ err: err.message }, 'could not create topics'));
+      void bus.ensureTopics([{ name: metricsTopic }, { name: logsTopic }]).catch((err: Error) => log.warn({ err: err.message }, 'could not create topics'));
 
       const interval = config.collector.interval;
+      const target = { shipper, encoding, key: identity['host.id'] };
       meterProvider = new MeterProvider({
         resource,
         readers: [
           new PeriodicExportingMetricReader({
-            exporter: new BusMetricExporter({ ...target, topic: config.kafka.topics.metrics }),
+            exporter: new BusMetricExporter({ ...target, topic: metricsTopic, source: 'metrics' }),
             exportIntervalMillis: interval,
             exportTimeoutMillis: Math.min(interval, 30_000),
           }),
@@ -61,36 +115,57 @@ export function createCollectorRole(ctx: RoleContext): CollectorRole {
       });
       if (config.collector.host.enabled) registerHostMetrics(meterProvider.getMeter('vigil.collector.host', VIGIL_VERSION));
 
-      loggerProvider = new LoggerProvider({
-        resource,
-        processors: [new BatchLogRecordProcessor({ exporter: new BusLogExporter({ ...target, topic: config.kafka.topics.logs }), scheduledDelayMillis: 500 })],
-      });
-      role.event('app.startup', `collector started on ${identity['host.name']}`, { 'vigil.role': 'collector', 'process.pid': process.pid });
-      log.info({ host: identity['host.name'], intervalMs: interval }, 'collector started');
+      const stateRoot = resolve(config.dataDir, 'collector');
+      for (const p of planned) {
+        const pctx: PluginContext = {
+          name: p.name,
+          resource: attrs,
+          identity,
+          meter: meterProvider.getMeter(`vigil.collector.${p.name}`, VIGIL_VERSION),
+          logs: (records) => shipLogs(p.name, records),
+          event: (name, body, attributes = {}, severityNumber = SeverityNumber.INFO) =>
+            shipLogs(p.name, [{ eventName: name, body, attributes, severityNumber, severityText: SeverityNumber[severityNumber] }]),
+          otlp: async (signal, payload, key) => {
+            if (!shipper || !identity) throw new Error('the collector is not started');
+            await shipper.ship(signal === 'metrics' ? metricsTopic : logsTopic, key ?? identity['host.id'], payload, 1, p.name);
+          },
+          stateDir: async () => {
+            const dir = join(stateRoot, p.name);
+            await mkdir(dir, { recursive: true });
+            return dir;
+          },
+          http: options.http,
+          health,
+          telemetry,
+          token: config.http.token,
+          signal: stopping.signal,
+        };
+        const instance = p.plugin.create(p.options as never, pctx);
+        await instance.start();
+        instances.push({ name: p.name, instance });
+      }
+      await role.event('app.startup', `collector started on ${identity['host.name']}`, { 'vigil.role': 'collector', 'process.pid': process.pid });
+      log.info({ host: identity['host.name'], intervalMs: interval, plugins: planned.map((p) => `${p.plugin.type}:${p.name}`) }, 'collector started');
     },
-    event(name, body, attributes = {}, severity = SeverityNumber.INFO) {
-      if (!loggerProvider) throw new Error('the collector is not started');
-      loggerProvider.getLogger('vigil.collector', VIGIL_VERSION).emit({
-        eventName: name,
-        body,
-        severityNumber: severity,
-        severityText: SeverityNumber[severity],
-        attributes,
-        timestamp: Date.now(),
-      });
+    async event(name, body, attributes = {}, severity = SeverityNumber.INFO) {
+      await shipLogs('collector', [{ eventName: name, body, attributes, severityNumber: severity, severityText: SeverityNumber[severity] }]);
     },
     async collectNow() {
       await meterProvider?.forceFlush();
-      await loggerProvider?.forceFlush();
+      await shipper?.flush();
     },
     async stop() {
-      if (!loggerProvider || !meterProvider) return;
-      role.event('app.shutdown', 'collector stopping', { 'vigil.role': 'collector', 'process.pid': process.pid });
-      await loggerProvider.forceFlush();
-      await loggerProvider.shutdown();
+      if (!meterProvider || !shipper) return;
+      stopping?.abort();
+      for (const { name, instance } of instances.splice(0).reverse()) {
+        await instance.stop().catch((err: Error) => log.warn({ plugin: name, err: err.message }, 'plugin did not stop cleanly'));
+      }
+      await role.event('app.shutdown', 'collector stopping', { 'vigil.role': 'collector', 'process.pid': process.pid }).catch((err: Error) => log.warn({ err: err.message }, 'could not send the shutdown event'));
       await meterProvider.shutdown();
-      loggerProvider = undefined;
+      await shipper.flush();
+      await shipper.stop();
       meterProvider = undefined;
+      shipper = undefined;
     },
   };
   return role;

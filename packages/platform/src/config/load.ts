@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Value, type ValueError } from '@sinclair/typebox/value';
 import { ValueErrorType } from '@sinclair/typebox/errors';
-import type { TSchema } from '@sinclair/typebox';
+import type { StaticDecode, TSchema } from '@sinclair/typebox';
 import { parseDocument } from 'yaml';
 import { ConfigSchema, type VigilConfig } from './schema.js';
 import { DURATION_HINT } from '../duration.js';
@@ -60,7 +60,7 @@ export function buildConfig(raw: Json, source: string, env: NodeJS.ProcessEnv): 
 
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(substituted));
   const errors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (errors.length > 0) throw new ConfigError(dedupe(errors.map((e) => describe(e, source))));
+  if (errors.length > 0) throw new ConfigError(dedupe(errors.map((e) => describe(e, `${source}: `, ConfigSchema))));
   const config = Value.Decode(ConfigSchema, withDefaults);
   problems.push(...semanticProblems(config, source));
   if (problems.length > 0) throw new ConfigError(problems);
@@ -147,8 +147,20 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-function schemaAt(path: (string | number)[]): TSchema | undefined {
-  let schema: TSchema | undefined = ConfigSchema;
+/**
+ * Checks one part of a config against a schema that lives with the code using it (a collector
+ * plugin's options, say): defaults filled, durations decoded, and the same key-naming messages as
+ * the whole file gets. `at` is what precedes the keys in messages, e.g. `f.yaml: collector.plugins[2]`.
+ */
+export function checkSection<T extends TSchema>(schema: T, value: unknown, at: string): StaticDecode<T> {
+  const withDefaults = Value.Default(schema, Value.Clone(value ?? {}));
+  const errors = [...Value.Errors(schema, withDefaults)];
+  if (errors.length > 0) throw new ConfigError(dedupe(errors.map((e) => describe(e, `${at}.`, schema))));
+  return Value.Decode(schema, withDefaults);
+}
+
+function schemaAt(root: TSchema, path: (string | number)[]): TSchema | undefined {
+  let schema: TSchema | undefined = root;
   for (const part of path) {
     if (!schema) return undefined;
     if (typeof part === 'number') schema = schema.items as TSchema | undefined;
@@ -163,12 +175,12 @@ function show(v: unknown): string {
   return typeof v === 'string' ? `"${v}"` : JSON.stringify(v);
 }
 
-function describe(e: ValueError, source: string): string {
+function describe(e: ValueError, prefix: string, root: TSchema): string {
   const path = pointerToPath(e.path);
-  const at = `${source}: ${dotted(path)}`;
+  const at = `${prefix}${dotted(path)}`.replace(/\.\[/g, '[').replace(/\.\(top level\)$/, '');
   const schema = e.schema as TSchema;
   if (e.type === ValueErrorType.ObjectAdditionalProperties) {
-    const parent = schemaAt(path.slice(0, -1));
+    const parent = schemaAt(root, path.slice(0, -1));
     const allowed = parent?.properties ? Object.keys(parent.properties as object).join(', ') : '';
     return `${at}: unknown key${allowed ? ` (allowed here: ${allowed})` : ''}`;
   }

@@ -123,6 +123,27 @@ export const ConfigSchema = Type.Object(
         serviceName: Type.String({ default: 'vigil-collector' }),
         labels: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Resource attributes added to every record (site, environment, ...).' }),
         host: section({ enabled: Type.Boolean({ default: true }) }, 'Host metrics: CPU, memory, filesystem, network, load.'),
+        plugins: Type.Array(
+          Type.Object(
+            {
+              type: Type.String({ description: 'Plugin kind: host, file, exec, probe, prometheus, otlp.' }),
+              name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Instance name, unique per collector (letters, digits, _ . -); defaults to the type.' })),
+            },
+            { additionalProperties: true, description: "One plugin instance; its other keys are checked by the plugin's own schema." },
+          ),
+          { default: [], description: 'Plugin instances this collector runs (besides the host plugin above).' },
+        ),
+        queue: section(
+          { maxRecords: Type.Integer({ minimum: 1, default: 10000, description: 'Records held in memory on their way to the bus before they go to the spool.' }) },
+          'The in-memory queue in front of the bus.',
+        ),
+        spool: section(
+          {
+            dir: Type.Optional(Type.String({ description: 'Where records wait while the bus is unreachable; default <dataDir>/spool.' })),
+            maxBytes: Type.Integer({ minimum: 1024, default: 256 * 1024 * 1024, description: 'Size cap; when full the oldest records are dropped and counted.' }),
+          },
+          'The on-disk spool used while Kafka is unreachable or slow.',
+        ),
       },
       'The collector role.',
     ),

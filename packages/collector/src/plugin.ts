@@ -1,0 +1,82 @@
+import type { Attributes, Meter } from '@opentelemetry/api';
+import type { TSchema, StaticDecode } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { HealthRegistry, Telemetry } from '@vigil/platform';
+import type { HostIdentity } from './identity.js';
+
+/**
+ * The collector's plugin contract. A plugin is one folder under `src/plugins/<type>/` exporting a
+ * `CollectorPlugin`: its type name, the TypeBox schema of its options (with documented defaults),
+ * and `create`, which returns an instance with `start`/`stop`. Plugins never talk to the bus
+ * directly: they hand records to the `PluginContext` sinks, which queue, spool and ship them.
+ */
+
+/** One log record or event, before it is encoded as OTLP. */
+export interface LogRecordInput {
+  /** When it happened, ms since the epoch (defaults to now). */
+  timestamp?: number;
+  /** OpenTelemetry severity number (1–24); 0 or absent = unspecified. */
+  severityNumber?: number;
+  severityText?: string;
+  body: string;
+  attributes?: Attributes;
+  /** Set for structured events (`app.startup`, `probe.state_changed`, ...). */
+  eventName?: string;
+}
+
+export type OtlpSignal = 'metrics' | 'logs';
+
+export interface PluginContext {
+  /** Instance name (unique per collector). */
+  readonly name: string;
+  /** Identity and config labels of this host: the resource of every record. */
+  readonly resource: Attributes;
+  readonly identity: HostIdentity;
+  /**
+   * Metrics: observable or synchronous instruments on this meter are collected every
+   * `collector.interval` and shipped with the resource above. Instrument names follow the
+   * OpenTelemetry semantic conventions.
+   */
+  readonly meter: Meter;
+  /**
+   * Hands log records to the shipper. Resolves once they are durable: accepted by the bus or
+   * written to the on-disk spool. A file tailer advances its checkpoint only after this resolves.
+   */
+  logs(records: LogRecordInput[]): Promise<void>;
+  /** Emits one structured event (shorthand for `logs([{ eventName, ... }])`). */
+  event(name: string, body: string, attributes?: Attributes, severityNumber?: number): Promise<void>;
+  /**
+   * Passes an already-encoded OTLP export request through (the OTLP receiver, the Prometheus
+   * scraper). `key` orders records of one source; default the host id.
+   */
+  otlp(signal: OtlpSignal, payload: Buffer, key?: string): Promise<void>;
+  /** A directory of this instance's own (checkpoints), created on first use. */
+  stateDir(): Promise<string>;
+  /** The collector's HTTP server, for plugins that receive (OTLP, JSON events). Absent when it has none. */
+  readonly http?: FastifyInstance;
+  readonly health: HealthRegistry;
+  readonly telemetry: Telemetry;
+  /** The API token (`http.token`), when one is configured. */
+  readonly token?: string;
+  /** Aborted when the collector stops. */
+  readonly signal: AbortSignal;
+}
+
+export interface PluginInstance {
+  start(): Promise<void>;
+  /** Stops and flushes what it holds (the collector awaits this before the shipper's final flush). */
+  stop(): Promise<void>;
+}
+
+export interface CollectorPlugin<S extends TSchema = TSchema> {
+  readonly type: string;
+  /** Options schema (without `type` and `name`), each key with a default and a description. */
+  readonly schema: S;
+  readonly description: string;
+  create(options: StaticDecode<S>, ctx: PluginContext): PluginInstance;
+}
+
+/** Keeps `create`'s options typed by the schema when a plugin is declared. */
+export function definePlugin<S extends TSchema>(plugin: CollectorPlugin<S>): CollectorPlugin<S> {
+  return plugin;
+}

@@ -1,0 +1,7 @@
+import type { CollectorPlugin } from '../plugin.js';
+
+/**
+ * Every plugin kind the collector knows, by `type`. One line per plugin; each plugin lives in
+ * its own folder next to this file.
+ */
+export const PLUGINS: Record<string, CollectorPlugin> = {};
