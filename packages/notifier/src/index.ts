@@ -19,3 +19,4 @@ export { dedupDecision, SentDeliveries, type DedupDecision } from './pipeline/de
 export { DeliveryLedger, deliveryRow, type DeliveryRow } from './pipeline/ledger.js';
 export { retryDecision, sendWithRetry, StoppingError, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryDecision, type DeliveryOutcome, type SendOptions } from './pipeline/retry.js';
 export { notifierMetrics, type NotifierMetrics } from './metrics.js';
+export * from './model.js';
