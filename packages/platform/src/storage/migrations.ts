@@ -71,6 +71,8 @@ export const RETAINED_TABLES: Record<string, string> = {
   otel_metrics_summary: 'toDateTime(TimeUnix)',
   vigil_alerts: 'toDateTime(EventTime)',
   vigil_deliveries: 'toDateTime(Time)',
+  vigil_notifier_inbox: 'toDateTime(ReceivedAt)',
+  vigil_silences: 'toDateTime(EndsAt)',
 };
 
 export const MIGRATIONS: Migration[] = [
@@ -199,6 +201,45 @@ CREATE TABLE IF NOT EXISTS ${db}.vigil_ingest_ledger (
 ) ENGINE = ReplacingMergeTree
 ORDER BY (Topic, Partition, FirstOffset)
 TTL toDateTime(Time) + INTERVAL 7 DAY`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'Notifier: inbox of alert transitions, grouped deliveries in the ledger, silences',
+    statements: ({ db, ttlSeconds: ttl }) => [
+      // Every transition the notifier took from vigil.alerts, written before its offset is committed:
+      // what the dispatcher is rebuilt from after a restart. One row per transition however often replayed.
+      `
+CREATE TABLE IF NOT EXISTS ${db}.vigil_notifier_inbox (
+    Fingerprint String,
+    TransitionKey String,
+    Status LowCardinality(String),
+    Severity LowCardinality(String),
+    StartsAt DateTime64(3),
+    Alert String CODEC(ZSTD(1)),
+    ReceivedAt DateTime64(3)
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ReceivedAt)
+ORDER BY (Fingerprint, TransitionKey)
+TTL toDateTime(ReceivedAt) + toIntervalSecond(${ttl})
+SETTINGS ${DEDUP}`,
+      // The ledger now records notifications (a group of transitions for a receiver) per channel.
+      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Receiver LowCardinality(String) DEFAULT ''`,
+      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS GroupKey String DEFAULT ''`,
+      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Alerts Array(String) DEFAULT []`,
+      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS ProviderId String DEFAULT ''`,
+      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Kind LowCardinality(String) DEFAULT ''`,
+      `
+CREATE TABLE IF NOT EXISTS ${db}.vigil_silences (
+    Id String,
+    Silence String,
+    StartsAt DateTime64(3),
+    EndsAt DateTime64(3),
+    Deleted UInt8,
+    UpdatedAt DateTime64(3)
+) ENGINE = ReplacingMergeTree(UpdatedAt)
+ORDER BY Id
+TTL toDateTime(EndsAt) + toIntervalSecond(${ttl})`,
     ],
   },
 ];
