@@ -71,7 +71,7 @@ export const RETAINED_TABLES: Record<string, string> = {
   otel_metrics_summary: 'toDateTime(TimeUnix)',
   vigil_alerts: 'toDateTime(EventTime)',
   vigil_deliveries: 'toDateTime(Time)',
-  vigil_notifier_inbox: 'toDateTime(ReceivedAt)',
+  vigil_notifier_inbox: 'toDateTime(PublishedAt)',
   vigil_silences: 'toDateTime(EndsAt)',
 };
 
@@ -208,7 +208,9 @@ TTL toDateTime(Time) + INTERVAL 7 DAY`,
     name: 'Notifier: inbox of alert transitions, grouped deliveries in the ledger, silences',
     statements: ({ db, ttlSeconds: ttl }) => [
       // Every transition the notifier took from vigil.alerts, written before its offset is committed:
-      // what the dispatcher is rebuilt from after a restart. One row per transition however often replayed.
+      // what the dispatcher is rebuilt from after a restart. One row per transition however often
+      // replayed; PublishedAt is the record's Kafka timestamp, the same on every replay, so the
+      // latest transition of an alert is the one published last.
       `
 CREATE TABLE IF NOT EXISTS ${db}.vigil_notifier_inbox (
     Fingerprint String,
@@ -217,11 +219,11 @@ CREATE TABLE IF NOT EXISTS ${db}.vigil_notifier_inbox (
     Severity LowCardinality(String),
     StartsAt DateTime64(3),
     Alert String CODEC(ZSTD(1)),
-    ReceivedAt DateTime64(3)
+    PublishedAt DateTime64(3)
 ) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(ReceivedAt)
+PARTITION BY toYYYYMM(PublishedAt)
 ORDER BY (Fingerprint, TransitionKey)
-TTL toDateTime(ReceivedAt) + toIntervalSecond(${ttl})
+TTL toDateTime(PublishedAt) + toIntervalSecond(${ttl})
 SETTINGS ${DEDUP}`,
       // The ledger now records notifications (a group of transitions for a receiver) per channel.
       `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Receiver LowCardinality(String) DEFAULT ''`,
