@@ -6,4 +6,4 @@ export { encodeLogRecords } from './records.js';
 export { directShipper, type Shipper } from './shipper.js';
 export { PLUGINS } from './plugins/index.js';
 export * from './plugin.js';
-export * from './host/procfs.js';
+export * from './plugins/host/procfs.js';

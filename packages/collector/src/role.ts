@@ -6,7 +6,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, VIGIL_VERSION, checkSection, logger, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
 import { BusMetricExporter } from './exporters.js';
-import { registerHostMetrics } from './host/plugin.js';
+import { HOST_DEFAULTS, hostPlugin, registerHostMetrics } from './plugins/host/index.js';
 import { hostIdentity, type HostIdentity } from './identity.js';
 import type { CollectorPlugin, LogRecordInput, PluginContext, PluginInstance } from './plugin.js';
 import { PLUGINS } from './plugins/index.js';
@@ -113,7 +113,10 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
           }),
         ],
       });
-      if (config.collector.host.enabled) registerHostMetrics(meterProvider.getMeter('vigil.collector.host', VIGIL_VERSION));
+      // The all-in-one default; a `type: host` entry in collector.plugins replaces it (never both).
+      if (config.collector.host.enabled && !planned.some((p) => p.plugin.type === hostPlugin.type)) {
+        registerHostMetrics(meterProvider.getMeter('vigil.collector.host', VIGIL_VERSION), { ...HOST_DEFAULTS, interval });
+      }
 
       const stateRoot = resolve(config.dataDir, 'collector');
       for (const p of planned) {

@@ -1,7 +1,10 @@
 import type { CollectorPlugin } from '../plugin.js';
+import { hostPlugin } from './host/index.js';
 
 /**
  * Every plugin kind the collector knows, by `type`. One line per plugin; each plugin lives in
  * its own folder next to this file.
  */
-export const PLUGINS: Record<string, CollectorPlugin> = {};
+export const PLUGINS: Record<string, CollectorPlugin> = {
+  host: hostPlugin as unknown as CollectorPlugin,
+};
