@@ -63,3 +63,15 @@ function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequ
 
 export const decodeMetricsRequest = (payload: Buffer) => decode(MetricsRequest, 'OTLP metrics request', payload);
 export const decodeLogsRequest = (payload: Buffer) => decode(LogsRequest, 'OTLP logs request', payload);
+
+/**
+ * Encodes an ExportMetricsServiceRequest given as a plain object (lowerCamelCase fields as in
+ * OTLP/JSON; int64 as decimal strings) to `otlp_proto` bytes: for requests built outside the
+ * OpenTelemetry SDK, such as scraped Prometheus metrics.
+ */
+export function encodeMetricsRequest(body: RawRequest): Buffer {
+  const problem = MetricsRequest.verify(body);
+  if (problem) throw new Error(`cannot encode the OTLP metrics request: ${problem}`);
+  const bytes = MetricsRequest.encode(MetricsRequest.fromObject(body)).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
