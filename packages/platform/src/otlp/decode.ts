@@ -70,8 +70,6 @@ export const decodeLogsRequest = (payload: Buffer) => decode(LogsRequest, 'OTLP 
  * OpenTelemetry SDK, such as scraped Prometheus metrics.
  */
 export function encodeMetricsRequest(body: RawRequest): Buffer {
-  const problem = MetricsRequest.verify(body);
-  if (problem) throw new Error(`cannot encode the OTLP metrics request: ${problem}`);
   const bytes = MetricsRequest.encode(MetricsRequest.fromObject(body)).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
