@@ -1,4 +1,5 @@
 import type { CollectorPlugin } from '../plugin.js';
+import { filePlugin } from './file/index.js';
 import { hostPlugin } from './host/index.js';
 
 /**
@@ -7,4 +8,5 @@ import { hostPlugin } from './host/index.js';
  */
 export const PLUGINS: Record<string, CollectorPlugin> = {
   host: hostPlugin as unknown as CollectorPlugin,
+  file: filePlugin as unknown as CollectorPlugin,
 };
