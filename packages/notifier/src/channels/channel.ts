@@ -1,4 +1,5 @@
 import type { AlertTransition } from '@vigil/platform';
+import type { TemplateRegistry } from '../templates/registry.js';
 
 /** One transition, rendered, on its way to one channel. */
 export interface Notification {
@@ -37,4 +38,16 @@ export class DeliveryError extends Error {
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
   }
+}
+
+/** What every channel factory gets besides its own options: `<kind>Channel(options, deps)`. */
+export interface ChannelDeps {
+  /** The channel's unique, stable name (see NotificationChannel.name). */
+  name: string;
+  /** Where the channel's texts come from (templates/registry.ts). */
+  templates: TemplateRegistry;
+  /** HTTP channels call this; tests and proxies can replace it. */
+  fetch?: typeof fetch;
+  /** Clock for Retry-After dates and signature timestamps. */
+  now?: () => number;
 }

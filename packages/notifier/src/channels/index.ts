@@ -1,21 +1,96 @@
-import { ConfigError, type VigilConfig } from '@vigil/platform';
-import type { Channel } from './channel.js';
+import type { TSchema } from '@sinclair/typebox';
+import { checkSection, ConfigError, type VigilConfig } from '@vigil/platform';
+import type { ChannelKind, NotificationChannel } from '../model.js';
+import type { TemplatesConfig } from '../templates/config.js';
+import { compileTemplateRegistry, type TemplateRegistry } from '../templates/registry.js';
+import type { Channel, ChannelDeps } from './channel.js';
+import { ConsoleOptions } from './console/config.js';
 import { consoleChannel } from './console/console.js';
+import { legacyConsoleChannel } from './console/legacy.js';
+import { CONSOLE_TEMPLATES } from './console/templates.js';
+import { FileOptions } from './file/config.js';
+import { fileChannel } from './file/file.js';
+import { FILE_TEMPLATES } from './file/templates.js';
+import { WebhookOptions } from './webhook/config.js';
+import { legacyWebhookChannel } from './webhook/legacy.js';
 import { webhookChannel } from './webhook/webhook.js';
 
 export * from './channel.js';
 export { classifyHttpStatus, parseRetryAfter, httpStatusError, type HttpOutcome } from './http-response.js';
+export { post, receiverName } from './http-send.js';
+export { ConsoleOptions } from './console/config.js';
 export { consoleChannel, formatConsole, type ConsoleChannelOptions, type ConsoleFormat } from './console/console.js';
-export { webhookChannel, webhookBody, webhookTarget, type WebhookOptions } from './webhook/webhook.js';
+export { FileOptions } from './file/config.js';
+export { fileChannel, fileLine, type FileChannelOptions } from './file/file.js';
+export { WebhookOptions } from './webhook/config.js';
+export { webhookChannel, webhookPayload, webhookSignature, type WebhookChannelOptions, type WebhookPayload } from './webhook/webhook.js';
+export { legacyConsoleChannel, legacyFormatConsole } from './console/legacy.js';
+export { legacyWebhookChannel, legacyWebhookBody, webhookTarget } from './webhook/legacy.js';
 
-/** The channels the config enables, one line per kind. Throws a ConfigError for one that cannot work. */
+/** What a factory may get besides ChannelDeps: where config problems are reported, the data directory (file channel). */
+export interface FactoryDeps extends ChannelDeps {
+  /** What precedes option keys in ConfigErrors, e.g. `vigil.yaml: notifier.receivers[0].slack[0]`. */
+  source?: string;
+  /** Base of relative paths (file channel). */
+  dataDir?: string;
+}
+
+/**
+ * One channel kind: its options schema (defaults and descriptions, checked with checkSection),
+ * its default templates, and its factory. Adding a kind is one folder and one line in CHANNELS.
+ */
+export interface ChannelFactory {
+  kind: ChannelKind;
+  schema: TSchema;
+  /** Default templates by `<kind>.<part>`. */
+  templates: Record<string, string>;
+  create(options: unknown, deps: FactoryDeps): NotificationChannel;
+}
+
+function factory<S extends TSchema, O>(kind: ChannelKind, schema: S, templates: Record<string, string>, create: (o: O, d: FactoryDeps) => NotificationChannel): ChannelFactory {
+  return { kind, schema, templates, create: (o, d) => create(o as O, d) };
+}
+
+/** Every channel kind but github (channels/github/ registers itself here when it lands). */
+export const CHANNELS: Partial<Record<ChannelKind, ChannelFactory>> = {
+  console: factory('console', ConsoleOptions, CONSOLE_TEMPLATES, consoleChannel),
+  file: factory('file', FileOptions, FILE_TEMPLATES, fileChannel),
+  webhook: factory('webhook', WebhookOptions, {}, webhookChannel),
+};
+
+/** Every channel's default templates, by `<kind>.<part>`: what the template registry starts from. */
+export function defaultTemplates(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of Object.values(CHANNELS)) Object.assign(out, f.templates);
+  return out;
+}
+
+/** The registry of `notifier.templates` over every channel's defaults; a ConfigError names each bad template. */
+export function templateRegistryFromConfig(config: Partial<TemplatesConfig> = {}, source = 'notifier.templates'): TemplateRegistry {
+  return compileTemplateRegistry(config, { defaults: defaultTemplates(), source });
+}
+
+/**
+ * A channel from its kind and raw options (as in the config file): options checked against the
+ * kind's schema (defaults filled, durations decoded), problems as a ConfigError naming `at.<key>`.
+ */
+export function createChannel(kind: string, options: unknown, deps: FactoryDeps & { source: string }): NotificationChannel {
+  const f = (CHANNELS as Record<string, ChannelFactory | undefined>)[kind];
+  if (!f) throw new ConfigError([`${deps.source}: unknown channel kind "${kind}" (use one of ${Object.keys(CHANNELS).join(', ')})`]);
+  return f.create(checkSection(f.schema, options, deps.source), deps);
+}
+
+/**
+ * The walking skeleton's channels (console and webhooks, per transition), until the pipeline
+ * delivers AlertNotifications through `createChannel`. Throws a ConfigError for one that cannot work.
+ */
 export function channelsFromConfig(config: VigilConfig['notifier'], source = 'notifier'): Channel[] {
   const channels: Channel[] = [];
   const problems: string[] = [];
-  if (config.console.enabled) channels.push(consoleChannel({ format: config.console.format }));
+  if (config.console.enabled) channels.push(legacyConsoleChannel({ format: config.console.format }));
   config.webhooks.forEach((w, i) => {
     try {
-      channels.push(webhookChannel(w, { source: `${source}.webhooks[${i}]` }));
+      channels.push(legacyWebhookChannel(w, { source: `${source}.webhooks[${i}]` }));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);

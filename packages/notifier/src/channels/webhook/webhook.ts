@@ -1,76 +1,113 @@
-import { ConfigError, type WebhookChannelConfig } from '@vigil/platform';
-import { DeliveryError, type Channel, type Notification } from '../channel.js';
+import { createHmac } from 'node:crypto';
+import type { StaticDecode } from '@sinclair/typebox';
+import { ConfigError } from '@vigil/platform';
+import type { AlertNotification, NotificationChannel } from '../../model.js';
+import type { ChannelDeps } from '../channel.js';
 import { httpStatusError } from '../http-response.js';
+import { post, receiverName } from '../http-send.js';
+import type { WebhookOptions } from './config.js';
 
 /**
- * Channel "webhook": each transition POSTed as JSON, the transition's fields plus the rendered
- * `title` and `text`. `Idempotency-Key` carries the delivery key, the same on every attempt
- * and every replay, so a receiver can drop what it already has.
+ * Channel "webhook": Alertmanager's webhook payload, version 4, so receivers written for
+ * Alertmanager work unchanged. `Idempotency-Key` is the same on every attempt and replay;
+ * with a signing secret the raw body is signed (HMAC-SHA256) with a timestamp against replays.
  */
 
-export function webhookBody(n: Notification): string {
-  return JSON.stringify({ ...n.alert, title: n.title, text: n.text });
+export type WebhookChannelOptions = StaticDecode<typeof WebhookOptions>;
+
+/** Alertmanager's zero time: what it sends as `endsAt` for an alert still firing. */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export interface WebhookPayload {
+  version: '4';
+  groupKey: string;
+  truncatedAlerts: number;
+  status: 'firing' | 'resolved';
+  receiver: string;
+  groupLabels: Record<string, string>;
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+  externalURL: string;
+  alerts: {
+    status: 'firing' | 'resolved';
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+    endsAt: string;
+    generatorURL: string;
+    fingerprint: string;
+  }[];
 }
 
-/** How errors name the receiver: its name and origin, never the path or query (they often hold tokens). */
-export function webhookTarget(name: string, url: string): string {
-  let origin: string;
+/** The version 4 payload; `maxAlerts` > 0 keeps the first ones (firing come first) and counts the rest. */
+export function webhookPayload(n: AlertNotification, maxAlerts = 0): WebhookPayload {
+  const kept = maxAlerts > 0 ? n.alerts.slice(0, maxAlerts) : n.alerts;
+  const base = n.externalUrl?.replace(/\/+$/, '') ?? '';
+  return {
+    version: '4',
+    groupKey: n.groupKey,
+    truncatedAlerts: n.alerts.length - kept.length,
+    status: n.status,
+    receiver: n.receiver,
+    groupLabels: n.groupLabels,
+    commonLabels: n.commonLabels,
+    commonAnnotations: n.commonAnnotations,
+    externalURL: base,
+    alerts: kept.map((a) => ({
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      endsAt: a.endsAt ?? ZERO_TIME,
+      generatorURL: base ? `${base}/api/v1/alerts?rule=${encodeURIComponent(a.rule)}` : '',
+      fingerprint: a.fingerprint,
+    })),
+  };
+}
+
+/** `sha256=<hex>` of `<timestamp>.<body>`: what a receiver recomputes to check X-Vigil-Signature. */
+export function webhookSignature(secret: string, timestamp: number, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+const RESERVED = ['content-type', 'idempotency-key', 'x-vigil-signature', 'x-vigil-timestamp'];
+
+export function webhookChannel(options: WebhookChannelOptions, deps: ChannelDeps & { source?: string }): NotificationChannel {
+  const at = deps.source ?? `notifier channel ${deps.name}`;
+  const doFetch = deps.fetch ?? fetch;
+  const now = deps.now ?? Date.now;
+  const target = receiverName('webhook', deps.name, options.url);
   try {
-    origin = new URL(url).origin;
+    new URL(options.url);
   } catch {
-    origin = 'an invalid URL';
+    throw new ConfigError([`${at}.url: not a valid URL (write it as https://host[:port]/path)`]);
   }
-  return `webhook "${name}" (${origin})`;
-}
-
-export interface WebhookOptions {
-  /** Where config problems are reported, e.g. `notifier.webhooks[0]`. */
-  source?: string;
-  now?: () => number;
-}
-
-export function webhookChannel(config: WebhookChannelConfig, opts: WebhookOptions = {}): Channel {
-  const source = opts.source ?? `notifier.webhooks "${config.name}"`;
-  const now = opts.now ?? Date.now;
-  const target = webhookTarget(config.name, config.url);
-  let url: URL;
   let base: Headers;
   try {
-    url = new URL(config.url);
-  } catch {
-    throw new ConfigError([`${source}.url: not a valid URL (write it as https://host[:port]/path)`]);
-  }
-  try {
-    base = new Headers(config.headers);
+    base = new Headers(options.headers);
   } catch (err) {
-    throw new ConfigError([`${source}.headers: ${(err as Error).message} (header names are tokens, values a single line)`]);
+    throw new ConfigError([`${at}.headers: ${(err as Error).message} (header names are tokens, values a single line)`]);
   }
+  for (const h of RESERVED) base.delete(h);
   base.set('content-type', 'application/json');
   base.set('user-agent', 'vigil-notifier');
 
+  const render = (n: AlertNotification) => ({ json: webhookPayload(n, options.maxAlerts) });
   return {
-    name: `webhook:${config.name}`,
-    async send(n) {
+    kind: 'webhook',
+    name: deps.name,
+    render,
+    async send(n, ctx) {
+      const body = JSON.stringify(render(n).json);
       const headers = new Headers(base);
-      headers.set('idempotency-key', n.key);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          headers,
-          body: webhookBody(n),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(config.timeout),
-        });
-      } catch (err) {
-        const e = err as Error & { cause?: { code?: string; message?: string } };
-        const why =
-          e.name === 'TimeoutError' ? `no answer within ${config.timeout}ms` : `request failed (${e.cause?.code ?? e.cause?.message ?? e.message})`;
-        throw new DeliveryError(`${target}: ${why} (will retry)`, { permanent: false, cause: err });
+      headers.set('idempotency-key', ctx.idempotencyKey);
+      if (options.signingSecret) {
+        const ts = Math.floor(now() / 1000);
+        headers.set('x-vigil-timestamp', String(ts));
+        headers.set('x-vigil-signature', webhookSignature(options.signingSecret, ts, body));
       }
-      // Drain the body so the connection can be reused; its content is not needed.
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) return;
+      const res = await post({ fetch: doFetch, target, url: options.url, headers, body, timeoutMs: options.timeout, signal: ctx.signal });
+      if (res.status >= 200 && res.status < 300) return { detail: `HTTP ${res.status}` };
       throw httpStatusError(target, res.status, res.headers.get('retry-after'), now());
     },
   };

@@ -5,7 +5,7 @@ import { ConfigError, transitionKey, type AlertTransition } from '@vigil/platfor
 import type { Notification } from '../channel.js';
 import { DeliveryError } from '../channel.js';
 import { sendWithRetry, type RetryPolicy } from '../../pipeline/retry.js';
-import { webhookBody, webhookChannel, webhookTarget } from './webhook.js';
+import { legacyWebhookBody as webhookBody, legacyWebhookChannel as webhookChannel, webhookTarget } from './legacy.js';
 
 interface Received {
   method: string;
@@ -88,14 +88,14 @@ describe('webhook channel', () => {
 
   it('retries after a 503 and then succeeds, with the same Idempotency-Key each time', async () => {
     script = [{ status: 503 }];
-    const out = await sendWithRetry(hook(), n, { policy: fast, deadline: Date.now() + 10_000 });
+    const out = await sendWithRetry("webhook:ops", () => hook().send(n), { policy: fast, deadline: Date.now() + 10_000 });
     expect(out).toEqual({ status: 'sent', attempts: 2, error: '' });
     expect(received.map((r) => r.headers['idempotency-key'])).toEqual([n.key, n.key]);
   });
 
   it('does not retry a 400, and the error names the receiver without its path or query', async () => {
     script = [{ status: 400 }];
-    const out = await sendWithRetry(hook(), n, { policy: fast, deadline: Date.now() + 10_000 });
+    const out = await sendWithRetry("webhook:ops", () => hook().send(n), { policy: fast, deadline: Date.now() + 10_000 });
     expect(received).toHaveLength(1);
     expect(out.status).toBe('failed');
     expect(out.attempts).toBe(1);
@@ -105,7 +105,7 @@ describe('webhook channel', () => {
 
   it('honours Retry-After on a 429', async () => {
     script = [{ status: 429, headers: { 'Retry-After': '1' } }];
-    const out = await sendWithRetry(hook(), n, { policy: fast, deadline: Date.now() + 10_000 });
+    const out = await sendWithRetry("webhook:ops", () => hook().send(n), { policy: fast, deadline: Date.now() + 10_000 });
     expect(out).toEqual({ status: 'sent', attempts: 2, error: '' });
     const waited = received[1]!.at - received[0]!.at;
     // The backoff alone would wait at most 10ms.
@@ -115,7 +115,7 @@ describe('webhook channel', () => {
 
   it('gives up after the attempts on a receiver that keeps failing', async () => {
     script = [{ status: 500 }, { status: 502 }, { status: 503 }, { status: 504 }, { status: 500 }];
-    const out = await sendWithRetry(hook(), n, { policy: fast, deadline: Date.now() + 10_000 });
+    const out = await sendWithRetry("webhook:ops", () => hook().send(n), { policy: fast, deadline: Date.now() + 10_000 });
     expect(out).toEqual({ status: 'failed', attempts: 4, error: `webhook "ops" (${base}) answered HTTP 504 (will retry); gave up after 4 attempts` });
     expect(received).toHaveLength(4);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertTransition } from '@vigil/platform';
 import type { Notification } from '../channel.js';
-import { consoleChannel, formatConsole } from './console.js';
+import { legacyConsoleChannel as consoleChannel, legacyFormatConsole as formatConsole } from './legacy.js';
 
 const alert: AlertTransition = {
   fingerprint: 'abcdabcdabcdabcd',
