@@ -15,6 +15,8 @@ Usage:
   vigil notifier   [--config FILE]      alert transitions to the console and webhooks
   vigil query-api  [--config FILE]      the HTTP API over ClickHouse
   vigil validate FILE                   check a config without running it
+  vigil parse [--rules default|FILE] [--format text|json] < sample.log
+                                        what a rule pack makes of each log line (severity, category, attributes, metrics)
   vigil version
 
 Environment: VIGIL_PORT (HTTP port, default 8080), VIGIL_DATA_DIR (default ./data), KAFKA_BROKERS,
@@ -36,7 +38,8 @@ export function parseArgs(argv: string[]): Args {
       if (!v) throw new UsageError('--config needs a file name');
       out.config = v;
     } else if (a.startsWith('--config=')) out.config = a.slice('--config='.length);
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    // `parse` has options of its own, checked by its command.
+    else if (a.startsWith('-') && out.command !== 'parse') throw new UsageError(`unknown option ${a}`);
     else out.positional.push(a);
   }
   return out;
@@ -139,6 +142,10 @@ export async function main(argv: string[]): Promise<number> {
         const rules = config.rules.rules.length;
         process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'} configured${config.rules.defaults ? ' plus the defaults' : ''}; ${config.notifier.webhooks.length} webhook(s))\n`);
         return 0;
+      }
+      case 'parse': {
+        const { parseCommand } = await import('@vigil/collector');
+        return await parseCommand(argv.slice(1));
       }
       case 'all-in-one':
         return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES]);

@@ -7,3 +7,4 @@ export { directShipper, type Shipper } from './shipper.js';
 export { PLUGINS } from './plugins/index.js';
 export * from './plugin.js';
 export * from './plugins/host/procfs.js';
+export * from './parse/index.js';

@@ -1,2 +1,4 @@
 export * from './schema.js';
 export * from './load.js';
+// One YAML parser for every package (rule packs, templates), so a package needs no YAML dependency of its own.
+export { parseDocument as parseYamlDocument } from 'yaml';
