@@ -133,6 +133,22 @@ const COMPILE_OPTIONS = {
 
 type Template = (view: IssueView) => string;
 
+/**
+ * `{{labels.host.name}}` reads the label `host.name`, as in the notifier's templates. The same
+ * rewrite as `dottedLabelNames` in templates/templates.ts, which does not export it.
+ */
+function dottedLabelNames<T>(node: T): T {
+  if (Array.isArray(node)) node.forEach(dottedLabelNames);
+  else if (node !== null && typeof node === 'object') {
+    const n = node as { type?: string; data?: boolean; depth?: number; parts?: string[] };
+    if (n.type === 'PathExpression' && !n.data && n.depth === 0 && n.parts && n.parts[0] === 'labels' && n.parts.length > 2) {
+      n.parts = ['labels', n.parts.slice(1).join('.')];
+    }
+    for (const [k, v] of Object.entries(node)) if (k !== 'loc') dottedLabelNames(v);
+  }
+  return node;
+}
+
 export interface IssueTemplates {
   title: Template;
   body: Template;
@@ -159,7 +175,7 @@ export function compileIssueTemplates(overrides: { titleTemplate?: string | unde
   const problems: string[] = [];
   const compile = (key: 'titleTemplate' | 'bodyTemplate', text: string): Template => {
     try {
-      const t = hb.compile<IssueView>(text, COMPILE_OPTIONS);
+      const t = hb.compile<IssueView>(dottedLabelNames(hb.parse(text)), COMPILE_OPTIONS);
       // compile() is lazy: render once so errors show at start, not at the first alert.
       t(issueView(SAMPLE));
       return t;
