@@ -244,6 +244,22 @@ ORDER BY Id
 TTL toDateTime(EndsAt) + toIntervalSecond(${ttl})`,
     ],
   },
+  {
+    version: 4,
+    name: 'Notifier: dispatcher snapshots (groups and what each has notified)',
+    statements: ({ db }) => [
+      // Saved before each flush, so a restart knows which alerts each group notified (their
+      // resolves are owed) and when; the ledger decides what was actually delivered.
+      `
+CREATE TABLE IF NOT EXISTS ${db}.vigil_notifier_state (
+    GroupId String,
+    State String CODEC(ZSTD(3)),
+    Time DateTime64(3)
+) ENGINE = ReplacingMergeTree(Time)
+ORDER BY GroupId
+TTL toDateTime(Time) + INTERVAL 30 DAY`,
+    ],
+  },
 ];
 
 const log = logger('storage.migrations');
