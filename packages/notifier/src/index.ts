@@ -20,3 +20,4 @@ export { DeliveryLedger, deliveryRow, type DeliveryRow } from './pipeline/ledger
 export { retryDecision, sendWithRetry, StoppingError, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryDecision, type DeliveryOutcome, type SendOptions } from './pipeline/retry.js';
 export { notifierMetrics, type NotifierMetrics } from './metrics.js';
 export * from './model.js';
+export * from './routing/index.js';

@@ -1,0 +1,423 @@
+import { transitionKey, type AlertTransition } from '@vigil/platform';
+import { highestSeverity } from '../model.js';
+import { compileInhibitRules, Inhibitions, type InhibitRule } from './inhibit.js';
+import { alertLabels } from './matchers.js';
+import type { Route } from './routes.js';
+import { SilenceSet } from './silences.js';
+import type { TimeInterval } from './timeintervals.js';
+
+/**
+ * The dispatcher (Alertmanager's dispatch/ aggregation groups and notify/ dedup stage), as pure
+ * logic on a caller's clock: `receive` alert transitions, `flush(now)` at `nextFlushAt()`.
+ *
+ * Each route an alert matches puts it in a group (route + group-by label values). A new group
+ * flushes after groupWait, then ticks every groupInterval. At a tick the group's firing alerts
+ * that no silence or inhibition mutes are compared with the last notification of that group:
+ * - a firing transition not in it (new, re-fired, escalated, unsilenced) → notify (`reason: 'firing'`);
+ * - else a resolved alert whose firing was notified → notify (`'resolved'`), then drop it;
+ * - else firing alerts and repeatInterval since the last notification → notify (`'repeat'`).
+ * A resolved alert whose firing this group never notified is dropped without a word (no lone
+ * resolve). A route inside a mute time interval (or outside its active ones) sends nothing and
+ * keeps its resolves for after the window.
+ *
+ * Deliberate difference from Alertmanager: the resolve of an alert already notified as firing
+ * is sent even if a silence or inhibition now matches it: a mute stops new pages, it should not
+ * leave one already sent open forever.
+ *
+ * A flush marks what it returns as notified; the delivery stage (ledger, retries, fallback)
+ * owns what happens next.
+ */
+
+export interface DispatcherOptions {
+  routes: Route;
+  /** Compiled rules; absent means the default rule (a critical mutes warnings of the same rule and host). */
+  inhibitRules?: readonly InhibitRule[];
+  /** Named intervals the routes refer to (compileTimeIntervals). */
+  timeIntervals?: ReadonlyMap<string, TimeInterval>;
+  /** Shared with the API that adds and expires silences. */
+  silences?: SilenceSet;
+  /** How long a resolved alert is remembered, so a replayed older transition cannot revive it. Default 24h. */
+  resolvedRetention?: number;
+}
+
+/** Why a group was notified; a channel that does not send resolves skips `'resolved'` and drops resolved alerts from the others. */
+export type FlushReason = 'firing' | 'resolved' | 'repeat';
+
+/** A group due for notification: the fields of AlertNotification but the key and heldBack (see toNotification). */
+export interface FlushedGroup {
+  receiver: string;
+  groupKey: string;
+  routeId: string;
+  groupLabels: Record<string, string>;
+  status: 'firing' | 'resolved';
+  severity: AlertTransition['severity'];
+  /** Firing first, then resolved; each sorted by startsAt then fingerprint. */
+  alerts: AlertTransition[];
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+  reason: FlushReason;
+  /** 0, or the how-manieth repeat of an unchanged group: part of the notification key, so the ledger lets repeats through. */
+  repeat: number;
+  /** Epoch ms of the flush; `createdAt` is the same in RFC 3339. */
+  flushedAt: number;
+  createdAt: string;
+}
+
+interface Stored {
+  alert: AlertTransition;
+  labels: Record<string, string>;
+  updatedAt: number;
+}
+
+interface Group {
+  key: string;
+  route: Route;
+  labels: Record<string, string>;
+  /** Alerts in the group now (their latest transition is in the store). */
+  members: Set<string>;
+  /** Fingerprints whose firing this group notified and whose resolve it has not sent. */
+  notified: Set<string>;
+  /** Transition keys of the firing alerts of the last notification. */
+  lastFiring: Set<string>;
+  lastSentAt: number | undefined;
+  lastTickAt: number | undefined;
+  /** undefined when there is nothing to tick for (no members). */
+  nextAt: number | undefined;
+  hasFlushed: boolean;
+  repeat: number;
+}
+
+/** Plain JSON for persisting a dispatcher across restarts. */
+export interface DispatcherState {
+  version: 1;
+  alerts: { alert: AlertTransition; updatedAt: number }[];
+  groups: {
+    key: string;
+    routeId: string;
+    labels: Record<string, string>;
+    members: string[];
+    notified: string[];
+    lastFiring: string[];
+    lastSentAt?: number;
+    lastTickAt?: number;
+    nextAt?: number;
+    hasFlushed: boolean;
+    repeat: number;
+  }[];
+}
+
+const DAY = 86_400_000;
+
+/** Whether `a` is a later state of the same alert than `b`; replays and older transitions are not. */
+export function isNewerTransition(a: AlertTransition, b: AlertTransition): boolean {
+  const sa = Date.parse(a.startsAt);
+  const sb = Date.parse(b.startsAt);
+  if (sa !== sb) return sa > sb;
+  if (a.status !== b.status) return a.status === 'resolved';
+  if (a.status === 'resolved') {
+    const ea = Date.parse(a.endsAt ?? '');
+    const eb = Date.parse(b.endsAt ?? '');
+    return !Number.isNaN(ea) && (Number.isNaN(eb) || ea > eb);
+  }
+  // Same firing episode: only a change of severity is news (escalation or de-escalation).
+  return a.severity !== b.severity;
+}
+
+function groupKeyOf(route: Route, groupLabels: Record<string, string>): string {
+  let s = '';
+  for (const k of Object.keys(groupLabels).sort()) s += `${s ? ',' : ''}${k}=${JSON.stringify(groupLabels[k])}`;
+  return `${route.id}:{${s}}`;
+}
+
+function byStartThenFingerprint(a: AlertTransition, b: AlertTransition): number {
+  return a.startsAt < b.startsAt ? -1 : a.startsAt > b.startsAt ? 1 : a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0;
+}
+
+function common(maps: Record<string, string>[]): Record<string, string> {
+  const first = maps[0];
+  if (!first) return {};
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(first).sort()) {
+    const v = first[k]!;
+    if (maps.every((m) => m[k] === v)) out[k] = v;
+  }
+  return out;
+}
+
+export class Dispatcher {
+  private readonly routes: Route;
+  private readonly routesById = new Map<string, Route>();
+  private readonly inhibitRules: readonly InhibitRule[];
+  private readonly timeIntervals: ReadonlyMap<string, TimeInterval>;
+  readonly silences: SilenceSet;
+  private readonly resolvedRetention: number;
+  private readonly store = new Map<string, Stored>();
+  private readonly groups = new Map<string, Group>();
+  /** fingerprint → groups holding it as a member or as notified. */
+  private readonly byFingerprint = new Map<string, Set<Group>>();
+
+  constructor(opts: DispatcherOptions) {
+    this.routes = opts.routes;
+    const walk = (r: Route) => {
+      this.routesById.set(r.id, r);
+      r.routes.forEach(walk);
+    };
+    walk(opts.routes);
+    this.inhibitRules = opts.inhibitRules ?? compileInhibitRules(undefined);
+    this.timeIntervals = opts.timeIntervals ?? new Map();
+    this.silences = opts.silences ?? new SilenceSet();
+    this.resolvedRetention = opts.resolvedRetention ?? DAY;
+  }
+
+  /**
+   * Takes one transition. Returns false when it changes nothing: a replay, or a transition older
+   * than what is known for its fingerprint.
+   */
+  receive(alert: AlertTransition, now: number): boolean {
+    const fp = alert.fingerprint;
+    const prev = this.store.get(fp);
+    if (prev && !isNewerTransition(alert, prev.alert)) return false;
+    const stored: Stored = { alert, labels: alertLabels(alert), updatedAt: now };
+    this.store.set(fp, stored);
+    const related = this.byFingerprint.get(fp);
+    if (alert.status === 'resolved') {
+      // Only groups that hold it care; one that never notified it drops it at its next tick.
+      if (related) for (const g of related) this.addMember(g, stored, now);
+      return true;
+    }
+    const targets = new Set<Group>();
+    for (const route of this.routes.match(stored.labels)) {
+      const labels = route.groupLabels(stored.labels);
+      const key = groupKeyOf(route, labels);
+      let g = this.groups.get(key);
+      if (!g) {
+        g = { key, route, labels, members: new Set(), notified: new Set(), lastFiring: new Set(), lastSentAt: undefined, lastTickAt: undefined, nextAt: undefined, hasFlushed: false, repeat: 0 };
+        this.groups.set(key, g);
+      }
+      this.addMember(g, stored, now);
+      targets.add(g);
+    }
+    // A severity change can move an alert to other routes: leave the old groups, which still
+    // owe their receiver the resolve if they notified it.
+    if (related) {
+      for (const g of [...related]) {
+        if (targets.has(g) || !g.members.has(fp)) continue;
+        g.members.delete(fp);
+        this.release(g, fp);
+      }
+    }
+    return true;
+  }
+
+  /** When the next group is due; undefined when none is. Sleep until then (or the next receive). */
+  nextFlushAt(): number | undefined {
+    let min: number | undefined;
+    for (const g of this.groups.values()) if (g.nextAt !== undefined && (min === undefined || g.nextAt < min)) min = g.nextAt;
+    return min;
+  }
+
+  /** Ticks every group due at `now` and returns the notifications to send, in due order. */
+  flush(now: number): FlushedGroup[] {
+    const due: Group[] = [];
+    for (const g of this.groups.values()) if (g.nextAt !== undefined && g.nextAt <= now) due.push(g);
+    due.sort((a, b) => a.nextAt! - b.nextAt! || (a.key < b.key ? -1 : 1));
+    const out: FlushedGroup[] = [];
+    if (due.length > 0) {
+      const inhibitions = this.inhibitions();
+      for (const g of due) {
+        const f = this.tick(g, now, inhibitions);
+        if (f) out.push(f);
+      }
+    }
+    this.gc(now);
+    return out;
+  }
+
+  /** The latest transition of every alert known (firing, and resolved ones within the retention). */
+  alerts(): AlertTransition[] {
+    return [...this.store.values()].map((s) => s.alert);
+  }
+
+  /** Why an alert is not notified at `now`: silences (ids) and inhibition. For the API's alert view. */
+  mutedBy(fp: string, now: number): { silencedBy: string[]; inhibited: boolean } | undefined {
+    const s = this.store.get(fp);
+    if (!s) return undefined;
+    return { silencedBy: this.silences.silencedBy(s.labels, now), inhibited: this.inhibitions().isInhibited({ fingerprint: fp, labels: s.labels }) };
+  }
+
+  /** Number of live groups (a gauge for /metrics). */
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  state(): DispatcherState {
+    return {
+      version: 1,
+      alerts: [...this.store.values()].map((s) => ({ alert: s.alert, updatedAt: s.updatedAt })),
+      groups: [...this.groups.values()].map((g) => ({
+        key: g.key,
+        routeId: g.route.id,
+        labels: g.labels,
+        members: [...g.members],
+        notified: [...g.notified],
+        lastFiring: [...g.lastFiring],
+        ...(g.lastSentAt !== undefined ? { lastSentAt: g.lastSentAt } : {}),
+        ...(g.lastTickAt !== undefined ? { lastTickAt: g.lastTickAt } : {}),
+        ...(g.nextAt !== undefined ? { nextAt: g.nextAt } : {}),
+        hasFlushed: g.hasFlushed,
+        repeat: g.repeat,
+      })),
+    };
+  }
+
+  /**
+   * Replaces the contents with a saved state. Groups of routes that no longer exist (the config
+   * changed) are dropped and their firing alerts routed afresh at `now`.
+   */
+  restore(state: DispatcherState, now: number): void {
+    if (state.version !== 1) throw new Error(`dispatcher state version ${String(state.version)} is not supported (expected 1); start without it`);
+    this.store.clear();
+    this.groups.clear();
+    this.byFingerprint.clear();
+    for (const a of state.alerts) this.store.set(a.alert.fingerprint, { alert: a.alert, labels: alertLabels(a.alert), updatedAt: a.updatedAt });
+    for (const s of state.groups) {
+      const route = this.routesById.get(s.routeId);
+      if (!route) continue;
+      const g: Group = {
+        key: s.key,
+        route,
+        labels: s.labels,
+        members: new Set(s.members.filter((fp) => this.store.has(fp))),
+        notified: new Set(s.notified),
+        lastFiring: new Set(s.lastFiring),
+        lastSentAt: s.lastSentAt,
+        lastTickAt: s.lastTickAt,
+        nextAt: s.nextAt,
+        hasFlushed: s.hasFlushed,
+        repeat: s.repeat,
+      };
+      this.groups.set(g.key, g);
+      for (const fp of g.members) this.index(g, fp);
+      for (const fp of g.notified) this.index(g, fp);
+    }
+    for (const s of this.store.values()) {
+      if (s.alert.status !== 'firing' || this.byFingerprint.has(s.alert.fingerprint)) continue;
+      this.store.delete(s.alert.fingerprint);
+      this.receive(s.alert, now);
+    }
+  }
+
+  private addMember(g: Group, s: Stored, now: number): void {
+    const fp = s.alert.fingerprint;
+    g.members.add(fp);
+    this.index(g, fp);
+    if (!g.hasFlushed) {
+      if (g.nextAt === undefined) g.nextAt = now + g.route.groupWait;
+      // As Alertmanager: an alert that started long enough ago needs no more waiting.
+      const started = Date.parse(s.alert.startsAt);
+      if (started + g.route.groupWait < now) g.nextAt = Math.min(g.nextAt, now);
+    } else if (g.nextAt === undefined) {
+      g.nextAt = Math.max(now, (g.lastTickAt ?? now) + g.route.groupInterval);
+    }
+  }
+
+  private index(g: Group, fp: string): void {
+    let set = this.byFingerprint.get(fp);
+    if (!set) this.byFingerprint.set(fp, (set = new Set()));
+    set.add(g);
+  }
+
+  /** After fp left g's members or notified: unindex when g no longer holds it, drop g when empty. */
+  private release(g: Group, fp: string): void {
+    if (!g.members.has(fp) && !g.notified.has(fp)) {
+      const set = this.byFingerprint.get(fp);
+      if (set) {
+        set.delete(g);
+        if (set.size === 0) this.byFingerprint.delete(fp);
+      }
+    }
+    if (g.members.size === 0) {
+      g.nextAt = undefined;
+      if (g.notified.size === 0) this.groups.delete(g.key);
+    }
+  }
+
+  private muted(route: Route, now: number): boolean {
+    for (const name of route.muteTimeIntervals) if (this.timeIntervals.get(name)?.holds(now)) return true;
+    if (route.activeTimeIntervals.length === 0) return false;
+    for (const name of route.activeTimeIntervals) if (this.timeIntervals.get(name)?.holds(now)) return false;
+    return true;
+  }
+
+  private inhibitions(): Inhibitions {
+    const firing: { fingerprint: string; labels: Record<string, string> }[] = [];
+    if (this.inhibitRules.length > 0) {
+      for (const s of this.store.values()) if (s.alert.status === 'firing') firing.push({ fingerprint: s.alert.fingerprint, labels: s.labels });
+    }
+    return new Inhibitions(this.inhibitRules, firing);
+  }
+
+  private tick(g: Group, now: number, inhibitions: Inhibitions): FlushedGroup | undefined {
+    const muted = this.muted(g.route, now);
+    const firing: AlertTransition[] = [];
+    const resolved: AlertTransition[] = [];
+    const dropped: string[] = [];
+    for (const fp of g.members) {
+      const s = this.store.get(fp)!;
+      if (s.alert.status === 'resolved') {
+        if (g.notified.has(fp)) resolved.push(s.alert);
+        else dropped.push(fp);
+      } else if (!muted && !this.silences.isSilenced(s.labels, now) && !inhibitions.isInhibited({ fingerprint: fp, labels: s.labels })) {
+        firing.push(s.alert);
+      }
+    }
+    g.hasFlushed = true;
+    g.lastTickAt = now;
+    g.nextAt = now + g.route.groupInterval;
+    for (const fp of dropped) {
+      g.members.delete(fp);
+      this.release(g, fp);
+    }
+    if (muted) return undefined;
+
+    let reason: FlushReason | undefined;
+    if (firing.some((a) => !g.lastFiring.has(transitionKey(a)))) reason = 'firing';
+    else if (resolved.length > 0) reason = 'resolved';
+    else if (firing.length > 0 && g.lastSentAt !== undefined && now - g.lastSentAt >= g.route.repeatInterval) reason = 'repeat';
+    if (!reason) return undefined;
+
+    g.repeat = reason === 'repeat' ? g.repeat + 1 : 0;
+    g.lastSentAt = now;
+    g.lastFiring = new Set(firing.map(transitionKey));
+    for (const a of firing) g.notified.add(a.fingerprint);
+    for (const a of resolved) {
+      g.notified.delete(a.fingerprint);
+      g.members.delete(a.fingerprint);
+      this.release(g, a.fingerprint);
+    }
+    firing.sort(byStartThenFingerprint);
+    resolved.sort(byStartThenFingerprint);
+    const alerts = firing.concat(resolved);
+    return {
+      receiver: g.route.receiver,
+      groupKey: g.key,
+      routeId: g.route.id,
+      groupLabels: { ...g.labels },
+      status: firing.length > 0 ? 'firing' : 'resolved',
+      severity: highestSeverity((firing.length > 0 ? firing : resolved).map((a) => a.severity)),
+      alerts,
+      commonLabels: common(alerts.map((a) => alertLabels(a))),
+      commonAnnotations: common(alerts.map((a) => a.annotations)),
+      reason,
+      repeat: g.repeat,
+      flushedAt: now,
+      createdAt: new Date(now).toISOString(),
+    };
+  }
+
+  private gc(now: number): void {
+    for (const [fp, s] of this.store) {
+      if (s.alert.status === 'resolved' && s.updatedAt + this.resolvedRetention <= now && !this.byFingerprint.has(fp)) this.store.delete(fp);
+    }
+  }
+}
