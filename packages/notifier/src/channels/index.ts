@@ -11,6 +11,18 @@ import { CONSOLE_TEMPLATES } from './console/templates.js';
 import { FileOptions } from './file/config.js';
 import { fileChannel } from './file/file.js';
 import { FILE_TEMPLATES } from './file/templates.js';
+import { DiscordOptions } from './discord/config.js';
+import { discordChannel } from './discord/discord.js';
+import { DISCORD_TEMPLATES } from './discord/templates.js';
+import { EmailOptions } from './email/config.js';
+import { emailChannel } from './email/email.js';
+import { EMAIL_TEMPLATES } from './email/templates.js';
+import { SlackOptions } from './slack/config.js';
+import { slackChannel } from './slack/slack.js';
+import { SLACK_TEMPLATES } from './slack/templates.js';
+import { SmsOptions } from './sms/config.js';
+import { smsChannel } from './sms/sms.js';
+import { SMS_TEMPLATES } from './sms/templates.js';
 import { WebhookOptions } from './webhook/config.js';
 import { legacyWebhookChannel } from './webhook/legacy.js';
 import { webhookChannel } from './webhook/webhook.js';
@@ -22,6 +34,15 @@ export { ConsoleOptions } from './console/config.js';
 export { consoleChannel, formatConsole, type ConsoleChannelOptions, type ConsoleFormat } from './console/console.js';
 export { FileOptions } from './file/config.js';
 export { fileChannel, fileLine, type FileChannelOptions } from './file/file.js';
+export { EmailOptions } from './email/config.js';
+export { emailChannel, emailMessageId, smtpError, type EmailChannelOptions } from './email/email.js';
+export { EMAIL_HTML } from './email/templates.js';
+export { SmsOptions } from './sms/config.js';
+export { smsChannel, twilioError, type SmsChannelOptions } from './sms/sms.js';
+export { SlackOptions } from './slack/config.js';
+export { slackChannel, slackPayload, slackEscape, type SlackChannelOptions } from './slack/slack.js';
+export { DiscordOptions } from './discord/config.js';
+export { discordChannel, discordPayload, discordError, type DiscordChannelOptions } from './discord/discord.js';
 export { WebhookOptions } from './webhook/config.js';
 export { webhookChannel, webhookPayload, webhookSignature, type WebhookChannelOptions, type WebhookPayload } from './webhook/webhook.js';
 export { legacyConsoleChannel, legacyFormatConsole } from './console/legacy.js';
@@ -53,6 +74,10 @@ function factory<S extends TSchema, O>(kind: ChannelKind, schema: S, templates: 
 
 /** Every channel kind but github (channels/github/ registers itself here when it lands). */
 export const CHANNELS: Partial<Record<ChannelKind, ChannelFactory>> = {
+  email: factory('email', EmailOptions, EMAIL_TEMPLATES, emailChannel),
+  sms: factory('sms', SmsOptions, SMS_TEMPLATES, smsChannel),
+  slack: factory('slack', SlackOptions, SLACK_TEMPLATES, slackChannel),
+  discord: factory('discord', DiscordOptions, DISCORD_TEMPLATES, discordChannel),
   console: factory('console', ConsoleOptions, CONSOLE_TEMPLATES, consoleChannel),
   file: factory('file', FileOptions, FILE_TEMPLATES, fileChannel),
   webhook: factory('webhook', WebhookOptions, {}, webhookChannel),
@@ -99,3 +124,10 @@ export function channelsFromConfig(config: VigilConfig['notifier'], source = 'no
   if (problems.length > 0) throw new ConfigError(problems);
   return channels;
 }
+
+// The template registry the channels render with, for the role, the API's preview and `vigil template render`.
+export { TemplatesConfig } from '../templates/config.js';
+export { compileTemplateRegistry, describeTemplateError, HELPER_NAMES, SAMPLE_NOTIFICATIONS, type TemplateRegistry, type TemplateRegistryOptions } from '../templates/registry.js';
+export { notificationOf, notificationView, notificationRule, CATEGORY_LABEL, type NotificationView, type AlertView } from '../templates/view.js';
+export { GROUP_TITLE, GROUP_TEXT, BUILTIN_PARTIALS } from '../templates/defaults.js';
+export { severityColour, severityColourInt, severityEmoji, truncate, join, timeIn, SEVERITY_COLOURS, SEVERITY_EMOJI } from '../templates/format.js';

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
-import Handlebars, { type CompileOptions } from 'handlebars';
+import Handlebars from 'handlebars';
 import { ConfigError, type AlertTransition } from '@vigil/platform';
 import type { AlertNotification } from '../model.js';
 import type { TemplatesConfig } from './config.js';
@@ -184,7 +184,7 @@ export function compileTemplateRegistry(config: Partial<TemplatesConfig>, opts: 
   // Partials are compiled when first used, with the options of the template using them (so they
   // escape inside html parts only); this makes that compilation read dotted label names too.
   const compileText = hb.compile.bind(hb);
-  hb.compile = ((input: unknown, options?: CompileOptions) =>
+  hb.compile = ((input: unknown, options?: Parameters<typeof Handlebars.compile>[1]) =>
     compileText((typeof input === 'string' ? dottedLabelNames(hb.parse(input)) : input) as string, options)) as typeof hb.compile;
   const partial = (e: Entry) => {
     if (parse(e)) hb.registerPartial(e.name, e.text);
