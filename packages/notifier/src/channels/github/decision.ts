@@ -29,8 +29,8 @@ export interface DecisionInput {
   issue: IssueFacts | undefined;
   status: 'firing' | 'resolved';
   /**
-   * This very transition was already acted on (a replay, or the same alert in another group
-   * flush): a firing one already created, counted or reported; a resolved one already noted.
+   * Already acted on: a firing alert in this same notification (a retry or a replay), or this
+   * resolved episode (whichever notification carried it).
    */
   alreadyApplied: boolean;
   nowMs: number;

@@ -35,9 +35,12 @@ export interface TrackedIssue {
   state: 'open' | 'closed';
   /** Epoch ms of Vigil's last note (the issue's creation or Vigil's last comment). */
   lastNoteAt: number;
-  /** `transitionKey` of the transition fully acted on last. */
+  /**
+   * What was fully acted on last: `transitionKey` of a resolved transition, `<notification key>/<transitionKey>`
+   * of a firing one. From GitHub alone (after a restart) only the transitionKey of the last note is known.
+   */
   appliedKey: string | undefined;
-  /** `transitionKey` of the transition whose comment is posted; an action resumes after it (a close or reopen that failed). */
+  /** The same for the last comment posted; an action resumes after it (a close or reopen that failed). */
   commentedKey: string | undefined;
   /** Occurrences counted within the interval and not reported yet, and since when they are counted. */
   pending: number;
@@ -121,7 +124,10 @@ export function githubChannel(config: GithubChannelConfig, opts: GithubChannelOp
   }
 
   async function apply(alert: AlertTransition, n: AlertNotification, signal: AbortSignal): Promise<{ action: IssueAction; issue?: number }> {
-    const key = transitionKey(alert);
+    // A resolve is noted once per episode. A firing alert is an occurrence in every notification
+    // that carries it (a repeat, a group flush), but only once per notification: a retry or a
+    // replay of the same notification is not another occurrence.
+    const key = alert.status === 'resolved' ? transitionKey(alert) : `${n.key}/${transitionKey(alert)}`;
     const tracked = await lookUp(alert.fingerprint, signal);
     const nowMs = now();
     const { action } = decideIssueAction({
@@ -213,7 +219,7 @@ export function githubChannel(config: GithubChannelConfig, opts: GithubChannelOp
       for (const alert of n.alerts) {
         try {
           const r = await serialised(alert.fingerprint, () => apply(alert, n, ctx.signal));
-          if (r.issue !== undefined) done.push(`${r.action} #${r.issue}`);
+          if (r.issue !== undefined && r.action !== 'none') done.push(`${r.action} #${r.issue}`);
           log.debug({ repo: config.repo, fingerprint: alert.fingerprint, action: r.action, issue: r.issue }, 'github issue');
         } catch (err) {
           errors.push(err instanceof DeliveryError ? err : new DeliveryError(`GitHub ${config.repo}: ${(err as Error).message} (will retry)`, { permanent: false, cause: err }));
