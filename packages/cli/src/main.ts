@@ -17,6 +17,8 @@ Usage:
   vigil validate FILE                   check a config without running it
   vigil parse [--rules default|FILE] [--format text|json] < sample.log
                                         what a rule pack makes of each log line (severity, category, attributes, metrics)
+  vigil template render --channel KIND --alert sample.json [--config FILE] [--format text|json]
+                                        what a channel would send for a sample alert, without sending it
   vigil version
 
 Environment: VIGIL_PORT (HTTP port, default 8080), VIGIL_DATA_DIR (default ./data), KAFKA_BROKERS,
@@ -38,8 +40,8 @@ export function parseArgs(argv: string[]): Args {
       if (!v) throw new UsageError('--config needs a file name');
       out.config = v;
     } else if (a.startsWith('--config=')) out.config = a.slice('--config='.length);
-    // `parse` has options of its own, checked by its command.
-    else if (a.startsWith('-') && out.command !== 'parse') throw new UsageError(`unknown option ${a}`);
+    // `parse` and `template` have options of their own, checked by their commands.
+    else if (a.startsWith('-') && out.command !== 'parse' && out.command !== 'template') throw new UsageError(`unknown option ${a}`);
     else out.positional.push(a);
   }
   return out;
@@ -146,6 +148,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'parse': {
         const { parseCommand } = await import('@vigil/collector');
         return await parseCommand(argv.slice(1));
+      }
+      case 'template': {
+        const { templateCommand } = await import('@vigil/notifier');
+        return await templateCommand(argv.slice(1));
       }
       case 'all-in-one':
         return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES]);

@@ -131,3 +131,4 @@ export { compileTemplateRegistry, describeTemplateError, HELPER_NAMES, SAMPLE_NO
 export { notificationOf, notificationView, notificationRule, CATEGORY_LABEL, type NotificationView, type AlertView } from '../templates/view.js';
 export { GROUP_TITLE, GROUP_TEXT, BUILTIN_PARTIALS } from '../templates/defaults.js';
 export { severityColour, severityColourInt, severityEmoji, truncate, join, timeIn, SEVERITY_COLOURS, SEVERITY_EMOJI } from '../templates/format.js';
+export { templateCommand, sampleNotification, formatRendered, TEMPLATE_USAGE } from '../templates/cli.js';
