@@ -2,6 +2,7 @@ import type { CollectorPlugin } from '../plugin.js';
 import { filePlugin } from './file/index.js';
 import { hostPlugin } from './host/index.js';
 import { prometheusPlugin } from './prometheus/index.js';
+import { execPlugin } from './exec/index.js';
 
 /**
  * Every plugin kind the collector knows, by `type`. One line per plugin; each plugin lives in
@@ -11,4 +12,5 @@ export const PLUGINS: Record<string, CollectorPlugin> = {
   host: hostPlugin as unknown as CollectorPlugin,
   prometheus: prometheusPlugin as unknown as CollectorPlugin,
   file: filePlugin as unknown as CollectorPlugin,
+  exec: execPlugin as unknown as CollectorPlugin,
 };
