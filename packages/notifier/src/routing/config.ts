@@ -94,8 +94,8 @@ export const SilenceConfig = Type.Object(
   {
     id: Type.Optional(Type.String({ minLength: 1, description: 'Identity (a UUID); derived from the other fields when absent.' })),
     matchers: Type.Array(Type.String(), { minItems: 1, description: 'Alerts muted by this silence: Alertmanager matcher strings, all must hold.' }),
-    startsAt: Type.String({ format: 'date-time', description: 'RFC 3339: when the silence starts.' }),
-    endsAt: Type.String({ format: 'date-time', description: 'RFC 3339: when it ends (exclusive).' }),
+    startsAt: Type.String({ description: 'RFC 3339: when the silence starts.' }),
+    endsAt: Type.String({ description: 'RFC 3339: when it ends (exclusive).' }),
     comment: Type.String({ default: '', description: 'Why (shown in the API and UI).' }),
     createdBy: Type.String({ default: '', description: 'Who created it.' }),
   },
