@@ -1,6 +1,7 @@
 import type { CollectorPlugin } from '../plugin.js';
 import { filePlugin } from './file/index.js';
 import { hostPlugin } from './host/index.js';
+import { probePlugin } from './probe/index.js';
 import { prometheusPlugin } from './prometheus/index.js';
 import { execPlugin } from './exec/index.js';
 
@@ -11,6 +12,7 @@ import { execPlugin } from './exec/index.js';
 export const PLUGINS: Record<string, CollectorPlugin> = {
   host: hostPlugin as unknown as CollectorPlugin,
   prometheus: prometheusPlugin as unknown as CollectorPlugin,
+  probe: probePlugin as unknown as CollectorPlugin,
   file: filePlugin as unknown as CollectorPlugin,
   exec: execPlugin as unknown as CollectorPlugin,
 };
