@@ -69,7 +69,7 @@ export function slackChannel(options: SlackChannelOptions, deps: ChannelDeps): N
       // Slack answers with a short error code in plain text: invalid_payload, no_service, ...
       const code = /^[a-z_]{1,60}$/.test(res.text.trim()) ? res.text.trim() : '';
       const e = httpStatusError(target, res.status, res.headers.get('retry-after'), now());
-      throw new DeliveryError(code ? `${e.message.replace(/ \(/, `: ${code} (`)}` : e.message, {
+      throw new DeliveryError(code ? e.message.replace(`HTTP ${res.status} (`, `HTTP ${res.status}: ${code} (`) : e.message, {
         permanent: e.permanent,
         status: res.status,
         ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
