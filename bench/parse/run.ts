@@ -14,7 +14,7 @@ const opt = (name: string, def: string) => {
 };
 const parser = loadRulePack(opt('--rules', 'default'));
 const seconds = Number(opt('--seconds', '3'));
-const mixed = readFileSync(join(import.meta.dirname, '../../packages/collector/src/parse/fixtures/mixed.log'), 'utf8').trim().split('\n');
+const mixed = readFileSync(join(import.meta.dirname, '../../packages/collector/src/parse/fixtures/mixed.txt'), 'utf8').trim().split('\n');
 const access = mixed.filter((l) => /^\S+ - \S+ \[/.test(l));
 const json = mixed.filter((l) => l.startsWith('{'));
 // A busy host: mostly access-log lines, some JSON application logs, a few of everything else.

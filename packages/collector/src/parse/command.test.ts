@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'vigil-parse-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const mixed = readFileSync(join(import.meta.dirname, 'fixtures/mixed.log'), 'utf8');
+const mixed = readFileSync(join(import.meta.dirname, 'fixtures/mixed.txt'), 'utf8');
 
 function vigil(input: string, ...args: string[]) {
   const r = spawnSync(process.execPath, ['packages/cli/bin/vigil.mjs', 'parse', ...args], { input, encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' } });
