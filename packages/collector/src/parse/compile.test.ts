@@ -217,6 +217,19 @@ describe('JSON lines', () => {
     expect(noMsg.record.attributes).toEqual({ a: 1 });
   });
 
+  it('parseObject: an event posted as JSON reads like a JSON line, rules included', () => {
+    const r = parser.parseObject({ event: 'app.error', level: 'warn', message: 'db connection refused', app: { version: '1.2.0' } }, { timestamp: NOW, attributes: { 'vigil.source': 'intake' } });
+    expect(r.matched).toEqual(['db']);
+    expect(r.record).toEqual({
+      timestamp: NOW,
+      body: 'db connection refused',
+      eventName: 'app.error',
+      severityNumber: 21,
+      severityText: 'FATAL',
+      attributes: { 'app.version': '1.2.0', 'vigil.source': 'intake', 'vigil.severity': 'critical', 'vigil.category': 'database_connection' },
+    });
+  });
+
   it('not JSON after all, or json: false: a plain line', () => {
     expect(parser.parse('{not json', { timestamp: NOW }).record).toEqual({ timestamp: NOW, body: '{not json', attributes: {} });
     const off = compileRulePack({ json: false, rules: [] }, 'inline');

@@ -238,22 +238,27 @@ export class RuleParser implements Parser {
 
   parse(line: string, context?: ParseContext): ParseResult {
     const now = context?.timestamp ?? Date.now();
-    let record: LogRecordInput;
-    let attributes: Attributes;
-    let levelSeverity = 0;
-    let text = line;
     const obj = this.json && line.charCodeAt(0) === 123 /* { */ ? parseJsonObject(line) : undefined;
-    if (obj) {
-      const parsed = recordFromJson(obj, now);
-      record = parsed.record;
-      attributes = record.attributes as Attributes;
-      levelSeverity = parsed.severity ?? 0;
-      if (record.body === '') record.body = line;
-      else text = record.body;
-    } else {
-      attributes = {};
-      record = { timestamp: now, body: line, attributes };
+    if (obj) return this.parseObject(obj, context, line);
+    const attributes: Attributes = {};
+    return this.classify({ timestamp: now, body: line, attributes }, attributes, 0, line, now, context);
+  }
+
+  parseObject(obj: Record<string, unknown>, context?: ParseContext, line?: string): ParseResult {
+    const now = context?.timestamp ?? Date.now();
+    const parsed = recordFromJson(obj, now);
+    const record = parsed.record;
+    let text = record.body;
+    if (text === '') {
+      record.body = line ?? JSON.stringify(obj);
+      text = record.body;
     }
+    return this.classify(record, record.attributes as Attributes, parsed.severity ?? 0, text, now, context);
+  }
+
+  /** Runs the rules over `text` and settles severity, category and metrics of `record`. */
+  private classify(record: LogRecordInput, attributes: Attributes, stated: number, text: string, now: number, context: ParseContext | undefined): ParseResult {
+    let levelSeverity = stated;
     const extra = context?.attributes ?? EMPTY;
     for (const k in extra) if (attributes[k] === undefined) attributes[k] = extra[k];
 

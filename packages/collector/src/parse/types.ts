@@ -44,4 +44,9 @@ export interface Parser {
   /** Rule names in evaluation order. */
   readonly rules: readonly string[];
   parse(line: string, context?: ParseContext): ParseResult;
+  /**
+   * An already-parsed JSON object (an event posted to the JSON intake), read like a JSON line:
+   * message, level, time, flattened fields, then the rules over the message.
+   */
+  parseObject(obj: Record<string, unknown>, context?: ParseContext): ParseResult;
 }
