@@ -83,7 +83,7 @@ describe('collector → Kafka → ingest → ClickHouse', () => {
         ),
       (rows) => rows.length >= 5,
     );
-    expect(new Set(cpu.map((r) => r.mode))).toEqual(new Set(['user', 'nice', 'system', 'idle', 'interrupt']));
+    expect(new Set(cpu.map((r) => r.mode))).toEqual(new Set(['user', 'nice', 'system', 'idle', 'iowait', 'interrupt', 'steal']));
     expect(cpu.every((r) => r.v >= 0 && r.v <= 1 && r.service === 'vigil-collector' && r.unit === '1' && r.osType === 'linux' && r.hostId !== '')).toBe(true);
 
     const mem = await queryRows<{ states: string[] }>(

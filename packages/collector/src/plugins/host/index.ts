@@ -24,7 +24,7 @@ export const HostOptions = Type.Object(
       description:
         'Minimum time between two readings of /proc. Points are exported every collector.interval; when that is shorter, the last reading is reported again.',
     }),
-    perCpu: Type.Boolean({ default: true, description: 'Also report CPU time and utilization per logical CPU (attribute cpu.logical_number).' }),
+    perCpu: Type.Boolean({ default: true, description: 'Report system.cpu.time per logical CPU (attribute cpu.logical_number); off: summed over CPUs. system.cpu.utilization is always the total.' }),
     disks: Type.Optional(
       Type.String({ format: 'regex', description: 'Regular expression of the block devices to report from /proc/diskstats; default: whole disks (no partitions, loop or RAM devices).', examples: ['^(sd[a-z]+|nvme\\d+n\\d+)$'] }),
     ),

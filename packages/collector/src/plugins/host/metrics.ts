@@ -29,7 +29,7 @@ const log = logger('collector.host');
 export interface HostMetricsOptions {
   /** Minimum time between two readings of /proc, ms; collections in between re-report the last reading. */
   interval: number;
-  /** Report system.cpu.time and system.cpu.utilization per logical CPU as well as the total. */
+  /** Report system.cpu.time per logical CPU (cpu.logical_number) rather than summed. */
   perCpu: boolean;
   /** Which block devices /proc/diskstats contributes (default: whole disks, no partitions, loop or RAM devices). */
   disks: (device: string) => boolean;
@@ -62,9 +62,8 @@ function osMemory(): MemoryInfo {
 /** One reading of everything the plugin reports; plain data, re-observed until the next reading. */
 interface Reading {
   stat: ProcStat;
-  /** Utilization since the previous reading: total, then per core (same order as stat.cores). */
+  /** Utilization since the previous reading, over all logical CPUs. */
   util?: number[];
-  coreUtil: (number[] | undefined)[];
   mem: MemoryInfo;
   filesystems: { attrs: Attributes; usage: FsUsage }[];
   ifaces: InterfaceCounters[];
@@ -82,8 +81,11 @@ interface Reading {
  */
 export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = HOST_DEFAULTS): void {
   const INT = { valueType: ValueType.INT };
-  const cpuUtil = meter.createObservableGauge('system.cpu.utilization', { unit: '1', description: 'Fraction of CPU time per cpu.mode since the previous reading: over all logical CPUs (no cpu.logical_number), and per logical CPU.' });
-  const cpuTime = meter.createObservableCounter('system.cpu.time', { unit: 's', description: 'CPU time per cpu.mode and logical CPU.' });
+  // Utilization is the total over all logical CPUs only: the built-in cpu_high rule sums its
+  // non-idle modes per host, which per-core points under the same name would inflate. Per-core
+  // load is in system.cpu.time (its rate), with cpu.logical_number.
+  const cpuUtil = meter.createObservableGauge('system.cpu.utilization', { unit: '1', description: 'Fraction of CPU time per cpu.mode over all logical CPUs since the previous reading (the modes add up to 1).' });
+  const cpuTime = meter.createObservableCounter('system.cpu.time', { unit: 's', description: 'CPU time per cpu.mode and logical CPU (cpu.logical_number); the total without it when perCpu is off.' });
   const cpuCount = meter.createObservableUpDownCounter('system.cpu.logical.count', { unit: '{cpu}', ...INT });
   const memUsage = meter.createObservableUpDownCounter('system.memory.usage', { unit: 'By', ...INT });
   const memUtil = meter.createObservableGauge('system.memory.utilization', { unit: '1' });
@@ -146,7 +148,6 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
     }
   })() ?? osStat();
   let prevTotal: CpuSeconds | undefined = baseline.total;
-  const prevCores = new Map<number, CpuSeconds>(baseline.cores.map((c) => [c.n, c.seconds]));
   let reading: Reading | undefined;
   let readAt = 0;
   let reads: Promise<Reading> | undefined;
@@ -159,11 +160,6 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
     const stat = (statText !== undefined ? parseProcStat(statText) : undefined) ?? osStat();
     const util = prevTotal ? cpuUtilization(prevTotal, stat.total) : undefined;
     prevTotal = stat.total;
-    const coreUtil = stat.cores.map((c) => {
-      const prev = prevCores.get(c.n);
-      prevCores.set(c.n, c.seconds);
-      return prev ? cpuUtilization(prev, c.seconds) : undefined;
-    });
 
     const filesystems: Reading['filesystems'] = [];
     const mounts: Mount[] = parseMounts(mountsText ?? '');
@@ -181,7 +177,6 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
     return {
       stat,
       util,
-      coreUtil,
       mem: (memText !== undefined ? parseMeminfo(memText) : undefined) ?? osMemory(),
       filesystems,
       ifaces: parseNetDev(netText ?? ''),
@@ -210,14 +205,9 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
         if (!options.perCpu) r.observe(cpuTime, x.stat.total[i]!, attrs);
       }
       if (options.perCpu) {
-        for (let c = 0; c < x.stat.cores.length; c++) {
-          const core = x.stat.cores[c]!;
+        for (const core of x.stat.cores) {
           const attrs = perCore(core.n);
-          const u = x.coreUtil[c];
-          for (let i = 0; i < CPU_MODES.length; i++) {
-            r.observe(cpuTime, core.seconds[i]!, attrs[i]);
-            if (u) r.observe(cpuUtil, u[i]!, attrs[i]);
-          }
+          for (let i = 0; i < CPU_MODES.length; i++) r.observe(cpuTime, core.seconds[i]!, attrs[i]);
         }
       }
       r.observe(cpuCount, x.stat.cores.length);
