@@ -59,7 +59,7 @@ export function fileChannel(options: FileChannelOptions, deps: ChannelDeps & { d
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
         // A full disk may clear; a path we may not write to will not.
-        const permanent = code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EROFS';
+        const permanent = code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'EROFS';
         throw new DeliveryError(`file channel "${deps.name}": cannot append to ${path} (${code}${permanent ? ', not retried: fix the path or its permissions' : ', will retry'})`, {
           permanent,
           cause: err,
