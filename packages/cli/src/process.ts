@@ -18,10 +18,10 @@ import {
   type Storage,
   type VigilConfig,
 } from '@vigil/platform';
-import { createCollectorRole, otlpIntake } from '@vigil/collector';
+import { createCollectorRole, registerIntake } from '@vigil/collector';
 import { createIngestRole } from '@vigil/ingest';
 import { createRulesRole } from '@vigil/rules';
-import { createNotifierRole } from '@vigil/notifier';
+import { createNotifierRole, registerNotifierApi } from '@vigil/notifier';
 import { registerQueryApi } from '@vigil/query-api';
 import { lockDataDir } from './datadir.js';
 
@@ -108,7 +108,8 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
       case 'collector': {
         const collector = createCollectorRole(ctx, { http: app });
         roles.set(name, collector);
-        otlpIntake(app, { producer: () => bus.producer(), topics: config.kafka.topics, token: config.http.token });
+        // OTLP/HTTP and JSON events on the main port, through the collector's queue and spool.
+        registerIntake(app, { sink: () => collector.sink('http'), token: config.http.token });
         break;
       }
       case 'ingest':
@@ -117,9 +118,13 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
       case 'rules':
         roles.set(name, createRulesRole(ctx));
         break;
-      case 'notifier':
-        roles.set(name, createNotifierRole(ctx));
+      case 'notifier': {
+        const notifier = createNotifierRole(ctx);
+        roles.set(name, notifier);
+        // notify, test, preview, deliveries and silences, behind http.token.
+        registerNotifierApi(app, notifier.services, { token: config.http.token });
         break;
+      }
       case 'query-api':
         registerQueryApi(app, ctx);
         break;

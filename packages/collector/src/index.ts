@@ -1,9 +1,14 @@
 export { createCollectorRole, checkCollectorConfig, type CollectorRole, type CollectorOptions } from './role.js';
 export { hostIdentity, type HostIdentity } from './identity.js';
-export { otlpIntake, type OtlpIntakeOptions } from './otlp-http.js';
+export { registerIntake, registerIntake as otlpIntake, sourceKey, type IntakeOptions, type IntakeSink } from './plugins/otlp/intake.js';
+export { parseEvents, EVENT_FIELDS, type ParsedEvents } from './plugins/otlp/events.js';
+export { otlpPlugin } from './plugins/otlp/plugin.js';
 export { BusMetricExporter, BusLogExporter } from './exporters.js';
 export { encodeLogRecords } from './records.js';
-export { directShipper, type Shipper } from './shipper.js';
+export { openShipper, topicRuns, type Shipper, type ShipperOptions, type QueuedShipper, type ShipperState } from './shipper.js';
+export { DiskSpool, type SpoolOptions, type SpoolBatch, type DropCount } from './spool/spool.js';
+export { encodeRecord, decodeFrames, type SpoolRecord } from './spool/segment.js';
+export { planDrops, segmentBytesFor } from './spool/policy.js';
 export { PLUGINS } from './plugins/index.js';
 export * from './plugin.js';
 export * from './plugins/host/procfs.js';

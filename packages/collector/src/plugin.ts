@@ -47,9 +47,10 @@ export interface PluginContext {
   event(name: string, body: string, attributes?: Attributes, severityNumber?: number): Promise<void>;
   /**
    * Passes an already-encoded OTLP export request through (the OTLP receiver, the Prometheus
-   * scraper). `key` orders records of one source; default the host id.
+   * scraper). `key` orders records of one source; default the host id. `count` is the number of
+   * points or log records in it, for the per-source counters (default 1).
    */
-  otlp(signal: OtlpSignal, payload: Buffer, key?: string): Promise<void>;
+  otlp(signal: OtlpSignal, payload: Buffer, key?: string, count?: number): Promise<void>;
   /** A directory of this instance's own (checkpoints), created on first use. */
   stateDir(): Promise<string>;
   /** The collector's HTTP server, for plugins that receive (OTLP, JSON events). Absent when it has none. */

@@ -11,7 +11,8 @@ import { hostIdentity, type HostIdentity } from './identity.js';
 import type { CollectorPlugin, LogRecordInput, PluginContext, PluginInstance } from './plugin.js';
 import { PLUGINS } from './plugins/index.js';
 import { encodeLogRecords } from './records.js';
-import { directShipper, type Shipper } from './shipper.js';
+import type { IntakeSink } from './plugins/otlp/intake.js';
+import { openShipper, type Shipper } from './shipper.js';
 
 const log = logger('collector');
 
@@ -21,6 +22,8 @@ export interface CollectorRole extends Role {
   /** Emits a structured event (an OTLP log record with an event name). */
   event(name: string, body: string, attributes?: Attributes, severity?: SeverityNumber): Promise<void>;
   identity(): HostIdentity | undefined;
+  /** Where an HTTP intake outside the plugins (the process's own /v1/*) hands records, as source `source`; undefined until started. */
+  sink(source: string): IntakeSink | undefined;
 }
 
 export interface CollectorOptions {
@@ -80,8 +83,6 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
   let shipper: Shipper | undefined;
   let stopping: AbortController | undefined;
   const instances: { name: string; instance: PluginInstance }[] = [];
-  const sent = telemetry.meter.createCounter('vigil_collector_records_sent', { description: 'Data points and log records handed to the bus, per source.' });
-  const failed = telemetry.meter.createCounter('vigil_collector_records_failed', { description: 'Data points and log records the bus did not accept, per source.' });
 
   const shipLogs = async (source: string, records: LogRecordInput[]) => {
     if (!shipper || !resource || !identity) throw new Error('the collector is not started');
@@ -92,12 +93,35 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
   const role: CollectorRole = {
     name: 'collector',
     identity: () => identity,
+    sink(source) {
+      if (!shipper || !identity) return undefined;
+      const key = identity['host.id'];
+      const to = shipper;
+      return {
+        otlp: (signal, payload, k, count = 1) => to.ship(signal === 'metrics' ? metricsTopic : logsTopic, k ?? key, payload, count, source),
+        logs: (records) => shipLogs(source, records),
+      };
+    },
     async start() {
       identity = await hostIdentity();
       const attrs: Attributes = { ...identity, 'service.name': config.collector.serviceName, 'service.version': VIGIL_VERSION, ...config.collector.labels };
       resource = resourceFromAttributes(attrs);
       stopping = new AbortController();
-      shipper = directShipper({ bus, sent, failed });
+      shipper = await openShipper({
+        bus,
+        meter: telemetry.meter,
+        health,
+        maxQueue: config.collector.queue.maxRecords,
+        spool: { dir: resolve(config.collector.spool.dir ?? join(config.dataDir, 'spool')), maxBytes: config.collector.spool.maxBytes },
+        onDropsReported: (lost) =>
+          void role
+            .event('collector.records_dropped', `the spool was full while the bus was unreachable: ${lost.records} records (${lost.bytes} bytes) were dropped, oldest first`, {
+              'vigil.dropped.records': lost.records,
+              'vigil.dropped.requests': lost.entries,
+              'vigil.dropped.bytes': lost.bytes,
+            }, SeverityNumber.WARN)
+            .catch((err: Error) => log.warn({ err: err.message }, 'could not send the records_dropped event')),
+      });
       // Topics are created in the background: a broker that is down must not stop the collector starting.
       void bus.ensureTopics([{ name: metricsTopic }, { name: logsTopic }]).catch((err: Error) => log.warn({ err: err.message }, 'could not create topics'));
 
@@ -128,9 +152,9 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
           logs: (records) => shipLogs(p.name, records),
           event: (name, body, attributes = {}, severityNumber = SeverityNumber.INFO) =>
             shipLogs(p.name, [{ eventName: name, body, attributes, severityNumber, severityText: SeverityNumber[severityNumber] }]),
-          otlp: async (signal, payload, key) => {
+          otlp: async (signal, payload, key, count = 1) => {
             if (!shipper || !identity) throw new Error('the collector is not started');
-            await shipper.ship(signal === 'metrics' ? metricsTopic : logsTopic, key ?? identity['host.id'], payload, 1, p.name);
+            await shipper.ship(signal === 'metrics' ? metricsTopic : logsTopic, key ?? identity['host.id'], payload, count, p.name);
           },
           stateDir: async () => {
             const dir = join(stateRoot, p.name);

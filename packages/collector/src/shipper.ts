@@ -1,5 +1,7 @@
-import type { Counter } from '@opentelemetry/api';
-import { logger, type Bus, type BusProducer } from '@vigil/platform';
+import type { Counter, Meter, ObservableCallback, ObservableGauge } from '@opentelemetry/api';
+import { backoffDelay, logger, sleep, type Bus, type BusProducer, type BusRecord, type HealthRegistry } from '@vigil/platform';
+import { DiskSpool, type DropCount } from './spool/spool.js';
+import type { SpoolRecord } from './spool/segment.js';
 
 const log = logger('collector.ship');
 
@@ -20,26 +22,334 @@ export interface Shipper {
 
 export interface ShipperOptions {
   bus: Bus;
-  sent: Counter;
-  failed: Counter;
+  /** The process's meter (what /metrics shows). */
+  meter: Meter;
+  /** Registers the `spool` dependency when given. */
+  health?: HealthRegistry;
+  /** Export requests held in memory on their way to the bus (`collector.queue.maxRecords`). */
+  maxQueue: number;
+  spool: { dir: string; maxBytes: number; segmentBytes?: number };
+  /** How long a plugin waits for the bus before its records go to the spool instead. Default 5 s. */
+  sendTimeoutMs?: number;
+  /** Requests per send. Default 256. */
+  batchSize?: number;
+  /** Backoff between failed replays from the spool. Default 200 ms doubling to 5 s. */
+  retry?: { baseMs: number; maxMs: number };
+  /** Called once delivery resumes after the spool dropped records (the role emits `collector.records_dropped`). */
+  onDropsReported?: (lost: DropCount) => void;
 }
 
-/** Sends straight to the bus; a failed send is counted and reported to the caller. */
-export function directShipper(opts: ShipperOptions): Shipper {
-  let producer: Promise<BusProducer> | undefined;
-  return {
-    async ship(topic, key, value, count, source) {
-      try {
-        producer ??= opts.bus.producer();
-        await (await producer).send(topic, [{ key, value }]);
-        opts.sent.add(count, { source });
-      } catch (err) {
-        opts.failed.add(count, { source });
-        log.warn({ source, count, topic, err: (err as Error).message }, 'could not hand records to the bus');
-        throw err;
-      }
-    },
-    async flush() {},
-    async stop() {},
-  };
+/** What the shipper is doing, for /health and tests. */
+export interface ShipperState {
+  mode: 'direct' | 'spooling';
+  queued: number;
+  spool: { entries: number; records: number; bytes: number };
 }
+
+export interface QueuedShipper extends Shipper {
+  state(): ShipperState;
+}
+
+interface Item extends SpoolRecord {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** One `send` per run of consecutive records for the same topic, so the order of the batch is the order on the bus. */
+export function topicRuns<T extends { topic: string }>(records: readonly T[]): { topic: string; from: number; to: number }[] {
+  const runs: { topic: string; from: number; to: number }[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const last = runs[runs.length - 1];
+    if (last && last.topic === records[i]!.topic) last.to = i + 1;
+    else runs.push({ topic: records[i]!.topic, from: i, to: i + 1 });
+  }
+  return runs;
+}
+
+class SendError extends Error {
+  constructor(
+    message: string,
+    /** How many of the records were taken by the bus before the failure. */
+    readonly sent: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Opens the spool and starts the shipper: a bounded in-memory queue in front of the bus and a
+ * bounded on-disk spool behind it.
+ *
+ * While the bus takes records, requests wait in memory and `ship` resolves when Kafka acked
+ * them. When a send fails or times out, or the queue is full, the shipper switches to
+ * spooling: what is in memory (the failed batch first) and everything after it is appended to
+ * the spool, and `ship` resolves once it is on disk. The spool is replayed in order, with
+ * backoff while the bus is down; only when it is empty do new records go through memory again,
+ * so one source's records reach the bus in the order they were made. Nothing here throws at a
+ * plugin except a failed disk write, which the caller must see (a file tailer keeps its place).
+ */
+export async function openShipper(opts: ShipperOptions): Promise<QueuedShipper> {
+  const meter = opts.meter;
+  const dropped = meter.createCounter('vigil_collector_spool_dropped_records', { description: 'Records dropped because the spool was full (oldest first).' });
+  const spool = await DiskSpool.open({ ...opts.spool, onDrop: (lost) => dropped.add(lost.records) });
+  return new Pump(opts, spool, {
+    received: meter.createCounter('vigil_collector_records_received', { description: 'Data points and log records handed to the shipper, per source.' }),
+    sent: meter.createCounter('vigil_collector_records_sent', { description: 'Data points and log records accepted by the bus, per source.' }),
+    failed: meter.createCounter('vigil_collector_records_failed', {
+      description: 'Data points and log records the bus did not take at the first attempt (they went to the spool), or that could not be spooled, per source.',
+    }),
+    kafkaErrors: meter.createCounter('vigil_collector_kafka_errors', { description: 'Sends to the bus that failed or timed out.' }),
+    queueLength: meter.createObservableGauge('vigil_collector_queue_length', { description: 'Export requests in the in-memory queue.' }),
+    spoolBytes: meter.createObservableGauge('vigil_collector_spool_bytes', { description: 'Bytes waiting in the on-disk spool.', unit: 'By' }),
+    spoolRecords: meter.createObservableGauge('vigil_collector_spool_records', { description: 'Data points and log records waiting in the on-disk spool.' }),
+  });
+}
+
+interface Instruments {
+  received: Counter;
+  sent: Counter;
+  failed: Counter;
+  kafkaErrors: Counter;
+  queueLength: ObservableGauge;
+  spoolBytes: ObservableGauge;
+  spoolRecords: ObservableGauge;
+}
+
+class Pump implements QueuedShipper {
+  private readonly queue: Item[] = [];
+  /** Arrivals while the queue is being moved to the spool; they go right after it. */
+  private held: Item[] = [];
+  private spooling: boolean;
+  private draining: Promise<void> | undefined;
+  /** The send of a batch from memory, settled once its items are resolved or put back. */
+  private inFlight: Promise<void> | undefined;
+  /** A send that timed out and may still complete: nothing else is sent before it settles. */
+  private outstanding: Promise<unknown> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private producer: Promise<BusProducer> | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private readonly done: Promise<void>;
+  private readonly observers: [ObservableGauge, ObservableCallback][];
+  private readonly sendTimeoutMs: number;
+  private readonly batchSize: number;
+  private readonly retry: { baseMs: number; maxMs: number };
+
+  constructor(
+    private readonly opts: ShipperOptions,
+    private readonly spool: DiskSpool,
+    private readonly m: Instruments,
+  ) {
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 5_000;
+    this.batchSize = opts.batchSize ?? 256;
+    this.retry = opts.retry ?? { baseMs: 200, maxMs: 5_000 };
+    this.spooling = spool.entries > 0;
+    this.observers = [
+      [m.queueLength, (r) => r.observe(this.queue.length + this.held.length)],
+      [m.spoolBytes, (r) => r.observe(this.spool.bytes)],
+      [m.spoolRecords, (r) => r.observe(this.spool.records)],
+    ];
+    for (const [gauge, cb] of this.observers) gauge.addCallback(cb);
+    opts.health?.register('spool', () => {
+      const s = this.state();
+      if (s.mode === 'direct') return { status: 'up', detail: 'empty: records go straight to the bus' };
+      // Spooling is how the collector copes with an outage, not a failure of its own: it stays ready.
+      return { status: 'up', detail: `degraded: ${s.spool.records} records (${s.spool.bytes} bytes) wait on disk for the bus` };
+    });
+    this.done = this.run();
+  }
+
+  state(): ShipperState {
+    return {
+      mode: this.spooling ? 'spooling' : 'direct',
+      queued: this.queue.length + this.held.length,
+      spool: { entries: this.spool.entries, records: this.spool.records, bytes: this.spool.bytes },
+    };
+  }
+
+  ship(topic: string, key: string | null, value: Buffer, count: number, source: string): Promise<void> {
+    this.m.received.add(count, { source });
+    if (this.stopped) return Promise.reject(new Error('the collector is stopping: its shipper takes no more records'));
+    return new Promise<void>((resolve, reject) => {
+      const item: Item = { topic, key, value, count, source, resolve, reject };
+      if (!this.spooling && this.queue.length < this.opts.maxQueue) {
+        this.queue.push(item);
+        this.wake();
+        return;
+      }
+      if (!this.spooling) this.startSpooling(`the in-memory queue is full (${this.opts.maxQueue} requests; collector.queue.maxRecords)`);
+      if (this.draining) this.held.push(item);
+      else this.toSpool([item]);
+    });
+  }
+
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.held.length > 0 || this.inFlight || this.draining || this.spool.appending > 0) {
+      await sleep(5);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
+    this.stopped = true;
+    this.abort.abort();
+    this.wake();
+    // A replay stuck on a dead broker ends with the process; what it held stays on the spool.
+    await Promise.race([this.done, sleep(this.sendTimeoutMs)]);
+    await this.spool.close();
+    for (const [gauge, cb] of this.observers) gauge.removeCallback(cb);
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private startSpooling(why: string): void {
+    this.spooling = true;
+    log.warn({ why }, 'spooling records to disk until the bus takes them again');
+    this.draining = (async () => {
+      await this.inFlight;
+      const items = this.queue.splice(0);
+      for (const h of this.held) items.push(h);
+      this.held = [];
+      this.draining = undefined;
+      this.toSpool(items);
+      this.wake();
+    })();
+  }
+
+  private toSpool(items: Item[]): void {
+    if (items.length === 0) return;
+    this.spool.append(items).then(
+      () => {
+        for (const i of items) i.resolve();
+      },
+      (err: Error) => {
+        log.error({ err: err.message, requests: items.length }, 'could not spool records; the plugins that sent them are told');
+        for (const i of items) {
+          this.m.failed.add(i.count, { source: i.source });
+          i.reject(err);
+        }
+      },
+    );
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (this.outstanding) await this.outstanding;
+        this.outstanding = undefined;
+        if (this.spooling) await this.replay();
+        else if (this.queue.length > 0) await this.sendFromMemory();
+        else await this.idle(1_000);
+      } catch (err) {
+        // Never let the pump die: log, back off, go on.
+        log.error({ err: (err as Error).message }, 'shipper loop failed; retrying');
+        await sleep(1_000, this.abort.signal);
+      }
+    }
+  }
+
+  private async sendFromMemory(): Promise<void> {
+    const batch = this.queue.splice(0, this.batchSize);
+    let settle!: () => void;
+    this.inFlight = new Promise((r) => (settle = r));
+    try {
+      await this.send(batch, this.sendTimeoutMs, (from, to) => {
+        for (let i = from; i < to; i++) {
+          const it = batch[i]!;
+          this.m.sent.add(it.count, { source: it.source });
+          it.resolve();
+        }
+      });
+      this.attempt = 0;
+    } catch (err) {
+      const sent = err instanceof SendError ? err.sent : 0;
+      const unsent = batch.slice(sent);
+      for (const it of unsent) this.m.failed.add(it.count, { source: it.source });
+      this.queue.unshift(...unsent);
+      if (!this.spooling) this.startSpooling(`the bus did not take records: ${(err as Error).message}`);
+    } finally {
+      this.inFlight = undefined;
+      settle();
+    }
+  }
+
+  private async replay(): Promise<void> {
+    if (!this.draining && this.held.length === 0 && this.spool.appending === 0 && this.spool.entries === 0) {
+      this.spooling = false;
+      log.info('the bus takes records again and the spool is empty');
+      const lost = this.spool.takeDropped();
+      if (lost.entries > 0) this.opts.onDropsReported?.(lost);
+      return;
+    }
+    const batch = await this.spool.read(this.batchSize);
+    if (!batch) {
+      await this.idle(20);
+      return;
+    }
+    try {
+      // No timeout: nobody waits on these, and a send that completes late would be sent again.
+      await this.send(batch.records, undefined, () => undefined);
+      await this.spool.commit(batch);
+      for (const r of batch.records) this.m.sent.add(r.count, { source: r.source });
+      this.attempt = 0;
+    } catch {
+      await sleep(backoffDelay(this.attempt++, this.retry.baseMs, this.retry.maxMs), this.abort.signal);
+    }
+  }
+
+  /** Sends in topic runs; `onSent(from, to)` after each run; throws SendError with the number sent. */
+  private async send(records: readonly SpoolRecord[], timeoutMs: number | undefined, onSent: (from: number, to: number) => void): Promise<void> {
+    let sent = 0;
+    try {
+      this.producer ??= this.opts.bus.producer();
+      const producer = await this.producer;
+      for (const run of topicRuns(records)) {
+        const out: BusRecord[] = [];
+        for (let i = run.from; i < run.to; i++) out.push({ key: records[i]!.key, value: records[i]!.value });
+        const sending = producer.send(run.topic, out);
+        if (timeoutMs === undefined) await sending;
+        else await this.within(sending, timeoutMs, run.topic);
+        onSent(run.from, run.to);
+        sent = run.to;
+      }
+    } catch (err) {
+      this.producer = undefined;
+      this.m.kafkaErrors.add(1);
+      throw new SendError((err as Error).message, sent);
+    }
+  }
+
+  private async within(sending: Promise<void>, ms: number, topic: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+    try {
+      const first = await Promise.race([sending.then(() => 'ok' as const), late]);
+      if (first === 'late') {
+        this.outstanding = sending.catch(() => undefined);
+        throw new Error(`no answer from the bus within ${ms} ms (producing to ${topic})`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export type { DropCount };

@@ -48,7 +48,7 @@ describe('segment frames', () => {
   it('report a flipped byte as corrupt (CRC), not as a record', () => {
     const a = encodeRecord(rec(1));
     const b = Buffer.from(encodeRecord(rec(2)));
-    b[b.length - 3] ^= 0xff;
+    b[b.length - 3] = b[b.length - 3]! ^ 0xff;
     const d = decodeFrames(Buffer.concat([a, b]));
     expect(d.frames).toHaveLength(1);
     expect(d.stop).toEqual({ reason: 'corrupt', detail: `CRC mismatch at byte ${a.length}` });
@@ -225,7 +225,7 @@ describe('DiskSpool on real files', () => {
     // Damage the first segment in the middle of its first frame: open cuts it to nothing.
     const first = join(dir, segs[0]!);
     const bytes = await readFile(first);
-    bytes[12] ^= 0xff;
+    bytes[12] = bytes[12]! ^ 0xff;
     await writeFile(first, bytes);
     spool = await DiskSpool.open({ dir, maxBytes: 1024 * 1024, segmentBytes: 200, onDrop: (l) => drops.push(l.records) });
     const kept = await drain(spool);

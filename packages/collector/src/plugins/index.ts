@@ -3,6 +3,7 @@ import { filePlugin } from './file/index.js';
 import { hostPlugin } from './host/index.js';
 import { probePlugin } from './probe/index.js';
 import { prometheusPlugin } from './prometheus/index.js';
+import { otlpPlugin } from './otlp/plugin.js';
 import { execPlugin } from './exec/index.js';
 
 /**
@@ -14,5 +15,6 @@ export const PLUGINS: Record<string, CollectorPlugin> = {
   prometheus: prometheusPlugin as unknown as CollectorPlugin,
   probe: probePlugin as unknown as CollectorPlugin,
   file: filePlugin as unknown as CollectorPlugin,
+  otlp: otlpPlugin as unknown as CollectorPlugin,
   exec: execPlugin as unknown as CollectorPlugin,
 };

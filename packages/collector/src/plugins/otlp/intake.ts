@@ -1,0 +1,151 @@
+import { promisify } from 'node:util';
+import { gunzip, inflate } from 'node:zlib';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { logEntries, metricPoints, type OtlpDecodeError } from '@vigil/platform';
+import type { LogRecordInput, OtlpSignal } from '../../plugin.js';
+import { parseEvents } from './events.js';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+/** Where the intake hands what it received: the collector's shipper (queue, spool, bus). */
+export interface IntakeSink {
+  otlp(signal: OtlpSignal, payload: Buffer, key?: string, count?: number): Promise<void>;
+  logs(records: LogRecordInput[]): Promise<void>;
+}
+
+export interface IntakeOptions {
+  /** The sink, or undefined while the collector is not started (the intake answers 503). */
+  sink: () => IntakeSink | undefined;
+  /** Required as `Authorization: Bearer <token>` when set. */
+  token?: string;
+  /** Largest body accepted, compressed and decompressed. Default 8 MiB. */
+  bodyLimit?: number;
+  /** Serve the plain JSON events intake `POST /v1/events`. Default true. */
+  events?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+
+const PROTOBUF = ['application/x-protobuf', 'application/protobuf'];
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The resource identity OTLP records are keyed by: host.id, else service.instance.id. */
+export function sourceKey(attributes: Record<string, string> | undefined): string | undefined {
+  return attributes?.['host.id'] || attributes?.['service.instance.id'] || undefined;
+}
+
+/**
+ * OTLP/HTTP (`POST /v1/logs`, `POST /v1/metrics`; protobuf or JSON; gzip or deflate) and the
+ * JSON events intake (`POST /v1/events`), registered on `app` in their own scope. OTLP payloads
+ * are checked by decoding them and forwarded unchanged (the topics carry either encoding),
+ * keyed by the first resource's identity. Must be called before `app` listens.
+ */
+export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void {
+  const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser([...PROTOBUF, 'application/json'], { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
+    scope.setErrorHandler((err: FastifyError, _req, reply) => {
+      if (err instanceof HttpProblem) return reply.code(err.status).send({ error: err.error, message: err.message });
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'payload_too_large', message: `the body is larger than ${limit} bytes, the intake's limit: send smaller batches` });
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        return reply.code(415).send({ error: 'unsupported_media_type', message: 'send Content-Type application/x-protobuf or application/json' });
+      }
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message });
+    });
+    scope.addHook('onRequest', async (req, reply) => {
+      if (!opts.token) return;
+      if ((req.headers.authorization ?? '') !== `Bearer ${opts.token}`) {
+        return reply.code(401).send({ error: 'unauthorized', message: 'send the API token as "Authorization: Bearer <token>"' });
+      }
+    });
+
+    const sinkOrFail = (): IntakeSink => {
+      const sink = opts.sink();
+      if (!sink) throw new HttpProblem(503, 'unavailable', 'the collector is starting; retry shortly');
+      return sink;
+    };
+    const deliver = async (reply: FastifyReply, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        void reply.header('retry-after', '5');
+        throw new HttpProblem(503, 'unavailable', `could not keep the records: ${(err as Error).message}`);
+      }
+    };
+
+    const otlp = (signal: OtlpSignal) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const body = await requestBody(req, limit);
+      const json = (req.headers['content-type'] ?? '').startsWith('application/json');
+      let key: string | undefined;
+      let count: number;
+      try {
+        if (signal === 'metrics') {
+          const points = metricPoints(body);
+          key = sourceKey(points[0]?.resource.attributes);
+          count = points.length;
+        } else {
+          const entries = logEntries(body);
+          key = sourceKey(entries[0]?.resource.attributes);
+          count = entries.length;
+        }
+      } catch (err) {
+        throw new HttpProblem(400, 'bad_request', `${(err as OtlpDecodeError).message} (POST /v1/${signal} takes an OTLP Export${signal === 'metrics' ? 'Metrics' : 'Logs'}ServiceRequest)`);
+      }
+      const sink = sinkOrFail();
+      await deliver(reply, () => sink.otlp(signal, body, key, count));
+      // An empty Export*ServiceResponse, in the request's encoding.
+      return json ? reply.code(200).send({}) : reply.code(200).type('application/x-protobuf').send(Buffer.alloc(0));
+    };
+    scope.post('/v1/metrics', otlp('metrics'));
+    scope.post('/v1/logs', otlp('logs'));
+
+    if (opts.events ?? true) {
+      scope.post('/v1/events', async (req, reply) => {
+        if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+          throw new HttpProblem(415, 'unsupported_media_type', 'POST /v1/events takes Content-Type application/json');
+        }
+        const body = await requestBody(req, limit);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch (err) {
+          throw new HttpProblem(400, 'bad_request', `the body is not JSON: ${(err as Error).message}`);
+        }
+        const events = parseEvents(parsed);
+        if (!events.ok) return reply.code(400).send({ error: 'bad_request', message: events.problems.slice(0, 20).join('; '), problems: events.problems });
+        const sink = sinkOrFail();
+        await deliver(reply, () => sink.logs(events.records));
+        return reply.code(202).send({ accepted: events.records.length });
+      });
+    }
+  });
+}
+
+/** The body, decompressed per Content-Encoding, never larger than `limit`. */
+async function requestBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+  const raw = req.body;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) throw new HttpProblem(400, 'bad_request', 'the body is empty');
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding === 'identity') return raw;
+  if (encoding !== 'gzip' && encoding !== 'deflate') throw new HttpProblem(415, 'unsupported_media_type', `Content-Encoding "${encoding}" is not supported (use gzip, deflate or none)`);
+  try {
+    return await (encoding === 'gzip' ? gunzipAsync : inflateAsync)(raw, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      throw new HttpProblem(413, 'payload_too_large', `the body decompresses to more than ${limit} bytes, the intake's limit: send smaller batches`);
+    }
+    throw new HttpProblem(400, 'bad_request', `the body is not valid ${encoding} data: ${(err as Error).message}`);
+  }
+}

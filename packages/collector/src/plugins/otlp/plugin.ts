@@ -1,0 +1,71 @@
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { logger } from '@vigil/platform';
+import { definePlugin } from '../../plugin.js';
+import { DEFAULT_BODY_LIMIT, registerIntake } from './intake.js';
+
+const log = logger('collector.otlp');
+
+const schema = Type.Object(
+  {
+    listen: Type.String({
+      default: '127.0.0.1:4318',
+      pattern: '^$|^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):[0-9]{1,5}$',
+      description:
+        'host:port of this plugin\'s own HTTP listener (4318 is the OTLP/HTTP default, so SDKs ship to http://localhost:4318 unchanged); "" to use the collector\'s HTTP server instead.',
+    }),
+    bodyLimit: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT, description: 'Largest request body in bytes, compressed and decompressed; larger ones get 413.' }),
+    events: Type.Boolean({ default: true, description: 'Also serve the plain JSON events intake, POST /v1/events.' }),
+  },
+  { additionalProperties: false },
+);
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(listen.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port > 65535) throw new Error(`"${listen}" is not host:port`);
+  return { host, port };
+}
+
+/**
+ * The OTLP receiver: OTLP/HTTP logs and metrics from any OpenTelemetry SDK, and the plain JSON
+ * events intake, onto the collector's queue and spool (so applications never wait on Kafka).
+ */
+export const otlpPlugin = definePlugin({
+  type: 'otlp',
+  description: 'OTLP/HTTP receiver (POST /v1/logs, /v1/metrics; protobuf or JSON, gzip) and a plain JSON events intake (POST /v1/events).',
+  schema,
+  create(options, ctx) {
+    let own: FastifyInstance | undefined;
+    const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs }), token: ctx.token, bodyLimit: options.bodyLimit, events: options.events };
+    return {
+      async start() {
+        if (options.listen === '') {
+          if (!ctx.http) throw new Error(`otlp plugin "${ctx.name}": listen is "" but this collector has no HTTP server; set listen: host:port`);
+          if (ctx.http.server.listening) {
+            throw new Error(
+              `otlp plugin "${ctx.name}": the collector's HTTP server already serves OTLP on /v1/logs, /v1/metrics and /v1/events; remove this plugin or give it its own listen: host:port`,
+            );
+          }
+          registerIntake(ctx.http, intake);
+          return;
+        }
+        const { host, port } = parseListen(options.listen);
+        own = Fastify({ logger: false, bodyLimit: options.bodyLimit });
+        registerIntake(own, intake);
+        try {
+          await own.listen({ host, port });
+        } catch (err) {
+          throw new Error(`otlp plugin "${ctx.name}": cannot listen on ${options.listen}: ${(err as Error).message} (choose another listen: host:port)`);
+        }
+        log.info({ plugin: ctx.name, listen: options.listen }, 'OTLP/HTTP and JSON events intake listening');
+      },
+      async stop() {
+        await own?.close();
+        own = undefined;
+      },
+    };
+  },
+});
