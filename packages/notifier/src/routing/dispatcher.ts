@@ -66,6 +66,8 @@ export interface FlushedGroup {
 interface Stored {
   alert: AlertTransition;
   labels: Record<string, string>;
+  /** transitionKey(alert), computed once: ticks compare it for every member. */
+  key: string;
   updatedAt: number;
 }
 
@@ -155,6 +157,9 @@ export class Dispatcher {
   private readonly groups = new Map<string, Group>();
   /** fingerprint → groups holding it as a member or as notified. */
   private readonly byFingerprint = new Map<string, Set<Group>>();
+  /** Inhibitions of the current store; rebuilt only after a transition changed it (idle ticks are the common case). */
+  private inhibitionCache: Inhibitions | undefined;
+  private lastGcAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: DispatcherOptions) {
     this.routes = opts.routes;
@@ -177,8 +182,9 @@ export class Dispatcher {
     const fp = alert.fingerprint;
     const prev = this.store.get(fp);
     if (prev && !isNewerTransition(alert, prev.alert)) return false;
-    const stored: Stored = { alert, labels: alertLabels(alert), updatedAt: now };
+    const stored: Stored = { alert, labels: alertLabels(alert), key: transitionKey(alert), updatedAt: now };
     this.store.set(fp, stored);
+    this.inhibitionCache = undefined;
     const related = this.byFingerprint.get(fp);
     if (alert.status === 'resolved') {
       // Only groups that hold it care; one that never notified it drops it at its next tick.
@@ -229,7 +235,11 @@ export class Dispatcher {
         if (f) out.push(f);
       }
     }
-    this.gc(now);
+    // Forgetting old resolved alerts can wait: once a minute is plenty.
+    if (now - this.lastGcAt >= 60_000) {
+      this.lastGcAt = now;
+      this.gc(now);
+    }
     return out;
   }
 
@@ -277,9 +287,10 @@ export class Dispatcher {
   restore(state: DispatcherState, now: number): void {
     if (state.version !== 1) throw new Error(`dispatcher state version ${String(state.version)} is not supported (expected 1); start without it`);
     this.store.clear();
+    this.inhibitionCache = undefined;
     this.groups.clear();
     this.byFingerprint.clear();
-    for (const a of state.alerts) this.store.set(a.alert.fingerprint, { alert: a.alert, labels: alertLabels(a.alert), updatedAt: a.updatedAt });
+    for (const a of state.alerts) this.store.set(a.alert.fingerprint, { alert: a.alert, labels: alertLabels(a.alert), key: transitionKey(a.alert), updatedAt: a.updatedAt });
     for (const s of state.groups) {
       const route = this.routesById.get(s.routeId);
       if (!route) continue;
@@ -350,11 +361,12 @@ export class Dispatcher {
   }
 
   private inhibitions(): Inhibitions {
+    if (this.inhibitionCache) return this.inhibitionCache;
     const firing: { fingerprint: string; labels: Record<string, string> }[] = [];
     if (this.inhibitRules.length > 0) {
       for (const s of this.store.values()) if (s.alert.status === 'firing') firing.push({ fingerprint: s.alert.fingerprint, labels: s.labels });
     }
-    return new Inhibitions(this.inhibitRules, firing);
+    return (this.inhibitionCache = new Inhibitions(this.inhibitRules, firing));
   }
 
   private tick(g: Group, now: number, inhibitions: Inhibitions): FlushedGroup | undefined {
@@ -362,6 +374,7 @@ export class Dispatcher {
     const firing: AlertTransition[] = [];
     const resolved: AlertTransition[] = [];
     const dropped: string[] = [];
+    let news = false;
     for (const fp of g.members) {
       const s = this.store.get(fp)!;
       if (s.alert.status === 'resolved') {
@@ -369,6 +382,7 @@ export class Dispatcher {
         else dropped.push(fp);
       } else if (!muted && !this.silences.isSilenced(s.labels, now) && !inhibitions.isInhibited({ fingerprint: fp, labels: s.labels })) {
         firing.push(s.alert);
+        if (!g.lastFiring.has(s.key)) news = true;
       }
     }
     g.hasFlushed = true;
@@ -381,7 +395,7 @@ export class Dispatcher {
     if (muted) return undefined;
 
     let reason: FlushReason | undefined;
-    if (firing.some((a) => !g.lastFiring.has(transitionKey(a)))) reason = 'firing';
+    if (news) reason = 'firing';
     else if (resolved.length > 0) reason = 'resolved';
     else if (firing.length > 0 && g.lastSentAt !== undefined && now - g.lastSentAt >= g.route.repeatInterval) reason = 'repeat';
     if (!reason) return undefined;
