@@ -49,6 +49,12 @@ export function parseArgs(argv: string[]): Args {
 
 class UsageError extends Error {}
 
+/** The notifier section is open in the platform's schema: receivers are the notifier package's. */
+function notifierSummary(notifier: VigilConfig['notifier']): string {
+  const receivers = (notifier as Record<string, unknown>).receivers;
+  return Array.isArray(receivers) && receivers.length > 0 ? `${receivers.length} receiver(s)` : `${notifier.webhooks.length} webhook(s)`;
+}
+
 async function loadConfig(file: string | undefined): Promise<VigilConfig> {
   const config = file ? await loadConfigFile(file) : parseConfig('', { source: 'defaults' });
   await checkRolesConfig(config, file ?? 'defaults');
@@ -142,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!file) throw new UsageError('validate needs a file: vigil validate vigil.yaml');
         const config = await loadConfig(file);
         const rules = config.rules.rules.length;
-        process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'} configured${config.rules.defaults ? ' plus the defaults' : ''}; ${config.notifier.webhooks.length} webhook(s))\n`);
+        process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'} configured${config.rules.defaults ? ' plus the defaults' : ''}; ${notifierSummary(config.notifier)})\n`);
         return 0;
       }
       case 'parse': {

@@ -10,6 +10,13 @@ export interface NotifierMetrics {
   delivered(channel: string, status: 'sent' | 'failed', seconds: number): void;
   /** Records put on the dead-letter topic: undecodable, or a delivery given up. */
   deadLettered(reason: 'undecodable' | 'undeliverable', count: number): void;
+  /** A message held back by a rate limit (summarised in the next one the channel sends). */
+  rateLimited(channel: string): void;
+  /** A notification given up on a channel and handed to its receiver's fallback. */
+  fallback(channel: string, fallback: string): void;
+  /** Transitions taken from the topic, and notifications flushed by the dispatcher. */
+  received(count: number): void;
+  flushed(count: number): void;
 }
 
 export function notifierMetrics(meter: Meter): NotifierMetrics {
@@ -24,7 +31,15 @@ export function notifierMetrics(meter: Meter): NotifierMetrics {
   const dead = meter.createCounter('vigil_notifier_dead_letters', {
     description: 'Records sent to the dead-letter topic, by reason.',
   });
+  const limited = meter.createCounter('vigil_notifier_rate_limited', { description: 'Messages held back by a rate limit, by channel.' });
+  const fallbacks = meter.createCounter('vigil_notifier_fallbacks', { description: 'Notifications given up on a channel and handed to the fallback receiver.' });
+  const transitions = meter.createCounter('vigil_notifier_transitions_received', { description: 'Alert transitions taken from the alerts topic.' });
+  const groups = meter.createCounter('vigil_notifier_groups_flushed', { description: 'Notifications (groups for a receiver) the dispatcher flushed.' });
   return {
+    rateLimited: (channel) => limited.add(1, { channel }),
+    fallback: (channel, fallback) => fallbacks.add(1, { channel, fallback }),
+    received: (count) => transitions.add(count),
+    flushed: (count) => groups.add(count),
     skipped: (channel) => notifications.add(1, { channel, outcome: 'skipped_duplicate' }),
     delivered: (channel, status, seconds) => {
       notifications.add(1, { channel, outcome: status });

@@ -1,89 +1,137 @@
-import { ConfigError, logger, requireStorage, type Role, type RoleContext, type Subscription, type VigilConfig } from '@vigil/platform';
-import { channelsFromConfig, type Channel } from './channels/index.js';
-import { notifierMetrics } from './metrics.js';
+import { logger, requireStorage, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
+import { checkNotifierConfig as buildSetup, receiverKinds, type NotifierSetup, type SetupOptions } from './config/build.js';
+import { notifierMetrics, type NotifierMetrics } from './metrics.js';
+import type { NotificationChannel } from './model.js';
+import { Deliverer } from './pipeline/deliver.js';
+import { Inbox } from './pipeline/inbox.js';
 import { DeliveryLedger } from './pipeline/ledger.js';
-import { notificationPipeline } from './pipeline/pipeline.js';
+import { NotificationPipeline } from './pipeline/pipeline.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './pipeline/retry.js';
-import { compileTemplates, type CompiledTemplates } from './templates/templates.js';
+import { SilenceStore, SnapshotStore } from './pipeline/state.js';
+import { compileRouting, type CompiledRouting } from './routing/compile.js';
+import { Dispatcher } from './routing/dispatcher.js';
+import { RateLimiter } from './routing/ratelimit.js';
 
 export interface NotifierOptions {
-  /** Replaces the channels the config enables (embedding, tests). */
-  channels?: Channel[];
+  /** Replaces the channels of the implicit receiver (embedding, tests). */
+  channels?: NotificationChannel[];
   retry?: Partial<RetryPolicy>;
-  /** Alerts delivered side by side within a batch; default 16. */
-  concurrency?: number;
+  /** How long attempts in flight may run on after stop() before they are cancelled; default 5s. */
+  stopGraceMs?: number;
+}
+
+/** What the notifier's HTTP API works with (api/). */
+export interface NotifierServices {
+  setup: NotifierSetup;
+  storage: Storage;
+  ledger: DeliveryLedger;
+  deliverer: Deliverer;
+  dispatcher: Dispatcher;
+  routing: CompiledRouting;
+  silenceStore: SilenceStore;
+  metrics: NotifierMetrics;
+}
+
+export interface NotifierRole extends Role {
+  readonly services: NotifierServices;
 }
 
 const log = logger('notifier');
 
 /**
- * Checks the notifier section beyond its schema: templates compile, channels can be built
- * (no network). One ConfigError with every problem, for `vigil validate` and the role's start.
+ * Checks the notifier section (schema, channels, templates, routes, receivers): one ConfigError
+ * with every problem, each naming its key. For `vigil validate` and the role's start.
  */
-export function checkNotifierConfig(config: VigilConfig, source = 'config'): { templates: CompiledTemplates; channels: Channel[] } {
-  const problems: string[] = [];
-  const attempt = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ConfigError) problems.push(...err.problems);
-      else throw err;
-      return undefined;
-    }
-  };
-  const templates = attempt(() => compileTemplates(config.notifier.templates, `${source}: notifier.templates`));
-  const channels = attempt(() => channelsFromConfig(config.notifier, `${source}: notifier`));
-  if (problems.length > 0 || !templates || !channels) throw new ConfigError(problems);
-  return { templates, channels };
+export function checkNotifierConfig(config: RoleContext['config'], source = 'config', opts: SetupOptions = {}): NotifierSetup & { compiled: CompiledRouting } {
+  const setup = buildSetup(config, source, opts);
+  const s = setup.settings;
+  const compiled = compileRouting(
+    { route: setup.route, ...(s.inhibitRules ? { inhibitRules: s.inhibitRules } : {}), timeIntervals: s.timeIntervals, silences: s.silences, rateLimits: s.rateLimits },
+    `${source}: notifier`,
+  );
+  return { ...setup, compiled };
 }
 
 /**
  * The notifier role: reads alert transitions from `kafka.topics.alerts` as consumer group
- * `notifier.groupId` and delivers each one to every enabled channel once. Templates and
- * channels are checked here, so a bad one stops the start with a ConfigError.
+ * `notifier.groupId`, records them in the inbox, groups them in the dispatcher and delivers
+ * what it flushes to the receivers' channels, each notification once per channel.
  */
-export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = {}): Role {
+export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = {}): NotifierRole {
   const storage = requireStorage(ctx, 'notifier');
-  const config = ctx.config.notifier;
   const { alerts, dlq } = ctx.config.kafka.topics;
-  const checked = checkNotifierConfig(ctx.config);
-  const templates = checked.templates;
-  const channels = options.channels ?? checked.channels;
-  const names = channels.map((c) => c.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice !== undefined) throw new Error(`notifier: two channels are named "${twice}"; channel names key the delivery ledger and must be unique`);
-  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const setup = checkNotifierConfig(ctx.config, 'config', { dataDir: ctx.config.dataDir, ...(options.channels ? { channels: options.channels } : {}) });
+  const settings = setup.settings;
+  const retry: RetryPolicy = {
+    ...DEFAULT_RETRY_POLICY,
+    maxAttempts: settings.delivery.retry.maxAttempts,
+    baseDelayMs: settings.delivery.retry.initialBackoff,
+    maxDelayMs: settings.delivery.retry.maxBackoff,
+    budgetMs: settings.delivery.giveUpAfter,
+    ...options.retry,
+  };
   const metrics = notifierMetrics(ctx.telemetry.meter);
+  const routing = setup.compiled;
+  const dispatcher = new Dispatcher({ routes: routing.routes, inhibitRules: routing.inhibitRules, timeIntervals: routing.timeIntervals, silences: routing.silences });
+  const rateLimiter = new RateLimiter(settings.rateLimits);
+  const ledger = new DeliveryLedger(storage);
+  const silenceStore = new SilenceStore(storage);
+  const stopping = new AbortController();
+  const grace = new AbortController();
+  const deliverer = new Deliverer({ receivers: setup.receivers, owners: setup.owners, ledger, rateLimiter, metrics, retry, signal: stopping.signal, abortAttempts: grace.signal });
+  const pipeline = new NotificationPipeline({
+    dispatcher,
+    rateLimiter,
+    deliverer,
+    inbox: new Inbox(storage),
+    snapshots: new SnapshotStore(storage, settings.groupId),
+    deadLetters: async (records) => {
+      const producer = await ctx.bus.producer();
+      await producer.send(dlq, records);
+    },
+    metrics,
+    ...(settings.externalUrl ? { externalUrl: settings.externalUrl } : {}),
+  });
 
   let subscription: Subscription | undefined;
-  let stopping: AbortController | undefined;
+  let started = false;
 
   return {
     name: 'notifier',
+    services: { setup, storage, ledger, deliverer, dispatcher, routing, silenceStore, metrics },
     async start() {
-      if (subscription) return;
+      if (started) return;
+      started = true;
       await ctx.bus.ensureTopics([{ name: alerts }, { name: dlq }]);
-      const producer = await ctx.bus.producer();
-      stopping = new AbortController();
-      const handler = notificationPipeline({
-        channels,
-        templates,
-        ledger: new DeliveryLedger(storage, names),
-        deadLetters: (records) => producer.send(dlq, records),
-        metrics,
-        retry,
-        concurrency: options.concurrency ?? 16,
-        signal: stopping.signal,
-      });
-      subscription = await ctx.bus.subscribe({ groupId: config.groupId, topics: [alerts], handler });
-      if (channels.length === 0) log.warn({ topic: alerts }, 'no notification channel is enabled: transitions are read and dropped (enable notifier.console or add notifier.webhooks)');
-      log.info({ topic: alerts, group: config.groupId, channels: names }, 'notifier started');
+      const now = Date.now();
+      for (const s of await silenceStore.all()) {
+        try {
+          routing.silences.add(s, now);
+        } catch (err) {
+          log.warn({ silence: s.id, err: (err as Error).message }, 'a stored silence does not apply (the matcher syntax changed?); ignored');
+        }
+      }
+      const restored = await pipeline.restore();
+      pipeline.start();
+      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake });
+      const receivers = [...setup.receivers.values()].map((r) => `${r.name}(${receiverKinds(r).join('+') || 'none'})`);
+      if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {
+        log.warn({ topic: alerts }, 'no notification channel is configured: transitions are read and dropped (add notifier.receivers, or enable notifier.console)');
+      }
+      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot }, 'notifier started');
     },
     async stop() {
-      // No new attempt or retry wait starts; a send in flight finishes and is recorded. What is left is redelivered to the next start.
-      stopping?.abort();
+      if (!started) return;
+      started = false;
+      // Taking in stops first (what was not committed is redelivered to the next start), then the
+      // flush loop; no new attempt or retry wait starts; attempts in flight get a grace period.
       await subscription?.stop();
       subscription = undefined;
+      await pipeline.stop();
+      stopping.abort();
+      const timer = setTimeout(() => grace.abort(), options.stopGraceMs ?? 5_000);
+      await deliverer.drain();
+      clearTimeout(timer);
       log.info('notifier stopped');
     },
   };

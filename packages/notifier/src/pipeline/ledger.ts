@@ -1,78 +1,129 @@
-import { queryRows, type Storage } from '@vigil/platform';
-import type { Notification } from '../channels/channel.js';
+import { queryRows, transitionKey, type Storage } from '@vigil/platform';
+import type { AlertNotification, ChannelKind } from '../model.js';
 import { SentDeliveries } from './dedup.js';
-import type { DeliveryOutcome } from './retry.js';
 
 /**
- * Stage "record", and the memory of stage "dedup": every delivery that was sent or given up
- * is a row in `vigil_deliveries`, keyed by (DeliveryKey, Channel). A transition that has a
- * `sent` row for a channel is never sent to it again, also after a restart or a replay.
+ * Stage "record", and the memory of stage "dedup": every notification sent to a channel, or
+ * given up on, is a row in `vigil_deliveries`, keyed by (DeliveryKey = the notification key,
+ * Channel). A notification with a `sent` row for a channel is never sent to it again, also
+ * after a restart, a rebalance or a replay of `vigil.alerts`.
  */
 
-/** A row of `vigil_deliveries` (see platform's migrations). */
+export type DeliveryStatus = 'sent' | 'failed';
+
+/** A row of `vigil_deliveries` (migrations 2 and 3). */
 export interface DeliveryRow {
   DeliveryKey: string;
   Channel: string;
+  Kind: string;
+  Receiver: string;
+  GroupKey: string;
+  /** Transition keys of the alerts in the notification. */
+  Alerts: string[];
+  /** The first alert's fingerprint, for lookups by alert. */
   Fingerprint: string;
+  /** firing or resolved: the notification's status. */
   Transition: string;
   Severity: string;
   Rule: string;
-  Status: 'sent' | 'failed';
+  Status: DeliveryStatus;
   Attempts: number;
   Error: string;
+  ProviderId: string;
   /** Epoch milliseconds. */
   Time: number;
 }
 
-export function deliveryRow(n: Notification, channel: string, outcome: DeliveryOutcome, time: number): DeliveryRow {
+export interface DeliveryOutcomeLike {
+  status: DeliveryStatus;
+  attempts: number;
+  error: string;
+  providerId?: string;
+}
+
+export function deliveryRow(n: AlertNotification, channel: { name: string; kind: ChannelKind }, outcome: DeliveryOutcomeLike, time: number): DeliveryRow {
+  const first = n.alerts[0];
   return {
     DeliveryKey: n.key,
-    Channel: channel,
-    Fingerprint: n.alert.fingerprint,
-    Transition: n.alert.status,
-    Severity: n.alert.severity,
-    Rule: n.alert.rule,
+    Channel: channel.name,
+    Kind: channel.kind,
+    Receiver: n.receiver,
+    GroupKey: n.groupKey,
+    Alerts: n.alerts.map(transitionKey),
+    Fingerprint: first?.fingerprint ?? '',
+    Transition: n.status,
+    Severity: n.severity,
+    Rule: n.commonLabels.rule ?? n.commonLabels.alertname ?? first?.rule ?? '',
     Status: outcome.status,
     Attempts: outcome.attempts,
     Error: outcome.error,
+    ProviderId: outcome.providerId ?? '',
     Time: time,
   };
 }
 
-export class DeliveryLedger {
-  /** Rows whose insert failed; written before anything else on the next `load`, so a retried batch records them. */
-  private pending: DeliveryRow[] = [];
+/** A delivery as the API lists it. */
+export interface DeliveryRecord {
+  key: string;
+  channel: string;
+  kind: string;
+  receiver: string;
+  groupKey: string;
+  status: string;
+  severity: string;
+  rule: string;
+  alerts: number;
+  attempts: number;
+  lastError: string;
+  providerId: string;
+  /** RFC 3339. */
+  time: string;
+}
 
+export interface DeliveryFilter {
+  status?: string;
+  channel?: string;
+  receiver?: string;
+  /** Unix ms. */
+  since: number;
+  limit: number;
+}
+
+/** What a receiver was sent: the base of the dispatcher's memory after a restart. */
+export interface SentNotification {
+  receiver: string;
+  groupKey: string;
+  alerts: string[];
+  time: number;
+}
+
+export class DeliveryLedger {
+  /** Rows whose insert failed; written before anything else on the next `load`. */
+  private pending: DeliveryRow[] = [];
   constructor(
     private readonly storage: Storage,
-    private readonly channels: string[],
     private readonly sent = new SentDeliveries(),
   ) {}
 
-  /** Makes `isSent` answer for these keys: writes rows left over from a failed insert, then looks up the keys not known in memory. */
-  async load(keys: string[]): Promise<void> {
-    if (this.pending.length > 0) {
-      const rows = this.pending;
-      this.pending = [];
-      try {
-        await this.insert(rows);
-      } catch (err) {
-        this.pending = rows.concat(this.pending);
-        throw err;
-      }
-    }
-    const unknown = this.sent.unknown(keys, this.channels);
+  private get table(): string {
+    return this.storage.table('vigil_deliveries');
+  }
+
+  /** Makes `isSent` answer for these keys on these channels: writes rows left from a failed insert, then looks up what memory does not know. */
+  async load(keys: string[], channels: string[]): Promise<void> {
+    await this.flushPending();
+    const unknown = this.sent.unknown(keys, channels);
     if (unknown.length === 0) return;
     let rows: { DeliveryKey: string; Channel: string }[];
     try {
       rows = await queryRows(
         this.storage,
-        `SELECT DeliveryKey, Channel FROM ${this.storage.table('vigil_deliveries')}
-         WHERE DeliveryKey IN {keys:Array(String)} AND Channel IN {channels:Array(String)} AND Status = {status:String}`,
-        { keys: unknown, channels: this.channels, status: 'sent' },
+        `SELECT DeliveryKey, Channel FROM ${this.table}
+         WHERE DeliveryKey IN {keys:Array(String)} AND Channel IN {channels:Array(String)} AND Status = 'sent'`,
+        { keys: unknown, channels },
       );
     } catch (err) {
-      throw new Error(`cannot read the delivery ledger ${this.storage.table('vigil_deliveries')}: ${(err as Error).message} (the batch is retried; check ClickHouse)`, { cause: err });
+      throw new Error(`cannot read the delivery ledger ${this.table}: ${(err as Error).message} (retried; check ClickHouse)`, { cause: err });
     }
     for (const r of rows) this.sent.add(r.DeliveryKey, r.Channel);
   }
@@ -81,10 +132,7 @@ export class DeliveryLedger {
     return this.sent.has(key, channel);
   }
 
-  /**
-   * Records a delivery. A `sent` one counts as sent in memory at once, so a retried batch does
-   * not send it again even when this insert fails (the row is kept and written on the next `load`).
-   */
+  /** A `sent` delivery counts as sent in memory at once, so nothing sends it again even when this insert fails (the row is kept and retried). */
   async record(row: DeliveryRow): Promise<void> {
     if (row.Status === 'sent') this.sent.add(row.DeliveryKey, row.Channel);
     try {
@@ -95,11 +143,68 @@ export class DeliveryLedger {
     }
   }
 
+  async flushPending(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    try {
+      await this.insert(rows);
+    } catch (err) {
+      this.pending = rows.concat(this.pending);
+      throw err;
+    }
+  }
+
+  /** Notifications sent since `since` (Unix ms), per receiver and group, oldest first. */
+  async sentSince(since: number): Promise<SentNotification[]> {
+    const rows = await queryRows<{ Receiver: string; GroupKey: string; Alerts: string[]; Time: number | string }>(
+      this.storage,
+      `SELECT Receiver, GroupKey, any(Alerts) AS Alerts, toUnixTimestamp64Milli(max(Time)) AS Time FROM ${this.table}
+       WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) AND Receiver != ''
+       GROUP BY Receiver, GroupKey, DeliveryKey ORDER BY Time`,
+      { since },
+    );
+    return rows.map((r) => ({ receiver: r.Receiver, groupKey: r.GroupKey, alerts: r.Alerts, time: Number(r.Time) }));
+  }
+
+  /** For `GET /api/v1/deliveries`: the latest state of each delivery, newest first. */
+  async list(f: DeliveryFilter): Promise<DeliveryRecord[]> {
+    const where = ['Time >= fromUnixTimestamp64Milli({since:Int64})'];
+    const params: Record<string, unknown> = { since: f.since, limit: f.limit };
+    for (const [name, column] of [['status', 'Status'], ['channel', 'Channel'], ['receiver', 'Receiver']] as const) {
+      if (f[name] === undefined) continue;
+      where.push(`${column} = {${name}:String}`);
+      params[name] = f[name];
+    }
+    const rows = await queryRows<Record<string, string | number>>(
+      this.storage,
+      `SELECT DeliveryKey, Channel, Kind, Receiver, GroupKey, Status, Severity, Rule, length(Alerts) AS AlertCount, Attempts, Error, ProviderId,
+              toUnixTimestamp64Milli(Time) AS Ms
+       FROM ${this.table} FINAL WHERE ${where.join(' AND ')} ORDER BY Time DESC LIMIT {limit:UInt32}`,
+      params,
+    );
+    return rows.map((r) => ({
+      key: String(r.DeliveryKey),
+      channel: String(r.Channel),
+      kind: String(r.Kind),
+      receiver: String(r.Receiver),
+      groupKey: String(r.GroupKey),
+      status: String(r.Status),
+      severity: String(r.Severity),
+      rule: String(r.Rule),
+      alerts: Number(r.AlertCount),
+      attempts: Number(r.Attempts),
+      lastError: String(r.Error),
+      providerId: String(r.ProviderId),
+      time: new Date(Number(r.Ms)).toISOString(),
+    }));
+  }
+
   private async insert(rows: DeliveryRow[]): Promise<void> {
     try {
-      await this.storage.client.insert({ table: this.storage.table('vigil_deliveries'), values: rows, format: 'JSONEachRow' });
+      await this.storage.client.insert({ table: this.table, values: rows, format: 'JSONEachRow' });
     } catch (err) {
-      throw new Error(`cannot record ${rows.length} deliveries in ${this.storage.table('vigil_deliveries')}: ${(err as Error).message} (the batch is retried; check ClickHouse)`, { cause: err });
+      throw new Error(`cannot record ${rows.length} deliveries in ${this.table}: ${(err as Error).message} (retried; check ClickHouse)`, { cause: err });
     }
   }
 }

@@ -1,101 +1,163 @@
-import { logger, type AlertTransition, type Batch, type BatchHandler, type BusRecord } from '@vigil/platform';
-import type { Channel, Notification } from '../channels/channel.js';
+import { logger, sleep, type Batch, type BatchHandler, type BusRecord } from '@vigil/platform';
 import type { NotifierMetrics } from '../metrics.js';
-import { compileTemplates, renderNotification, type CompiledTemplates } from '../templates/templates.js';
+import type { Dispatcher } from '../routing/dispatcher.js';
+import { toNotification } from '../routing/notification.js';
+import type { RateLimiter } from '../routing/ratelimit.js';
 import { deadLetter, decodeRecord, type Arrival } from './decode.js';
-import { dedupDecision } from './dedup.js';
-import { deliveryRow, type DeliveryLedger } from './ledger.js';
-import { inArrivalOrderBy, runGroups } from './order.js';
-import { sendWithRetry, type RetryPolicy } from './retry.js';
+import type { Deliverer } from './deliver.js';
+import type { Inbox } from './inbox.js';
+import type { SnapshotStore } from './state.js';
 
 /**
  * The notification pipeline, composed here and only here:
  *
- *   alert arrived ─► decode ─► render ─► for each channel: dedup ─► send with retry ─► record
- *                      │                                                               │
- *                      └─ undecodable: dead-letter topic        given up: dead-letter topic
+ *   vigil.alerts ─► decode ─► inbox (ClickHouse) ─► dispatcher.receive ─► commit offsets
+ *                     └─ undecodable: dead-letter topic
  *
- * A batch resolves only once every delivery of every record in it is recorded (sent or failed),
- * so the bus commits its offsets after the deliveries and never before.
+ *   timer at dispatcher.nextFlushAt() ─► snapshot (ClickHouse) ─► dispatcher.flush
+ *                                         ─► per notification: Deliverer (rate limit, ledger, retry, fallback)
+ *
+ * Offsets are committed once the transitions are in the inbox, so the Kafka side never waits for
+ * a slow provider; what the dispatcher holds in memory is rebuilt at start from the last snapshot
+ * and the inbox, and the ledger keeps a notification from being sent twice.
  */
 
 export interface PipelineDeps {
-  channels: Channel[];
-  templates: CompiledTemplates;
-  ledger: DeliveryLedger;
+  dispatcher: Dispatcher;
+  rateLimiter: RateLimiter;
+  deliverer: Deliverer;
+  inbox: Inbox;
+  snapshots: SnapshotStore;
   /** Puts records on the dead-letter topic. */
   deadLetters: (records: BusRecord[]) => Promise<void>;
   metrics: NotifierMetrics;
-  retry: RetryPolicy;
-  /** Alerts delivered side by side within a batch. */
-  concurrency: number;
-  /** Aborted when the role stops. */
-  signal: AbortSignal;
+  externalUrl?: string;
+  /** How far back resolved alerts are taken from the inbox at start (the dispatcher's resolved retention). */
+  resolvedWindowMs?: number;
+  now?: () => number;
 }
 
 type Arrived = Extract<Arrival, { ok: true }>;
 
 const log = logger('notifier');
+/** Longest sleep of the flush loop: a clock jump or a missed wake-up costs at most this. */
+const MAX_SLEEP_MS = 30_000;
 
-export function notificationPipeline(deps: PipelineDeps): BatchHandler {
-  const render = renderStage(deps.templates);
+export class NotificationPipeline {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  private readonly now: () => number;
 
-  async function deliver(arrived: Arrived, deadline: number): Promise<void> {
-    const notification = render(arrived);
-    await settleAll(deps.channels.map((channel) => deliverTo(channel, notification, arrived, deadline)));
+  constructor(private readonly deps: PipelineDeps) {
+    this.now = deps.now ?? Date.now;
   }
 
-  async function deliverTo(channel: Channel, n: Notification, arrived: Arrived, deadline: number): Promise<void> {
-    if (dedupDecision((k, c) => deps.ledger.isSent(k, c), n.key, channel.name) === 'skip') {
-      deps.metrics.skipped(channel.name);
-      return;
-    }
-    const started = performance.now();
-    const outcome = await sendWithRetry(channel, n, { policy: deps.retry, deadline, signal: deps.signal });
-    deps.metrics.delivered(channel.name, outcome.status, (performance.now() - started) / 1000);
-    await deps.ledger.record(deliveryRow(n, channel.name, outcome, Date.now()));
-    if (outcome.status === 'failed') {
-      log.warn({ channel: channel.name, fingerprint: n.alert.fingerprint, rule: n.alert.rule, status: n.alert.status, attempts: outcome.attempts, err: outcome.error }, 'gave up delivering a notification; it is on the dead-letter topic');
-      await deps.deadLetters([deadLetter(arrived.record, outcome.error, channel.name)]);
-      deps.metrics.deadLettered('undeliverable', 1);
-    }
-  }
-
-  return async (batch: Batch) => {
-    const deadline = Date.now() + deps.retry.budgetMs;
+  /** The consumer's batch handler: resolves once the batch's transitions are in the inbox and the dispatcher. */
+  readonly intake: BatchHandler = async (batch: Batch) => {
     const arrivals = batch.records.map(decodeRecord);
-
     const rejected = arrivals.filter((a): a is Extract<Arrival, { ok: false }> => !a.ok);
     if (rejected.length > 0) {
       for (const r of rejected) log.warn({ topic: r.record.topic, partition: r.record.partition, offset: r.record.offset, err: r.error }, 'undecodable record; it is on the dead-letter topic');
-      await deps.deadLetters(rejected.map((r) => deadLetter(r.record, r.error)));
-      deps.metrics.deadLettered('undecodable', rejected.length);
+      await this.deps.deadLetters(rejected.map((r) => deadLetter(r.record, r.error)));
+      this.deps.metrics.deadLettered('undecodable', rejected.length);
     }
-
     const arrived = arrivals.filter((a): a is Arrived => a.ok);
     if (arrived.length === 0) return;
-    await deps.ledger.load(arrived.map((a) => a.key));
-    await runGroups(inArrivalOrderBy(arrived, (a) => a.alert.fingerprint), deps.concurrency, (a) => deliver(a, deadline));
+    const now = this.now();
+    await this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
+    for (const a of arrived) this.deps.dispatcher.receive(a.alert, now);
+    this.deps.metrics.received(arrived.length);
+    this.wake();
   };
-}
 
-/** Stage "render". A template that fails at run time on an odd transition falls back to the defaults rather than losing the notification. */
-function renderStage(templates: CompiledTemplates): (arrived: Arrived) => Notification {
-  const defaults = compileTemplates();
-  const texts = (alert: AlertTransition) => {
-    try {
-      return renderNotification(alert, templates);
-    } catch (err) {
-      log.warn({ fingerprint: alert.fingerprint, rule: alert.rule, err: (err as Error).message }, 'notification template failed; using the default templates');
-      return renderNotification(alert, defaults);
+  /** Rebuilds the dispatcher and the rate limiter: the last snapshot, then every transition of the inbox it may lack. */
+  async restore(): Promise<{ alerts: number; snapshot: boolean }> {
+    const now = this.now();
+    const snapshot = await this.deps.snapshots.load();
+    if (snapshot) {
+      try {
+        this.deps.dispatcher.restore(snapshot.dispatcher, now);
+        this.deps.rateLimiter.restore(snapshot.rateLimiter);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'the saved notifier state cannot be used; starting from the inbox alone');
+      }
     }
-  };
-  return ({ alert, key }) => ({ key, alert, ...texts(alert) });
-}
+    const entries = await this.deps.inbox.latest(now - (this.deps.resolvedWindowMs ?? 86_400_000));
+    // receive() takes only what is newer than what the snapshot knows.
+    for (const e of entries) this.deps.dispatcher.receive(e.alert, now);
+    return { alerts: entries.length, snapshot: snapshot !== undefined };
+  }
 
-/** Waits for every promise, then rejects with the first failure: nothing is left running when a batch fails. */
-async function settleAll(promises: Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  start(): void {
+    this.stopped = false;
+    this.wake();
+  }
+
+  /** Stops the flush loop; deliveries in flight are the Deliverer's to drain. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Something changed: flush now if a group is due, else sleep until one is. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const at = this.deps.dispatcher.nextFlushAt();
+    if (at === undefined) return;
+    const delay = Math.min(MAX_SLEEP_MS, Math.max(0, at - this.now()));
+    if (delay === 0) this.flushNow();
+    else {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flushNow();
+      }, delay);
+      this.timer.unref?.();
+    }
+  }
+
+  private flushNow(): void {
+    this.running = this.flushDue().finally(() => {
+      this.running = undefined;
+      const again = this.again;
+      this.again = false;
+      if (again || !this.stopped) this.wake();
+    });
+  }
+
+  private async flushDue(): Promise<void> {
+    for (let failures = 0; !this.stopped; ) {
+      const now = this.now();
+      const at = this.deps.dispatcher.nextFlushAt();
+      if (at === undefined || at > now) return;
+      try {
+        // Saved before the flush marks anything as notified: a crash after this point replays the
+        // same flush from this state, and the ledger skips what was already delivered.
+        await this.deps.snapshots.save({ dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state() }, now);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'cannot save the notifier state; flushing later');
+        await sleep(Math.min(10_000, 500 * 2 ** failures++));
+        continue;
+      }
+      failures = 0;
+      const flushedAt = this.now();
+      const groups = this.deps.dispatcher.flush(flushedAt);
+      if (groups.length > 0) this.deps.metrics.flushed(groups.length);
+      for (const g of groups) {
+        const n = toNotification(g, flushedAt, this.deps.externalUrl ? { externalUrl: this.deps.externalUrl } : {});
+        this.deps.deliverer.submit(n).catch((err: unknown) => {
+          if ((err as Error).name !== 'StoppingError') log.error({ receiver: n.receiver, group: n.groupKey, err: (err as Error).message }, 'delivery of a notification failed');
+        });
+      }
+    }
+  }
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AlertTransition } from '@vigil/platform';
-import { DeliveryError, type Channel, type Notification } from '../channels/channel.js';
+import { DeliveryError } from '../channels/channel.js';
 import { retryDecision, sendWithRetry, StoppingError, type RetryPolicy } from './retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1_000, budgetMs: 10_000 };
@@ -40,25 +39,13 @@ describe('retryDecision', () => {
     const asked = retryDecision(transient(60_000), 1, 5_000, policy, mid);
     expect(asked).toEqual({ retry: false, reason: 'gave up after 1 attempts: the receiver asked to wait 60000ms, more than the 5000ms left' });
     const late = retryDecision(transient(), 2, 100, policy, mid);
-    expect(late).toEqual({ retry: false, reason: 'gave up after 2 attempts: out of time (10000ms per batch)' });
+    expect(late).toEqual({ retry: false, reason: 'gave up after 2 attempts: out of time (10000ms per delivery, delivery.giveUpAfter)' });
   });
 });
 
-const alert: AlertTransition = {
-  fingerprint: 'f',
-  status: 'firing',
-  severity: 'warning',
-  labels: {},
-  annotations: {},
-  startsAt: '2024-01-01T00:00:00Z',
-  value: 1,
-  rule: 'r',
-  window: 0,
-};
-const notification: Notification = { key: 'f:2024-01-01T00:00:00Z:firing:warning', alert, title: 't', text: 'x' };
 
 /** A channel that fails with the given errors, then succeeds. */
-function flaky(errors: unknown[]): Channel & { calls: number } {
+function flaky(errors: unknown[]): { name: string; calls: number; send(): Promise<void> } {
   const ch = {
     name: 'flaky',
     calls: 0,
@@ -75,31 +62,31 @@ describe('sendWithRetry', () => {
 
   it('sends once when the channel accepts', async () => {
     const ch = flaky([]);
-    expect(await sendWithRetry(ch, notification, { policy: fast, deadline: Date.now() + 5_000 })).toEqual({ status: 'sent', attempts: 1, error: '' });
+    expect(await sendWithRetry(ch.name, () => ch.send(), { policy: fast, deadline: Date.now() + 5_000 })).toEqual({ status: 'sent', attempts: 1, error: '' });
     expect(ch.calls).toBe(1);
   });
 
   it('retries transient failures until it passes', async () => {
     const ch = flaky([transient(), new Error('ECONNRESET')]);
-    expect(await sendWithRetry(ch, notification, { policy: fast, deadline: Date.now() + 5_000 })).toEqual({ status: 'sent', attempts: 3, error: '' });
+    expect(await sendWithRetry(ch.name, () => ch.send(), { policy: fast, deadline: Date.now() + 5_000 })).toEqual({ status: 'sent', attempts: 3, error: '' });
   });
 
   it('gives up after maxAttempts with the last error and the reason', async () => {
     const ch = flaky([transient(), transient(), transient(), transient()]);
-    const out = await sendWithRetry(ch, notification, { policy: fast, deadline: Date.now() + 5_000 });
+    const out = await sendWithRetry(ch.name, () => ch.send(), { policy: fast, deadline: Date.now() + 5_000 });
     expect(out).toEqual({ status: 'failed', attempts: 3, error: 'HTTP 503; gave up after 3 attempts' });
     expect(ch.calls).toBe(3);
   });
 
   it('does not retry a permanent failure', async () => {
     const ch = flaky([new DeliveryError('HTTP 404', { permanent: true, status: 404 })]);
-    expect(await sendWithRetry(ch, notification, { policy: fast, deadline: Date.now() + 5_000 })).toEqual({ status: 'failed', attempts: 1, error: 'HTTP 404; permanent error' });
+    expect(await sendWithRetry(ch.name, () => ch.send(), { policy: fast, deadline: Date.now() + 5_000 })).toEqual({ status: 'failed', attempts: 1, error: 'HTTP 404; permanent error' });
   });
 
   it('does not start an attempt once stopping, and says the delivery is left for later', async () => {
     const abort = new AbortController();
     const ch = flaky([transient()]);
-    const p = sendWithRetry(ch, notification, { policy: { ...fast, baseDelayMs: 60_000, maxDelayMs: 60_000, budgetMs: 120_000 }, deadline: Date.now() + 120_000, signal: abort.signal });
+    const p = sendWithRetry(ch.name, () => ch.send(), { policy: { ...fast, baseDelayMs: 60_000, maxDelayMs: 60_000, budgetMs: 120_000 }, deadline: Date.now() + 120_000, signal: abort.signal });
     setTimeout(() => abort.abort(), 20);
     await expect(p).rejects.toBeInstanceOf(StoppingError);
     expect(ch.calls).toBe(1);

@@ -1,5 +1,6 @@
 import { backoffDelay, sleep } from '@vigil/platform';
-import { DeliveryError, type Channel, type Notification } from '../channels/channel.js';
+import { DeliveryError } from '../channels/channel.js';
+import type { SendReceipt } from '../model.js';
 
 /** Stage "send with retry": one channel's send, tried again while it can still pass. */
 
@@ -9,15 +10,11 @@ export interface RetryPolicy {
   /** Backoff before the 2nd attempt (jittered, doubling, capped at `maxDelayMs`). */
   baseDelayMs: number;
   maxDelayMs: number;
-  /**
-   * Time a batch of transitions may spend retrying, from its arrival. Bounded because the
-   * batch's offsets wait for its deliveries, and a consumer that stays away too long is
-   * dropped from its group.
-   */
+  /** Time a delivery may take, retries included (`notifier.delivery.giveUpAfter`); then it is failed and handed to the fallback receiver. */
   budgetMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 8_000, budgetMs: 20_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 1_000, baseDelayMs: 500, maxDelayMs: 30_000, budgetMs: 600_000 };
 
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: string };
 
@@ -36,7 +33,7 @@ export function retryDecision(err: unknown, attempts: number, remainingMs: numbe
     const reason =
       asked !== undefined && asked > remainingMs
         ? `gave up after ${attempts} attempts: the receiver asked to wait ${asked}ms, more than the ${Math.max(0, remainingMs)}ms left`
-        : `gave up after ${attempts} attempts: out of time (${policy.budgetMs}ms per batch)`;
+        : `gave up after ${attempts} attempts: out of time (${policy.budgetMs}ms per delivery, delivery.giveUpAfter)`;
     return { retry: false, reason };
   }
   return { retry: true, delayMs };
@@ -47,9 +44,11 @@ export interface DeliveryOutcome {
   attempts: number;
   /** Why it failed, '' when sent. */
   error: string;
+  /** What the provider said (message id, issue number), when it said something. */
+  providerId?: string;
 }
 
-/** Thrown when the role stops during a delivery: the batch must not count as done. */
+/** Thrown when the role stops during a delivery: it must not count as done. */
 export class StoppingError extends Error {
   constructor(what: string) {
     super(`notifier is stopping: ${what} was not finished; it is retried from the ledger on the next start`);
@@ -59,22 +58,29 @@ export class StoppingError extends Error {
 
 export interface SendOptions {
   policy: RetryPolicy;
-  /** Epoch ms after which no new attempt starts. */
+  /** Epoch ms after which no new attempt starts; an attempt in flight is aborted then. */
   deadline: number;
   /** Aborted when the role stops: no new attempt or wait starts, the delivery is left to the next start. */
   signal?: AbortSignal;
+  /** Aborts an attempt in flight (a grace period after the stop): without it an attempt runs to its deadline. */
+  abortAttempts?: AbortSignal;
   now?: () => number;
   random?: () => number;
 }
 
-export async function sendWithRetry(channel: Channel, notification: Notification, opts: SendOptions): Promise<DeliveryOutcome> {
+/** One attempt: the channel's send, given a signal aborted at the deadline or on stop. */
+export type Attempt = (signal: AbortSignal) => Promise<SendReceipt | void>;
+
+export async function sendWithRetry(what: string, attempt: Attempt, opts: SendOptions): Promise<DeliveryOutcome> {
   const now = opts.now ?? Date.now;
   for (let attempts = 1; ; attempts++) {
-    if (opts.signal?.aborted) throw new StoppingError(`delivery to ${channel.name}`);
+    if (opts.signal?.aborted) throw new StoppingError(`delivery to ${what}`);
     try {
-      await channel.send(notification);
-      return { status: 'sent', attempts, error: '' };
+      const timeout = AbortSignal.timeout(Math.max(1, opts.deadline - now()));
+      const receipt = await attempt(opts.abortAttempts ? AbortSignal.any([opts.abortAttempts, timeout]) : timeout);
+      return { status: 'sent', attempts, error: '', ...(receipt?.providerId ? { providerId: receipt.providerId } : {}) };
     } catch (err) {
+      if (opts.abortAttempts?.aborted) throw new StoppingError(`delivery to ${what}`);
       const decision = retryDecision(err, attempts, opts.deadline - now(), opts.policy, opts.random);
       if (!decision.retry) return { status: 'failed', attempts, error: `${(err as Error)?.message ?? String(err)}; ${decision.reason}` };
       await sleep(decision.delayMs, opts.signal);

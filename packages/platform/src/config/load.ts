@@ -126,11 +126,7 @@ function semanticProblems(config: VigilConfig, source: string): string[] {
     if (rule.warning === undefined && rule.critical === undefined) out.push(`${at}: rule "${rule.name}" needs a warning or a critical threshold`);
     if (rule.window <= 0) out.push(`${at}.window: rule "${rule.name}": the window must be longer than 0s`);
   });
-  const names = new Set<string>();
-  config.notifier.webhooks.forEach((w, i) => {
-    if (names.has(w.name)) out.push(`${source}: notifier.webhooks[${i}].name: "${w.name}" is used twice (give each webhook its own name)`);
-    names.add(w.name);
-  });
+  // notifier: checked by the notifier package (checkNotifierConfig), webhook names included.
   return out;
 }
 

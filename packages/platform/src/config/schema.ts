@@ -162,7 +162,7 @@ export const ConfigSchema = Type.Object(
       },
       'The rules role.',
     ),
-    notifier: section(
+    notifier: Type.Object(
       {
         groupId: Type.String({ default: 'vigil-notifier' }),
         console: section(
@@ -172,16 +172,14 @@ export const ConfigSchema = Type.Object(
           },
           'Print notifications on stdout.',
         ),
-        webhooks: Type.Array(WebhookChannel, { default: [], description: 'HTTP endpoints that receive every transition.' }),
-        templates: section(
-          {
-            title: Type.Optional(Type.String({ description: 'Handlebars template of the title line.' })),
-            body: Type.Optional(Type.String({ description: 'Handlebars template of the message body.' })),
-          },
-          'Templates overriding the defaults.',
-        ),
+        webhooks: Type.Array(WebhookChannel, { default: [], description: 'HTTP endpoints that receive every transition (while no receivers are configured).' }),
       },
-      'The notifier role.',
+      {
+        additionalProperties: true,
+        default: {},
+        description:
+          'The notifier role. Open here: receivers, route, templates, silences and the rest are checked by the notifier package (packages/notifier/src/config/schema.ts, via checkNotifierConfig).',
+      },
     ),
   },
   Closed,
