@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
+import type { createChdbConnection as CreateChdbConnection } from 'chdb/connection';
 import type { DependencyStatus } from '../bus/types.js';
 import { logger } from '../log.js';
 
@@ -36,6 +37,10 @@ const log = logger('storage');
 /** chDB binds one data directory per process, so every role in the process shares one client. */
 let embedded: { path: string; client: ClickHouseClient; refs: number } | undefined;
 
+// chdb maps a ~140 MiB native library when loaded: it is loaded only when the embedded engine is
+// opened, so processes without storage (a collector on every host) do not carry it.
+const requireChdb = createRequire(import.meta.url);
+
 export function openStorage(opts: StorageOptions): Storage {
   const kind = opts.url ? 'server' : 'embedded';
   let client: ClickHouseClient;
@@ -57,6 +62,7 @@ export function openStorage(opts: StorageOptions): Storage {
     if (!embedded) {
       mkdirSync(path, { recursive: true });
       // chdb types its connection against @clickhouse/client-common; the runtime contract is the same.
+      const { createChdbConnection } = requireChdb('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection };
       const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
       embedded = { path, client: createClient({ connection }), refs: 0 };
     }
