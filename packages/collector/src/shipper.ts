@@ -92,13 +92,17 @@ export async function openShipper(opts: ShipperOptions): Promise<QueuedShipper> 
   const meter = opts.meter;
   const dropped = meter.createCounter('vigil_collector_spool_dropped_records', { description: 'Records dropped because the spool was full (oldest first).' });
   const spool = await DiskSpool.open({ ...opts.spool, onDrop: (lost) => dropped.add(lost.records) });
+  const kafkaErrors = meter.createCounter('vigil_collector_kafka_errors', { description: 'Sends to the bus that failed or timed out.' });
+  // Shown at 0 from the start, so dashboards and alerts see the series before the first loss.
+  dropped.add(0);
+  kafkaErrors.add(0);
   return new Pump(opts, spool, {
     received: meter.createCounter('vigil_collector_records_received', { description: 'Data points and log records handed to the shipper, per source.' }),
     sent: meter.createCounter('vigil_collector_records_sent', { description: 'Data points and log records accepted by the bus, per source.' }),
     failed: meter.createCounter('vigil_collector_records_failed', {
       description: 'Data points and log records the bus did not take at the first attempt (they went to the spool), or that could not be spooled, per source.',
     }),
-    kafkaErrors: meter.createCounter('vigil_collector_kafka_errors', { description: 'Sends to the bus that failed or timed out.' }),
+    kafkaErrors,
     queueLength: meter.createObservableGauge('vigil_collector_queue_length', { description: 'Export requests in the in-memory queue.' }),
     spoolBytes: meter.createObservableGauge('vigil_collector_spool_bytes', { description: 'Bytes waiting in the on-disk spool.', unit: 'By' }),
     spoolRecords: meter.createObservableGauge('vigil_collector_spool_records', { description: 'Data points and log records waiting in the on-disk spool.' }),
