@@ -1,6 +1,7 @@
 import { FormatRegistry, Type } from '@sinclair/typebox';
 import { Duration } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
+import { MetricAggregator, loadRulePack, registerParsedMetrics } from '../../parse/index.js';
 import { Tailer, type TailerOptions } from './tailer.js';
 
 export { Tailer, type TailerOptions, type TailerStats } from './tailer.js';
@@ -61,7 +62,13 @@ export const FileOptions = Type.Object(
     batchWait: Duration({ default: '200ms', description: 'A batch that is not full is sent once its oldest record has waited this long.' }),
     rotateWait: Duration({ default: '5s', description: 'A renamed or deleted file is kept open and read until it has not grown for this long.' }),
     forceFlushPeriod: Duration({ default: '1s', description: 'A last line without a newline is emitted once the file has not grown for this long; 0s waits for the newline.' }),
-    parser: Type.Optional(Type.String({ minLength: 1, description: 'Name of a rule pack, or path of a rules file, that turns lines into structured records (JSON lines, regex rules).' })),
+    parser: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Rule pack that turns lines into structured records (JSON lines, regex rules setting severity, attributes, metrics): a built-in name (default, plain) or a rules file. Unset: each line is the body, severity unset.',
+        examples: ['default'],
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -76,6 +83,9 @@ export const filePlugin = definePlugin({
   description: 'Tails log files matched by globs, following renames and truncation, with checkpoints.',
   schema: FileOptions,
   create(options, ctx) {
+    // A bad rules file is a ConfigError here, naming the file and rule.
+    const parser = options.parser === undefined ? undefined : loadRulePack(options.parser);
+    const aggregator = new MetricAggregator();
     const opts: TailerOptions = {
       include: options.include,
       exclude: options.exclude,
@@ -94,6 +104,13 @@ export const filePlugin = definePlugin({
       batchWait: options.batchWait,
       rotateWait: options.rotateWait,
       forceFlushPeriod: options.forceFlushPeriod,
+      parse: parser
+        ? (text, attributes) => {
+            const { record, metrics } = parser.parse(text, { attributes });
+            if (metrics.length > 0) aggregator.updateAll(metrics);
+            return record;
+          }
+        : undefined,
     };
     const tailer = new Tailer(opts, { logs: (records) => ctx.logs(records), stateDir: () => ctx.stateDir() });
     const s = tailer.stats;
@@ -110,9 +127,16 @@ export const filePlugin = definePlugin({
       status: 'up',
       detail: `${s.openFiles} files open, ${s.linesRead} lines read, ${s.recordsShipped} records shipped${s.lastError ? `; last error: ${s.lastError}` : ''}`,
     }));
+    let unregister: (() => void) | undefined;
     return {
-      start: () => tailer.start(ctx.signal),
-      stop: () => tailer.stop(),
+      async start() {
+        if (parser) unregister = registerParsedMetrics(ctx.meter, aggregator);
+        await tailer.start(ctx.signal);
+      },
+      async stop() {
+        await tailer.stop();
+        unregister?.();
+      },
     };
   },
 });

@@ -36,8 +36,8 @@ export interface TailerOptions {
   batchWait: number;
   rotateWait: number;
   forceFlushPeriod: number;
-  /** Turns a line's record into its final shape (the shared parser); absent: the line is the body. */
-  parse?: (record: LogRecordInput) => LogRecordInput;
+  /** Turns a line (with its file's attributes) into a record: the shared parser. Absent: the line is the body, severity unset. */
+  parse?: (text: string, attributes: Attributes) => LogRecordInput;
 }
 
 export interface TailerSink {
@@ -310,8 +310,8 @@ export class Tailer {
   }
 
   private emit(r: FileReader, text: string, end: number, truncated: boolean): void {
-    let record: LogRecordInput = { body: text, attributes: truncated ? r.truncatedAttrs : r.attrs };
-    if (this.opts.parse) record = this.opts.parse(record);
+    const attributes = truncated ? r.truncatedAttrs : r.attrs;
+    const record: LogRecordInput = this.opts.parse ? this.opts.parse(text, attributes) : { body: text, attributes };
     const b = this.batch;
     if (b.records.length === 0) b.started = this.now();
     b.records.push(record);
