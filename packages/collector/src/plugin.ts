@@ -74,6 +74,12 @@ export interface CollectorPlugin<S extends TSchema = TSchema> {
   /** Options schema (without `type` and `name`), each key with a default and a description. */
   readonly schema: S;
   readonly description: string;
+  /**
+   * Checks what the schema cannot express (regexes, rule packs, files to read, cross-field
+   * limits) without starting anything; throws a ConfigError naming keys under `at`
+   * (e.g. `f.yaml: collector.plugins[2]`). Called by `vigil validate` and before `create`.
+   */
+  check?(options: StaticDecode<S>, at: string): void;
   create(options: StaticDecode<S>, ctx: PluginContext): PluginInstance;
 }
 

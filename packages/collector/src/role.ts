@@ -58,7 +58,9 @@ export function checkCollectorConfig(config: VigilConfig, source = 'config', plu
     if (names.has(name)) problems.push(`${at}.name: "${name}" is used twice (give each plugin instance its own name)`);
     names.add(name);
     try {
-      planned.push({ name, plugin, options: checkSection(plugin.schema, options, at) });
+      const checked = checkSection(plugin.schema, options, at);
+      plugin.check?.(checked, at);
+      planned.push({ name, plugin, options: checked });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import { SeverityNumber, type Attributes } from '@opentelemetry/api';
 import { Type } from '@sinclair/typebox';
-import { Duration, backoffDelay, logger, sleep } from '@vigil/platform';
+import { ConfigError, Duration, backoffDelay, logger, sleep } from '@vigil/platform';
 import { definePlugin, type LogRecordInput, type PluginContext } from '../../plugin.js';
 import { MetricAggregator, loadRulePack, registerParsedMetrics, type Parser } from '../../parse/index.js';
 import { LineSplitter } from '../file/lines.js';
@@ -211,6 +211,14 @@ export const execPlugin = definePlugin({
   type: 'exec',
   description: 'Runs a command, parses its stdout and stderr lines with a rule pack, restarts it with backoff, and reports its starts and exits as events.',
   schema: execSchema,
+  check(options, at) {
+    try {
+      loadRulePack(options.parser);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.problems.map((p) => `${at}.parser: ${p}`));
+      throw err;
+    }
+  },
   create(options, ctx) {
     // Loaded here, not at start, so that a broken rule pack is a config error before anything runs.
     const parser = loadRulePack(options.parser);

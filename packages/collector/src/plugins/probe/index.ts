@@ -118,6 +118,9 @@ export const probePlugin = definePlugin({
   type: 'probe',
   description: 'Health checks of HTTP(S), TCP, PostgreSQL and Redis endpoints, with healthy/degraded/unhealthy states.',
   schema: ProbeOptions,
+  check(options, at) {
+    planProbes(options.targets, `${at}.targets`);
+  },
   create(options, ctx: PluginContext) {
     const probes = planProbes(options.targets, `collector.plugins[${ctx.name}].targets`);
     const last = new Map<PlannedProbe, Last>();
