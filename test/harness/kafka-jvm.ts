@@ -48,6 +48,10 @@ export interface RunningKafka {
   timings: { fetchMs: number; startMs: number };
   /** Stops the JVM (SIGTERM, then SIGKILL after 10 s) and removes its temp dir. Idempotent. */
   stop(): Promise<void>;
+  /** Outage tests: stops the JVM but keeps its ports and data, for `resume`. */
+  halt(): Promise<void>;
+  /** Starts the halted broker again on the same port and data dir; resolves once it answers. */
+  resume(): Promise<void>;
 }
 
 /** The throwaway pom whose runtime dependencies are exactly the broker's classpath. */
@@ -311,53 +315,60 @@ async function startOnce(libs: string, opts: StartKafkaOptions): Promise<Running
     throw new Error(`formatting Kafka storage in ${dataDir} failed (${format.failure}); output:\n${lastLines(format.output, 30)}`);
   }
 
-  const fd = openSync(logFile, 'a');
-  const child = spawn(
-    'bash',
-    [
-      '-c',
-      WATCHDOG,
-      'vigil-kafka-watchdog',
-      String(owner),
-      javaBin(),
-      `-Xmx${opts.heapMb ?? 512}m`,
-      '-Djava.awt.headless=true',
-      '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
-      '-Dorg.slf4j.simpleLogger.showDateTime=true',
-      '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
-      '-cp',
-      cp,
-      'kafka.Kafka',
-      propsFile,
-    ],
-    { cwd: dir, detached: true, stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  // The watchdog, not this process's event loop, keeps the broker tied to its owner.
-  child.unref();
+  const launch = () => {
+    const fd = openSync(logFile, 'a');
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        WATCHDOG,
+        'vigil-kafka-watchdog',
+        String(owner),
+        javaBin(),
+        `-Xmx${opts.heapMb ?? 512}m`,
+        '-Djava.awt.headless=true',
+        '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
+        '-Dorg.slf4j.simpleLogger.showDateTime=true',
+        '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
+        '-cp',
+        cp,
+        'kafka.Kafka',
+        propsFile,
+      ],
+      { cwd: dir, detached: true, stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+    // The watchdog, not this process's event loop, keeps the broker tied to its owner.
+    child.unref();
+    child.once('exit', (code, signal) => (exit = `the broker process exited (code ${code}, signal ${signal})`));
+    child.once('error', (err) => (exit = `the broker process could not be started: ${err.message}`));
+    return child;
+  };
   let exit: string | undefined;
-  child.once('exit', (code, signal) => (exit = `the broker process exited (code ${code}, signal ${signal})`));
-  child.once('error', (err) => (exit = `the broker process could not be started: ${err.message}`));
+  let child = launch();
 
-  let stopped: Promise<void> | undefined;
-  const stop = (removeDir: boolean) =>
-    (stopped ??= (async () => {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+  const kill = async () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      const timer = setTimeout(() => {
         try {
-          child.kill('SIGTERM');
+          process.kill(-child.pid!, 'SIGKILL');
         } catch {
           /* already gone */
         }
-        const timer = setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }, 10_000);
-        await exitOf(child);
-        clearTimeout(timer);
-      }
+      }, 10_000);
+      await exitOf(child);
+      clearTimeout(timer);
+    }
+  };
+  let stopped: Promise<void> | undefined;
+  const stop = (removeDir: boolean) =>
+    (stopped ??= (async () => {
+      await kill();
       if (removeDir) await rm(dir, { recursive: true, force: true });
       else await rm(dataDir, { recursive: true, force: true });
     })());
@@ -377,6 +388,12 @@ async function startOnce(libs: string, opts: StartKafkaOptions): Promise<Running
   }
   const startMs = Date.now() - t0;
   opts.log?.(`Kafka ready on ${brokers} in ${startMs} ms`);
-  return { brokers, logFile, timings: { fetchMs: 0, startMs }, stop: () => stop(true) };
+  const halt = kill;
+  const resume = async () => {
+    exit = undefined;
+    child = launch();
+    await waitForKafka([brokers], { timeoutMs: opts.startTimeoutMs ?? 90_000, gone: () => exit });
+  };
+  return { brokers, logFile, timings: { fetchMs: 0, startMs }, stop: () => stop(true), halt, resume };
 }
 
