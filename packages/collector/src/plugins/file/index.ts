@@ -30,7 +30,11 @@ export const FileOptions = Type.Object(
       default: 'end',
       description: 'Where to start files found at the first scan that no checkpoint knows. Files that appear later are always read from their beginning.',
     }),
-    pollInterval: Duration({ default: '250ms', description: 'How often the globs are expanded and the files checked for new lines, renames and truncation.' }),
+    pollInterval: Duration({ default: '250ms', description: 'How often the files are checked for new lines, renames and truncation.' }),
+    refreshInterval: Duration({
+      default: '1s',
+      description: 'How often the globs are expanded to find new files (at once, too, when a known path leads to another file: a rotation).',
+    }),
     fingerprintBytes: Type.Integer({
       minimum: 16,
       maximum: 65536,
@@ -91,6 +95,7 @@ export const filePlugin = definePlugin({
       exclude: options.exclude,
       startAt: options.startAt,
       pollInterval: options.pollInterval,
+      refreshInterval: options.refreshInterval,
       fingerprintBytes: options.fingerprintBytes,
       maxLineBytes: options.maxLineBytes,
       encoding: options.encoding,

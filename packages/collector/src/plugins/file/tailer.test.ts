@@ -19,6 +19,7 @@ function setup(over: Partial<TailerOptions> = {}) {
     exclude: [],
     startAt: 'beginning',
     pollInterval: 10,
+    refreshInterval: 30,
     fingerprintBytes: 64,
     maxLineBytes: 65536,
     encoding: 'utf8',
@@ -74,7 +75,9 @@ describe('file tailer on real files', () => {
     const tailer = t.tailer();
     await tailer.start();
     const all = seqLines(0, 3000);
-    for (let i = 0; i < all.length; i++) {
+    writeSync(fd, `${all[0]}\n`);
+    await until('the file is tailed', () => t.got.length === 1);
+    for (let i = 1; i < all.length; i++) {
       writeSync(fd, `${all[i]}\n`);
       if (i % 500 === 450) {
         renameSync(path, join(t.dir, `app.log.${i}`)); // not matched by the glob: drained through our open descriptor

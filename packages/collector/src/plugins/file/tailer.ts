@@ -27,6 +27,8 @@ export interface TailerOptions {
   exclude: string[];
   startAt: 'end' | 'beginning';
   pollInterval: number;
+  /** How often the globs are expanded to find new files; known files are checked every poll. */
+  refreshInterval: number;
   fingerprintBytes: number;
   maxLineBytes: number;
   encoding: LineEncoding;
@@ -143,6 +145,7 @@ export class Tailer {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private firstScan = true;
+  private lastRefresh = 0;
 
   constructor(
     private readonly opts: TailerOptions,
@@ -180,7 +183,7 @@ export class Tailer {
   /** One round: find files, read what is new, flush what has waited long enough. */
   async poll(): Promise<void> {
     try {
-      await this.scan();
+      if (this.now() - this.lastRefresh >= this.opts.refreshInterval || !(await this.checkKnown())) await this.scan();
       for (const r of this.readers) await this.read(r);
       this.flushIdle();
       this.closeDrained();
@@ -192,7 +195,53 @@ export class Tailer {
     this.stats.openFiles = this.readers.length;
   }
 
+  /**
+   * Between glob expansions, known files are checked by their path alone (a stat each, far
+   * cheaper than a glob). Returns false when a path leads elsewhere now (a rotation), so the
+   * globs are expanded at once and the new file is found without waiting.
+   */
+  private async checkKnown(): Promise<boolean> {
+    let settled = true;
+    for (const r of this.readers) {
+      // A rotation under way: look for the file that replaces it at every poll.
+      if (r.goneSince !== undefined) {
+        settled = false;
+        continue;
+      }
+      let st;
+      try {
+        st = await stat(r.path);
+      } catch {
+        settled = false;
+        continue;
+      }
+      // Another file at the path, or this one truncated (copy-truncate): a full scan handles it,
+      // new files first, so a rotated copy resumes where this reader is.
+      if (st.dev !== r.dev || st.ino !== r.ino) {
+        settled = false;
+        continue;
+      }
+      const { change, head } = await this.inspect(r, st.size);
+      if (change === 'truncated') {
+        settled = false;
+        continue;
+      }
+      r.seen = false;
+      await this.revisit(r, r.path, st.size, head);
+    }
+    return settled;
+  }
+
+  /** Whether a known file grew or was truncated; reads its first bytes only when its size changed or its fingerprint is short. */
+  private async inspect(r: FileReader, size: number): Promise<{ change: 'same' | 'truncated'; head: Buffer | undefined }> {
+    if (size === r.lastSize && r.fingerprint.length >= this.opts.fingerprintBytes) return { change: 'same', head: undefined };
+    const head = size > 0 ? Buffer.from(await this.readHead(r.fd)) : Buffer.alloc(0);
+    const change = changeAt({ dev: r.dev, ino: r.ino, offset: r.splitter.offset, fingerprint: r.fingerprint }, { dev: r.dev, ino: r.ino, size }, head);
+    return { change: change === 'truncated' ? 'truncated' : 'same', head };
+  }
+
   private async scan(): Promise<void> {
+    this.lastRefresh = this.now();
     const paths = await glob(this.opts.include, { ignore: this.opts.exclude, absolute: true, onlyFiles: true, dot: true, followSymbolicLinks: true });
     const now = this.now();
     for (const r of this.readers) r.seen = false;
@@ -219,14 +268,13 @@ export class Tailer {
   }
 
   /** A file we already read, found again (maybe under a new name): check for truncation. */
-  private async revisit(r: FileReader, path: string, size: number): Promise<void> {
+  private async revisit(r: FileReader, path: string, size: number, inspected?: Buffer): Promise<void> {
     if (r.seen) return; // two matching paths (hard links) for one file
     r.seen = true;
     r.goneSince = undefined;
     if (r.path !== path) r.setPath(path, this.opts.attributes);
-    if (size === r.lastSize && r.fingerprint.length >= this.opts.fingerprintBytes) return;
-    const head = size > 0 ? await this.readHead(r.fd) : Buffer.alloc(0);
-    const change = changeAt({ dev: r.dev, ino: r.ino, offset: r.splitter.offset, fingerprint: r.fingerprint }, { dev: r.dev, ino: r.ino, size }, head);
+    const { change, head } = inspected ? { change: 'same' as const, head: inspected } : await this.inspect(r, size);
+    if (!head) return;
     if (change === 'truncated') {
       this.stats.rotations++;
       log.debug({ path: r.path }, 'file truncated (copy-truncate); reading it again from the start');
