@@ -1,0 +1,184 @@
+/**
+ * bench/notifier: latency from "alert published" to "webhook received", for Vigil's notifier
+ * and for Prometheus Alertmanager, in the same run, to the same loopback receiver:
+ *   vigil          alert transition produced on Kafka → notifier role (inbox, dispatcher with
+ *                  groupWait 0, snapshot, ledger) → webhook POST
+ *   alertmanager   the same alerts POSTed to Alertmanager's v2 API (group_wait 0) → webhook POST
+ * One alert at a time (each its own group), paced, so this is latency, not throughput.
+ * Prints p50, p99 and max for each.
+ *
+ *   pnpm bench:notifier                 # 300 alerts each
+ *   ALERTS=1000 PACE_MS=10 pnpm bench:notifier
+ * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite. Needs
+ * Debian's prometheus-alertmanager (/usr/bin/prometheus-alertmanager, or ALERTMANAGER=path).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { HealthRegistry, KafkaBus, createTelemetry, encodeAlert, fingerprint, migrate, openStorage, parseConfig, setLogLevel, type AlertTransition } from '@vigil/platform';
+import { createNotifierRole } from '@vigil/notifier';
+import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
+import { freePort } from '../../test/harness/kafka-jvm.js';
+
+const ALERTS = Number(process.env.ALERTS ?? 300);
+const PACE_MS = Number(process.env.PACE_MS ?? 20);
+const ALERTMANAGER = process.env.ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
+
+/** The receiver: when each bench_id first arrived (Vigil and Alertmanager both send alerts[].labels). */
+const arrived = new Map<string, number>();
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function report(name: string, latencies: number[], lost: number): string {
+  const s = [...latencies].sort((a, b) => a - b);
+  const f = (v: number) => `${v.toFixed(1)} ms`;
+  return `${name.padEnd(13)} n=${s.length}${lost ? ` (lost ${lost})` : ''}  p50 ${f(percentile(s, 50))}  p99 ${f(percentile(s, 99))}  max ${f(s[s.length - 1] ?? Number.NaN)}`;
+}
+
+async function waitFor(ids: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && ids.some((id) => !arrived.has(id))) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function main(): Promise<void> {
+  setLogLevel('warn');
+  if (!existsSync(ALERTMANAGER)) throw new Error(`${ALERTMANAGER} not found: install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager) or set ALERTMANAGER`);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const t = performance.now();
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as { alerts?: { labels?: Record<string, string> }[] };
+        for (const a of body.alerts ?? []) {
+          const id = a.labels?.bench_id;
+          if (id && !arrived.has(id)) arrived.set(id, t);
+        }
+      } catch {
+        // not ours
+      }
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const hook = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const dir = mkdtempSync(join(os.tmpdir(), 'vigil-bench-notifier-'));
+  const broker = await obtainKafkaBroker({ log: (l) => process.stderr.write(`[kafka] ${l}\n`) });
+  const lines: string[] = [];
+  try {
+    // ---- Vigil ----
+    const run = Date.now().toString(36);
+    const config = parseConfig(
+      `kafka:
+  topics: { alerts: bench-alerts-${run}, dlq: bench-dlq-${run} }
+notifier:
+  groupId: bench-notifier-${run}
+  receivers: [{ name: bench, webhook: [{ url: "${hook}" }] }]
+  route: { receiver: bench, groupBy: ["..."], groupWait: 0s, groupInterval: 1s }
+`,
+      { env: { KAFKA_BROKERS: broker.brokers } },
+    );
+    const storage = openStorage({ database: 'vigil', dataDir: join(dir, 'ch') });
+    await migrate(storage, 86_400_000);
+    const bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: `bench-${run}`, partitions: 3 });
+    const role = createNotifierRole({ config, bus, storage, telemetry: createTelemetry('bench'), health: new HealthRegistry() });
+    await role.start();
+    const producer = await bus.producer();
+    // Warm up: the consumer joined, the first fetch and insert done.
+    const warm = (id: string): AlertTransition => {
+      const labels = { alertname: 'bench', bench_id: id };
+      return { fingerprint: fingerprint(labels), status: 'firing', severity: 'warning', labels, annotations: {}, startsAt: new Date().toISOString(), value: 1, rule: 'bench', window: 0 };
+    };
+    await producer.send(config.kafka.topics.alerts, [{ key: 'w', value: encodeAlert(warm(`vigil-warm-${run}`)) }]);
+    await waitFor([`vigil-warm-${run}`], 60_000);
+    const vigilSent = new Map<string, number>();
+    for (let i = 0; i < ALERTS; i++) {
+      const a = warm(`vigil-${run}-${i}`);
+      vigilSent.set(a.labels.bench_id!, performance.now());
+      await producer.send(config.kafka.topics.alerts, [{ key: a.fingerprint, value: encodeAlert(a) }]);
+      await new Promise((r) => setTimeout(r, PACE_MS));
+    }
+    await waitFor([...vigilSent.keys()], 30_000);
+    const vigil = [...vigilSent].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t);
+    lines.push(report('vigil', vigil, ALERTS - vigil.length));
+    await role.stop();
+    await bus.close();
+    await storage.close();
+
+    // ---- Alertmanager ----
+    const amPort = await freePort();
+    const amConfig = join(dir, 'alertmanager.yml');
+    writeFileSync(
+      amConfig,
+      `route:
+  receiver: bench
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 4h
+receivers:
+  - name: bench
+    webhook_configs:
+      - url: ${hook}
+        send_resolved: true
+`,
+    );
+    const am = spawn(ALERTMANAGER, [`--config.file=${amConfig}`, `--storage.path=${join(dir, 'am')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let amErr = '';
+    am.stderr!.on('data', (d: Buffer) => (amErr += d.toString()));
+    try {
+      const base = `http://127.0.0.1:${amPort}`;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          if ((await fetch(`${base}/-/ready`)).ok) break;
+        } catch {
+          // not yet
+        }
+        if (Date.now() > deadline) throw new Error(`alertmanager did not get ready: ${amErr.slice(-500)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const post = (id: string) =>
+        fetch(`${base}/api/v2/alerts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify([{ labels: { alertname: 'bench', bench_id: id }, annotations: {}, startsAt: new Date().toISOString() }]),
+        }).then((r) => {
+          if (!r.ok) throw new Error(`alertmanager answered HTTP ${r.status}`);
+        });
+      await post(`am-warm-${run}`);
+      await waitFor([`am-warm-${run}`], 30_000);
+      const amSent = new Map<string, number>();
+      for (let i = 0; i < ALERTS; i++) {
+        const id = `am-${run}-${i}`;
+        amSent.set(id, performance.now());
+        await post(id);
+        await new Promise((r) => setTimeout(r, PACE_MS));
+      }
+      await waitFor([...amSent.keys()], 30_000);
+      const amLat = [...amSent].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t);
+      lines.push(report('alertmanager', amLat, ALERTS - amLat.length));
+    } finally {
+      am.kill('SIGTERM');
+    }
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`alert published → webhook received, ${ALERTS} alerts each, one every ${PACE_MS} ms\n${lines.join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:notifier failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
