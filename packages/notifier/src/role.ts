@@ -83,7 +83,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
     dispatcher,
     rateLimiter,
     deliverer,
-    inbox: new Inbox(storage),
+    inbox: new Inbox(storage, settings.groupId),
     snapshots: new SnapshotStore(storage, settings.groupId),
     deadLetters: async (records) => {
       const producer = await ctx.bus.producer();
@@ -111,6 +111,8 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
           log.warn({ silence: s.id, err: (err as Error).message }, 'a stored silence does not apply (the matcher syntax changed?); ignored');
         }
       }
+      // What was sent lately, in memory: the delivery path then asks no query before a send.
+      const known = await ledger.preload(now - 86_400_000);
       const restored = await pipeline.restore();
       pipeline.start();
       subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake });
@@ -118,7 +120,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {
         log.warn({ topic: alerts }, 'no notification channel is configured: transitions are read and dropped (add notifier.receivers, or enable notifier.console)');
       }
-      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot }, 'notifier started');
+      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot, knownDeliveries: known }, 'notifier started');
     },
     async stop() {
       if (!started) return;

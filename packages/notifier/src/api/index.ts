@@ -226,7 +226,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
           ...(req.body.recipients ? { recipients: req.body.recipients } : {}),
           ...(services.setup.settings.externalUrl ? { externalUrl: services.setup.settings.externalUrl } : {}),
         };
-        const results = await services.deliverer.deliverChannels(n, channels, new Set(['api']), retry);
+        const results = await services.deliverer.deliverChannels(n, channels, new Set(['api']), retry, true);
         return { key, ok: results.every((r) => r.outcome === 'sent' || (r.outcome === 'skipped' && r.reason === 'duplicate')), results: results.map(resultBody) };
       });
 

@@ -96,9 +96,12 @@ export class Deliverer {
     return this.deliverChannels(n, receiver.channels, visited);
   }
 
-  /** Delivers to these channels (the API's notify and test routes pick them); `policy` replaces the retry policy. */
-  async deliverChannels(n: AlertNotification, channels: readonly NotificationChannel[], visited = new Set([n.receiver]), policy?: RetryPolicy): Promise<ChannelResult[]> {
-    await this.deps.ledger.load([n.key], channels.map((c) => c.name));
+  /** Delivers to these channels (the API's notify and test routes pick them); `policy` replaces the retry policy; `lookup` checks the ledger in ClickHouse, not only memory. */
+  async deliverChannels(n: AlertNotification, channels: readonly NotificationChannel[], visited = new Set([n.receiver]), policy?: RetryPolicy, lookup = false): Promise<ChannelResult[]> {
+    // Flushed notifications are checked against memory (the ledger preloaded at start); keys a
+    // caller chose (the API's Idempotency-Key) may be older, so those are looked up.
+    if (lookup) await this.deps.ledger.load([n.key], channels.map((c) => c.name));
+    else await this.deps.ledger.flushPending().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'delivery rows still not recorded; retried with the next delivery'));
     const results = await Promise.allSettled(channels.map((c) => this.deliverTo(n, c, visited, policy)));
     const out: ChannelResult[] = [];
     for (const r of results) {

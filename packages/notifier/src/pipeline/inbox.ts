@@ -14,8 +14,12 @@ export interface InboxEntry {
   publishedAt: number;
 }
 
+/** Per consumer group (`notifier.groupId`): two notifier deployments on one ClickHouse rebuild from their own transitions. */
 export class Inbox {
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly groupId: string,
+  ) {}
 
   private get table(): string {
     return this.storage.table('vigil_notifier_inbox');
@@ -32,6 +36,7 @@ export class Inbox {
       StartsAt: Date.parse(e.alert.startsAt),
       Alert: JSON.stringify(e.alert),
       PublishedAt: e.publishedAt,
+      GroupId: this.groupId,
     }));
     try {
       await this.storage.client.insert({ table: this.table, values, format: 'JSONEachRow' });
@@ -50,10 +55,10 @@ export class Inbox {
       `SELECT Alert, toUnixTimestamp64Milli(Latest) AS PublishedAt FROM (
          SELECT Fingerprint, argMax(Alert, (PublishedAt, Status = 'resolved')) AS Alert, argMax(Status, (PublishedAt, Status = 'resolved')) AS LatestStatus,
                 max(PublishedAt) AS Latest
-         FROM ${this.table} GROUP BY Fingerprint)
+         FROM ${this.table} WHERE GroupId = {group:String} GROUP BY Fingerprint)
        WHERE LatestStatus = 'firing' OR Latest >= fromUnixTimestamp64Milli({since:Int64})
        ORDER BY Latest`,
-      { since: resolvedSince },
+      { since: resolvedSince, group: this.groupId },
     );
     const out: InboxEntry[] = [];
     for (const r of rows) {

@@ -128,6 +128,21 @@ export class DeliveryLedger {
     for (const r of rows) this.sent.add(r.DeliveryKey, r.Channel);
   }
 
+  /**
+   * Loads what was sent since `since` into memory, so the delivery path checks memory only. A
+   * notification a restart regenerates comes from the last flushes before it (the dispatcher
+   * snapshot is saved before each flush), so a recent window is enough.
+   */
+  async preload(since: number): Promise<number> {
+    const rows = await queryRows<{ DeliveryKey: string; Channel: string }>(
+      this.storage,
+      `SELECT DeliveryKey, Channel FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time LIMIT {cap:UInt32}`,
+      { since, cap: this.sent.capacity },
+    );
+    for (const r of rows) this.sent.add(r.DeliveryKey, r.Channel);
+    return rows.length;
+  }
+
   isSent(key: string, channel: string): boolean {
     return this.sent.has(key, channel);
   }

@@ -66,10 +66,13 @@ export class NotificationPipeline {
     const arrived = arrivals.filter((a): a is Arrived => a.ok);
     if (arrived.length === 0) return;
     const now = this.now();
-    await this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
+    // Into the dispatcher at once, so a notification need not wait for the insert; the offsets
+    // are committed only after the insert. A crash in between: the records come again from Kafka,
+    // the dispatcher starts from the snapshot saved before its last flush, the ledger skips what went out.
     for (const a of arrived) this.deps.dispatcher.receive(a.alert, now);
-    this.deps.metrics.received(arrived.length);
     this.wake();
+    await this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
+    this.deps.metrics.received(arrived.length);
   };
 
   /** Rebuilds the dispatcher and the rate limiter: the last snapshot, then every transition of the inbox it may lack. */
@@ -139,19 +142,26 @@ export class NotificationPipeline {
       const now = this.now();
       const at = this.deps.dispatcher.nextFlushAt();
       if (at === undefined || at > now) return;
-      try {
-        // Saved before the flush marks anything as notified: a crash after this point replays the
-        // same flush from this state, and the ledger skips what was already delivered.
-        await this.deps.snapshots.save({ dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state() }, now);
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'cannot save the notifier state; flushing later');
-        await sleep(Math.min(10_000, 500 * 2 ** failures++));
-        continue;
-      }
-      failures = 0;
+      // The state before the flush is what a restart must start from: this flush marks its groups
+      // as notified, and a crash before their deliveries are in the ledger must flush them again.
+      // Ticks that notify nothing (most of them) need no snapshot.
+      const before = { dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state() };
       const flushedAt = this.now();
       const groups = this.deps.dispatcher.flush(flushedAt);
-      if (groups.length > 0) this.deps.metrics.flushed(groups.length);
+      if (groups.length === 0) continue;
+      this.deps.metrics.flushed(groups.length);
+      for (;;) {
+        try {
+          await this.deps.snapshots.save(before, flushedAt);
+          break;
+        } catch (err) {
+          // Nothing of this flush is sent before its snapshot is saved; stopping now leaves it to the next start.
+          log.warn({ err: (err as Error).message }, 'cannot save the notifier state; retrying before sending');
+          if (this.stopped) return;
+          await sleep(Math.min(10_000, 500 * 2 ** failures++));
+        }
+      }
+      failures = 0;
       for (const g of groups) {
         const n = toNotification(g, flushedAt, this.deps.externalUrl ? { externalUrl: this.deps.externalUrl } : {});
         this.deps.deliverer.submit(n).catch((err: unknown) => {

@@ -260,6 +260,14 @@ ORDER BY GroupId
 TTL toDateTime(Time) + INTERVAL 30 DAY`,
     ],
   },
+  {
+    version: 5,
+    name: 'Notifier inbox per consumer group',
+    statements: ({ db }) => [
+      // Two notifier deployments (consumer groups) on one ClickHouse each rebuild from their own transitions.
+      `ALTER TABLE ${db}.vigil_notifier_inbox ADD COLUMN IF NOT EXISTS GroupId String, MODIFY ORDER BY (Fingerprint, TransitionKey, GroupId)`,
+    ],
+  },
 ];
 
 const log = logger('storage.migrations');
