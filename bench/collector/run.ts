@@ -11,6 +11,7 @@
  *   pnpm bench:collector                          # 1,000,000 lines of ~120 bytes; 1,000 lines/s for 20 s
  *   LINES=200000 STEADY=10 pnpm bench:collector
  *   ONLY=vigil pnpm bench:collector               # one of vigil, rsyslog, kcat, steady (comma-separated)
+ *   VIGIL_NODE_ARGS=--cpu-prof pnpm bench:collector   # node flags for the vigil child
  * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -138,7 +139,8 @@ async function main(): Promise<void> {
         ].join('\n'),
       );
       const port = await freePort();
-      const child = spawn(process.execPath, [join(REPO, 'packages/cli/bin/vigil.mjs'), 'collector', '--config', cfg], {
+      const nodeArgs = (process.env.VIGIL_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'packages/cli/bin/vigil.mjs'), 'collector', '--config', cfg], {
         cwd: REPO,
         env: { ...process.env, KAFKA_BROKERS: broker.brokers, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(watchDir, '..', `${logsTopic}-data`), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'inherit'],

@@ -62,7 +62,7 @@ export const FileOptions = Type.Object(
       ),
     ),
     attributes: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Attributes added to every record of this instance.', examples: [{ 'service.name': 'shop' }] }),
-    batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 2000, description: 'Most records in one OTLP request.' }),
+    batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Most records in one OTLP request (which also holds at most 128 KiB of line text).' }),
     batchWait: Duration({ default: '200ms', description: 'A batch that is not full is sent once its oldest record has waited this long.' }),
     rotateWait: Duration({ default: '5s', description: 'A renamed or deleted file is kept open and read until it has not grown for this long.' }),
     forceFlushPeriod: Duration({ default: '1s', description: 'A last line without a newline is emitted once the file has not grown for this long; 0s waits for the newline.' }),

@@ -14,8 +14,8 @@ const log = logger('collector.file');
 
 /** Bytes read per read(2); large enough that catching up on a big file is cheap in calls. */
 const CHUNK_BYTES = 256 * 1024;
-/** A batch never holds more line bytes than this, so one OTLP request stays well under Kafka's 1 MB message limit. */
-const MAX_BATCH_BYTES = 384 * 1024;
+/** A batch never holds more line bytes than this: the shipper may put several requests in one Kafka record batch, and the broker takes at most 1 MiB per batch by default. */
+const MAX_BATCH_BYTES = 128 * 1024;
 /** Batches handed to the shipper and not yet acknowledged; reading pauses beyond this. */
 const MAX_IN_FLIGHT = 4;
 /** Files that went away are remembered this long (and at most this many), in case they come back. */
