@@ -189,6 +189,7 @@ function resultBody(r: ChannelResult): Static<typeof ChannelResultSchema> {
 export function registerNotifierApi(app: HttpServer, services: NotifierServices, opts: NotifierApiOptions = {}): void {
   const now = opts.now ?? Date.now;
   const retry: RetryPolicy = { ...API_RETRY, ...opts.retry };
+  if (!opts.token) log.warn('the notifier API (/api/v1/notify, /api/v1/silences, ...) has no token: anyone who reaches the HTTP port can send; set http.token (${VIGIL_API_TOKEN})');
   void app.register(
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {

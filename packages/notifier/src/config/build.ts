@@ -15,6 +15,8 @@ export interface Receiver {
   channels: NotificationChannel[];
   sendResolved: boolean;
   fallback?: string;
+  /** Each transition once per channel, whatever group it comes in (the implicit receiver of notifier.console and notifier.webhooks). */
+  perTransition?: boolean;
 }
 
 export interface NotifierSetup {
@@ -100,7 +102,7 @@ export function checkNotifierConfig(config: VigilConfig, source = 'config', opts
   if (settings.receivers.length === 0) {
     // Before receivers existed every transition went to every channel at once: per alert, no wait.
     routing = 'implicit';
-    const implicit: Receiver = { name: IMPLICIT_RECEIVER, channels: opts.channels ?? [], sendResolved: true };
+    const implicit: Receiver = { name: IMPLICIT_RECEIVER, channels: opts.channels ?? [], sendResolved: true, perTransition: true };
     if (!opts.channels && legacyTemplates) {
       if (settings.console.enabled) implicit.channels.push(perTransition(legacyConsoleChannel({ format: settings.console.format }), 'console', legacyTemplates));
       const names = new Set<string>();

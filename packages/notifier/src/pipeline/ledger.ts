@@ -100,6 +100,9 @@ export interface SentNotification {
 export class DeliveryLedger {
   /** Rows whose insert failed; written before anything else on the next `load`. */
   private pending: DeliveryRow[] = [];
+  /** Transition keys sent per channel: receivers notified per transition (the legacy console and webhooks) send each once. */
+  private readonly transitions = new SentDeliveries();
+
   constructor(
     private readonly storage: Storage,
     private readonly sent = new SentDeliveries(),
@@ -134,12 +137,15 @@ export class DeliveryLedger {
    * snapshot is saved before each flush), so a recent window is enough.
    */
   async preload(since: number): Promise<number> {
-    const rows = await queryRows<{ DeliveryKey: string; Channel: string }>(
+    const rows = await queryRows<{ DeliveryKey: string; Channel: string; Alerts: string[] }>(
       this.storage,
-      `SELECT DeliveryKey, Channel FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time LIMIT {cap:UInt32}`,
+      `SELECT DeliveryKey, Channel, Alerts FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time LIMIT {cap:UInt32}`,
       { since, cap: this.sent.capacity },
     );
-    for (const r of rows) this.sent.add(r.DeliveryKey, r.Channel);
+    for (const r of rows) {
+      this.sent.add(r.DeliveryKey, r.Channel);
+      for (const t of r.Alerts) this.transitions.add(t, r.Channel);
+    }
     return rows.length;
   }
 
@@ -147,9 +153,17 @@ export class DeliveryLedger {
     return this.sent.has(key, channel);
   }
 
+  /** Whether a notification that carried this transition (`transitionKey`) was sent to the channel. */
+  isTransitionSent(transition: string, channel: string): boolean {
+    return this.transitions.has(transition, channel);
+  }
+
   /** A `sent` delivery counts as sent in memory at once, so nothing sends it again even when this insert fails (the row is kept and retried). */
   async record(row: DeliveryRow): Promise<void> {
-    if (row.Status === 'sent') this.sent.add(row.DeliveryKey, row.Channel);
+    if (row.Status === 'sent') {
+      this.sent.add(row.DeliveryKey, row.Channel);
+      for (const t of row.Alerts) this.transitions.add(t, row.Channel);
+    }
     try {
       await this.insert([row]);
     } catch (err) {
