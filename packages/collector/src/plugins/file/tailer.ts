@@ -105,11 +105,14 @@ class FileReader {
     this.setPath(path, opts.attributes);
   }
 
-  /** Attribute objects are shared by every record of the file, not copied per line. */
+  /**
+   * Attribute objects are shared by every record of the file, not copied per line; frozen, so the
+   * OTLP encoder encodes each once (records/logs-encoder.ts).
+   */
   setPath(path: string, base: Record<string, string>): void {
     this.path = path;
-    this.attrs = Object.assign({}, base, { 'log.file.path': path, 'log.file.name': basename(path) });
-    this.truncatedAttrs = Object.assign({}, this.attrs, { 'log.truncated': true });
+    this.attrs = Object.freeze(Object.assign({}, base, { 'log.file.path': path, 'log.file.name': basename(path) }));
+    this.truncatedAttrs = Object.freeze(Object.assign({}, this.attrs, { 'log.truncated': true }));
   }
 
   /** Offset of the first byte not yet part of an emitted record. */
