@@ -43,6 +43,20 @@ describe('checkNotifierConfig', () => {
     expect(s.owners.get('ops/webhook[0]')!.name).toBe('ops');
   });
 
+  it('builds GitHub channels, their token from the environment', () => {
+    const yaml = 'notifier:\n  receivers: [{ name: issues, github: [{ repo: acme/ops }] }]\n';
+    const prev = process.env.GITHUB_TOKEN;
+    try {
+      process.env.GITHUB_TOKEN = 'ghp_test';
+      expect(check(yaml).receivers.get('issues')!.channels.map((c) => [c.kind, c.name])).toEqual([['github', 'issues/github[0]']]);
+      delete process.env.GITHUB_TOKEN;
+      expect(problems(yaml)).toEqual([expect.stringMatching(/^v\.yaml: notifier\.receivers\[0\]\.github\[0\]\.token: no GitHub token/)]);
+    } finally {
+      if (prev === undefined) delete process.env.GITHUB_TOKEN;
+      else process.env.GITHUB_TOKEN = prev;
+    }
+  });
+
   it('takes a configured route, with durations decoded and defaults filled', () => {
     const s = check(`notifier:
   receivers: [{ name: ops, webhook: [{ url: "http://127.0.0.1:9/h" }] }, { name: pager, console: [{}] }]

@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { checkSection, ConfigError, type VigilConfig } from '@vigil/platform';
-import { createChannel, legacyConsoleChannel, legacyWebhookChannel, templateRegistryFromConfig } from '../channels/index.js';
+import { githubChannel, githubChannelConfig } from '../channels/github/index.js';
+import { CHANNELS, createChannel, legacyConsoleChannel, legacyWebhookChannel, templateRegistryFromConfig } from '../channels/index.js';
 import type { ChannelKind, NotificationChannel } from '../model.js';
 import { RouteConfig, type ChildRouteConfig } from '../routing/config.js';
 import { DEFAULT_RECEIVERS, defaultReceiverChannels, defaultRoutes } from '../routing/routes.js';
@@ -84,7 +85,13 @@ export function checkNotifierConfig(config: VigilConfig, source = 'config', opts
       options.forEach((o, i) => {
         if (!templates) return;
         const name = `${r.name}/${kind}[${i}]`;
-        const channel = attempt(() => createChannel(kind, o, { name, templates, source: `${rat}.${kind}[${i}]`, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }));
+        const source = `${rat}.${kind}[${i}]`;
+        const channel = attempt(() =>
+          // channels/github/ is not in the CHANNELS registry (yet): built here from its own config check.
+          kind === 'github' && !CHANNELS.github
+            ? githubChannel(githubChannelConfig(o, source), { name, source })
+            : createChannel(kind, o, { name, templates, source, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) }),
+        );
         if (channel) {
           receiver.channels.push(channel);
           owners.set(channel.name, receiver);

@@ -1,6 +1,7 @@
 import { Type, type StaticDecode, type TSchema } from '@sinclair/typebox';
 import { Duration, WebhookChannel } from '@vigil/platform';
 import { CHANNELS } from '../channels/index.js';
+import { GithubChannelSchema } from '../channels/github/config.js';
 import type { ChannelKind } from '../model.js';
 import { RoutingConfig } from '../routing/config.js';
 import { TemplatesConfig } from '../templates/config.js';
@@ -19,7 +20,8 @@ const Closed = { additionalProperties: false } as const;
 export const CHANNEL_KINDS: ChannelKind[] = ['email', 'sms', 'slack', 'discord', 'webhook', 'github', 'console', 'file'];
 
 /** A kind whose folder has not landed accepts any options here; building its channel then says the kind is unknown. */
-const channelOptions = (kind: ChannelKind): TSchema => CHANNELS[kind]?.schema ?? Type.Object({}, { additionalProperties: true });
+const channelOptions = (kind: ChannelKind): TSchema =>
+  CHANNELS[kind]?.schema ?? (kind === 'github' ? GithubChannelSchema : Type.Object({}, { additionalProperties: true }));
 
 const receiverChannels = Object.fromEntries(
   CHANNEL_KINDS.map((kind) => [kind, Type.Array(channelOptions(kind), { default: [], description: `${kind} channels of this receiver.` })]),
