@@ -114,6 +114,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
         meter: telemetry.meter,
         health,
         maxQueue: config.collector.queue.maxRecords,
+        batchBytes: config.collector.queue.maxBatchBytes,
         spool: { dir: resolve(config.collector.spool.dir ?? join(config.dataDir, 'spool')), maxBytes: config.collector.spool.maxBytes },
         onDropsReported: (lost) =>
           void role

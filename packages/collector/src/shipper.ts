@@ -33,6 +33,12 @@ export interface ShipperOptions {
   sendTimeoutMs?: number;
   /** Requests per send. Default 256. */
   batchSize?: number;
+  /**
+   * Most bytes (values and keys) in one send, live or replayed from the spool (`collector.queue.maxBatchBytes`).
+   * kafkajs makes one record batch of a send, and the broker refuses a batch over its
+   * `message.max.bytes` (1 MiB by default); a single larger request still goes alone. Default 768 KiB.
+   */
+  batchBytes?: number;
   /** Backoff between failed replays from the spool. Default 200 ms doubling to 5 s. */
   retry?: { baseMs: number; maxMs: number };
   /** Called once delivery resumes after the spool dropped records (the role emits `collector.records_dropped`). */
@@ -55,13 +61,30 @@ interface Item extends SpoolRecord {
   reject(err: Error): void;
 }
 
-/** One `send` per run of consecutive records for the same topic, so the order of the batch is the order on the bus. */
-export function topicRuns<T extends { topic: string }>(records: readonly T[]): { topic: string; from: number; to: number }[] {
+export const DEFAULT_BATCH_BYTES = 768 * 1024;
+
+/**
+ * One `send` per run of consecutive records for the same topic, so the order of the batch is the
+ * order on the bus; a run is cut where it would pass `maxBytes` of values and keys (a record
+ * larger than that goes alone), so no send makes a record batch the broker refuses.
+ */
+export function topicRuns<T extends { topic: string; value?: Buffer; key?: string | null }>(
+  records: readonly T[],
+  maxBytes = Number.POSITIVE_INFINITY,
+): { topic: string; from: number; to: number }[] {
   const runs: { topic: string; from: number; to: number }[] = [];
+  let bytes = 0;
   for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const size = (r.value?.length ?? 0) + (r.key?.length ?? 0);
     const last = runs[runs.length - 1];
-    if (last && last.topic === records[i]!.topic) last.to = i + 1;
-    else runs.push({ topic: records[i]!.topic, from: i, to: i + 1 });
+    if (last && last.topic === r.topic && bytes + size <= maxBytes) {
+      last.to = i + 1;
+      bytes += size;
+    } else {
+      runs.push({ topic: r.topic, from: i, to: i + 1 });
+      bytes = size;
+    }
   }
   return runs;
 }
@@ -138,6 +161,7 @@ class Pump implements QueuedShipper {
   private readonly observers: [ObservableGauge, ObservableCallback][];
   private readonly sendTimeoutMs: number;
   private readonly batchSize: number;
+  private readonly batchBytes: number;
   private readonly retry: { baseMs: number; maxMs: number };
 
   constructor(
@@ -147,6 +171,7 @@ class Pump implements QueuedShipper {
   ) {
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 5_000;
     this.batchSize = opts.batchSize ?? 256;
+    this.batchBytes = opts.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.retry = opts.retry ?? { baseMs: 200, maxMs: 5_000 };
     this.spooling = spool.entries > 0;
     this.observers = [
@@ -325,7 +350,7 @@ class Pump implements QueuedShipper {
     try {
       this.producer ??= this.opts.bus.producer();
       const producer = await this.producer;
-      for (const run of topicRuns(records)) {
+      for (const run of topicRuns(records, this.batchBytes)) {
         const out: BusRecord[] = [];
         for (let i = run.from; i < run.to; i++) out.push({ key: records[i]!.key, value: records[i]!.value });
         const sending = producer.send(run.topic, out);

@@ -134,7 +134,14 @@ export const ConfigSchema = Type.Object(
           { default: [], description: 'Plugin instances this collector runs (besides the host plugin above).' },
         ),
         queue: section(
-          { maxRecords: Type.Integer({ minimum: 1, default: 10000, description: 'Records held in memory on their way to the bus before they go to the spool.' }) },
+          {
+            maxRecords: Type.Integer({ minimum: 1, default: 10000, description: 'Records held in memory on their way to the bus before they go to the spool.' }),
+            maxBatchBytes: Type.Integer({
+              minimum: 1024,
+              default: 768 * 1024,
+              description: "Most bytes of export requests in one send to Kafka (one record batch); keep it under the broker's message.max.bytes (1 MiB by default).",
+            }),
+          },
           'The in-memory queue in front of the bus.',
         ),
         spool: section(
