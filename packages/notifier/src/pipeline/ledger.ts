@@ -139,10 +139,11 @@ export class DeliveryLedger {
   async preload(since: number): Promise<number> {
     const rows = await queryRows<{ DeliveryKey: string; Channel: string; Alerts: string[] }>(
       this.storage,
-      `SELECT DeliveryKey, Channel, Alerts FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time LIMIT {cap:UInt32}`,
+      `SELECT DeliveryKey, Channel, Alerts FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time DESC LIMIT {cap:UInt32}`,
       { since, cap: this.sent.capacity },
     );
-    for (const r of rows) {
+    // The newest last, so they are the last the bounded memory forgets.
+    for (const r of rows.reverse()) {
       this.sent.add(r.DeliveryKey, r.Channel);
       for (const t of r.Alerts) this.transitions.add(t, r.Channel);
     }
