@@ -42,11 +42,13 @@ type Arrived = Extract<Arrival, { ok: true }>;
 const log = logger('notifier');
 /** Longest sleep of the flush loop: a clock jump or a missed wake-up costs at most this. */
 const MAX_SLEEP_MS = 30_000;
+const MIN_GAP_MS = 5;
 
 export class NotificationPipeline {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private lastRound = 0;
   private stopped = true;
   private readonly now: () => number;
 
@@ -117,7 +119,8 @@ export class NotificationPipeline {
     this.timer = undefined;
     const at = this.deps.dispatcher.nextFlushAt();
     if (at === undefined) return;
-    const delay = Math.min(MAX_SLEEP_MS, Math.max(0, at - this.now()));
+    // At least MIN_GAP_MS between flush rounds: a groupInterval of 0s must not spin.
+    const delay = Math.min(MAX_SLEEP_MS, Math.max(0, at - this.now(), this.lastRound + MIN_GAP_MS - this.now()));
     if (delay === 0) this.flushNow();
     else {
       this.timer = setTimeout(() => {
@@ -141,7 +144,8 @@ export class NotificationPipeline {
     for (let failures = 0; !this.stopped; ) {
       const now = this.now();
       const at = this.deps.dispatcher.nextFlushAt();
-      if (at === undefined || at > now) return;
+      if (at === undefined || at > now || now < this.lastRound + MIN_GAP_MS) return;
+      this.lastRound = now;
       // The state before the flush is what a restart must start from: this flush marks its groups
       // as notified, and a crash before their deliveries are in the ledger must flush them again.
       // Ticks that notify nothing (most of them) need no snapshot.
