@@ -6,11 +6,11 @@ export interface DependencyState {
 }
 
 export interface HealthReport {
-  status: 'ok' | 'starting' | 'unavailable';
+  status: 'ok' | 'degraded' | 'starting' | 'unavailable';
   checks: Record<string, DependencyState>;
 }
 
-/** What /health shows: each dependency by name; ready only when every one is up. */
+/** What /health shows: each dependency by name; ready when every one is up or degraded. */
 export class HealthRegistry {
   private readonly checks = new Map<string, () => DependencyState>();
 
@@ -28,7 +28,7 @@ export class HealthRegistry {
       }
     }
     const states = Object.values(checks).map((c) => c.status);
-    const status = states.includes('down') ? 'unavailable' : states.includes('starting') ? 'starting' : 'ok';
+    const status = states.includes('down') ? 'unavailable' : states.includes('starting') ? 'starting' : states.includes('degraded') ? 'degraded' : 'ok';
     return { status, checks };
   }
 }

@@ -4,21 +4,21 @@ import type { Telemetry } from './telemetry/index.js';
 
 const DependencySchema = {
   type: 'object',
-  properties: { status: { type: 'string', enum: ['up', 'down', 'starting'] }, detail: { type: 'string' } },
+  properties: { status: { type: 'string', enum: ['up', 'degraded', 'down', 'starting'] }, detail: { type: 'string' } },
   required: ['status'],
 } as const;
 
 export const HealthResponseSchema = {
   type: 'object',
   properties: {
-    status: { type: 'string', enum: ['ok', 'starting', 'unavailable'] },
+    status: { type: 'string', enum: ['ok', 'degraded', 'starting', 'unavailable'] },
     checks: { type: 'object', additionalProperties: DependencySchema },
   },
   required: ['status', 'checks'],
 } as const;
 
 /**
- * The HTTP server of every process: `/health` (readiness: 503 until every dependency is up),
+ * The HTTP server of every process: `/health` (readiness: 503 until every dependency is up or degraded),
  * `/health/live` (liveness: 200 while the process runs) and `/metrics` (Prometheus text).
  * The query API adds its routes to the same server.
  */
@@ -26,7 +26,7 @@ export function createHttpServer(health: HealthRegistry, telemetry: Telemetry): 
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   app.get('/health', { schema: { response: { 200: HealthResponseSchema, 503: HealthResponseSchema } } }, async (_req, reply) => {
     const report = health.report();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    return reply.code(report.status === 'ok' || report.status === 'degraded' ? 200 : 503).send(report);
   });
   app.get('/health/live', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'alive' }));
   app.get('/metrics', (req, reply) => {

@@ -52,7 +52,8 @@ export interface TopicSpec {
   partitions?: number;
 }
 
-export type DependencyStatus = 'up' | 'down' | 'starting';
+/** `degraded`: working, but not as it should (a collector spooling to disk while Kafka is away); still ready. */
+export type DependencyStatus = 'up' | 'degraded' | 'down' | 'starting';
 
 export interface Bus {
   readonly kind: 'kafka' | 'memory';
