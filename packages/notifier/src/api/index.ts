@@ -189,11 +189,15 @@ function resultBody(r: ChannelResult): Static<typeof ChannelResultSchema> {
 export function registerNotifierApi(app: HttpServer, services: NotifierServices, opts: NotifierApiOptions = {}): void {
   const now = opts.now ?? Date.now;
   const retry: RetryPolicy = { ...API_RETRY, ...opts.retry };
-  if (!opts.token) log.warn('the notifier API (/api/v1/notify, /api/v1/silences, ...) has no token: anyone who reaches the HTTP port can send; set http.token (${VIGIL_API_TOKEN})');
+  if (!opts.token) log.warn('the notifier API has no token: it only reads (deliveries, silences, previews) until http.token (${VIGIL_API_TOKEN}) is set; sending and changing silences are refused');
   void app.register(
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {
-        if (!opts.token) return;
+        if (!opts.token) {
+          // Secure by default: without a token nothing here sends a message or changes a silence.
+          if (req.method === 'GET' || req.method === 'HEAD' || req.routeOptions.url === '/api/v1/notify/preview') return;
+          return reply.code(403).send({ error: 'forbidden', message: 'sending and changing silences need an API token: set http.token (environment VIGIL_API_TOKEN) and send it as "Authorization: Bearer <token>"' });
+        }
         if (!tokenMatches(req.headers.authorization, opts.token)) {
           return reply.code(401).send({ error: 'unauthorized', message: 'send the API token (http.token) as "Authorization: Bearer <token>"' });
         }
