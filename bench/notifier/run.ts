@@ -13,7 +13,7 @@
  * Debian's prometheus-alertmanager (/usr/bin/prometheus-alertmanager, or ALERTMANAGER=path).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -38,6 +38,40 @@ function report(name: string, latencies: number[], lost: number): string {
   const s = [...latencies].sort((a, b) => a - b);
   const f = (v: number) => `${v.toFixed(1)} ms`;
   return `${name.padEnd(13)} n=${s.length}${lost ? ` (lost ${lost})` : ''}  p50 ${f(percentile(s, 50))}  p99 ${f(percentile(s, 99))}  max ${f(s[s.length - 1] ?? Number.NaN)}`;
+}
+
+/**
+ * Where Vigil's time went: `vigil_notifier_stage_seconds` read from the role's /metrics text,
+ * per stage the count, mean and the bucket bound under which 50% and 99% fall.
+ */
+function stageBreakdown(prometheus: string): string[] {
+  const stages = new Map<string, { count: number; sum: number; buckets: [number, number][] }>();
+  const at = (stage: string) => {
+    let s = stages.get(stage);
+    if (!s) stages.set(stage, (s = { count: 0, sum: 0, buckets: [] }));
+    return s;
+  };
+  for (const line of prometheus.split('\n')) {
+    const m = /^vigil_notifier_stage_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
+    const s = at(labels.stage ?? '?');
+    const v = Number(m[3]);
+    if (m[1] === 'sum') s.sum = v;
+    else if (m[1] === 'count') s.count = v;
+    else s.buckets.push([labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le), v]);
+  }
+  const bound = (s: { count: number; buckets: [number, number][] }, p: number) => {
+    const b = s.buckets.sort((x, y) => x[0] - y[0]).find(([, c]) => c >= (p / 100) * s.count);
+    return b ? (Number.isFinite(b[0]) ? `≤${(b[0] * 1000).toFixed(1)}` : '>10000') : '-';
+  };
+  const order = ['kafka', 'decode', 'receive', 'flush_wait', 'flush', 'snapshot', 'send', 'ledger', 'inbox'];
+  return order
+    .filter((name) => stages.has(name))
+    .map((name) => {
+      const s = stages.get(name)!;
+      return `  ${name.padEnd(11)} n=${String(s.count).padEnd(5)} mean ${((s.sum / Math.max(1, s.count)) * 1000).toFixed(2).padStart(7)} ms  p50 ${bound(s, 50).padStart(7)} ms  p99 ${bound(s, 99).padStart(7)} ms`;
+    });
 }
 
 async function waitFor(ids: string[], timeoutMs: number): Promise<void> {
@@ -86,7 +120,8 @@ notifier:
     const storage = openStorage({ database: 'vigil', dataDir: join(dir, 'ch') });
     await migrate(storage, 86_400_000);
     const bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: `bench-${run}`, partitions: 3 });
-    const role = createNotifierRole({ config, bus, storage, telemetry: createTelemetry('bench'), health: new HealthRegistry() });
+    const telemetry = createTelemetry('bench');
+    const role = createNotifierRole({ config, bus, storage, telemetry, health: new HealthRegistry() });
     await role.start();
     const producer = await bus.producer();
     // Warm up: the consumer joined, the first fetch and insert done.
@@ -96,16 +131,29 @@ notifier:
     };
     await producer.send(config.kafka.topics.alerts, [{ key: 'w', value: encodeAlert(warm(`vigil-warm-${run}`)) }]);
     await waitFor([`vigil-warm-${run}`], 60_000);
+    const metricsServer = createServer((req, res) => telemetry.handle(req, res));
+    await new Promise<void>((r) => metricsServer.listen(0, '127.0.0.1', r));
+    const metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
     const vigilSent = new Map<string, number>();
+    const produced: number[] = [];
     for (let i = 0; i < ALERTS; i++) {
       const a = warm(`vigil-${run}-${i}`);
-      vigilSent.set(a.labels.bench_id!, performance.now());
+      const t = performance.now();
+      vigilSent.set(a.labels.bench_id!, t);
       await producer.send(config.kafka.topics.alerts, [{ key: a.fingerprint, value: encodeAlert(a) }]);
+      produced.push(performance.now() - t);
       await new Promise((r) => setTimeout(r, PACE_MS));
     }
     await waitFor([...vigilSent.keys()], 30_000);
     const vigil = [...vigilSent].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t);
     lines.push(report('vigil', vigil, ALERTS - vigil.length));
+    // Let the ledger rows of the last sends land before reading the stages.
+    await new Promise((r) => setTimeout(r, 500));
+    const stagesAfter = await (await fetch(metricsUrl)).text();
+    metricsServer.close();
+    lines.push(report('  (produce)', produced, 0));
+    lines.push('  stages (vigil_notifier_stage_seconds, the warm-up alert included):');
+    lines.push(...stageBreakdown(stagesAfter));
     await role.stop();
     await bus.close();
     await storage.close();
@@ -172,7 +220,7 @@ receivers:
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`alert published → webhook received, ${ALERTS} alerts each, one every ${PACE_MS} ms\n${lines.join('\n')}\n`);
+  process.stdout.write(`alert published → webhook received, ${ALERTS} alerts each, one every ${PACE_MS} ms; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n${lines.join('\n')}\n`);
 }
 
 main().then(

@@ -139,13 +139,17 @@ export class Deliverer {
     }
     const message: AlertNotification = decision.heldBack ? { ...n, heldBack: decision.heldBack } : n;
     const started = this.now();
+    const sending = performance.now();
     const outcome: DeliveryOutcome = await sendWithRetry(
       channel.name,
       (signal) => channel.send(message, { idempotencyKey: idempotencyKey(n, channel.name), signal }),
       { policy, deadline: started + policy.budgetMs, signal: this.deps.signal, ...(this.deps.abortAttempts ? { abortAttempts: this.deps.abortAttempts } : {}), now: this.now },
     );
     this.deps.metrics.delivered(channel.name, outcome.status, (this.now() - started) / 1000);
+    const recording = performance.now();
+    this.deps.metrics.stage('send', (recording - sending) / 1000);
     await this.recordWithRetry(n, channel, outcome);
+    this.deps.metrics.stage('ledger', (performance.now() - recording) / 1000);
     if (outcome.status === 'sent') return { ...base, outcome: 'sent', attempts: outcome.attempts, ...(outcome.providerId ? { providerId: outcome.providerId } : {}) };
 
     const fallback = owner?.fallback;

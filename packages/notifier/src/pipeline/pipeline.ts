@@ -49,6 +49,8 @@ export class NotificationPipeline {
   private running: Promise<void> | undefined;
   private again = false;
   private lastRound = 0;
+  /** When a receive first woke the flush loop since its last round (the `flush_wait` stage). */
+  private wokenAt: number | undefined;
   private stopped = true;
   private readonly now: () => number;
 
@@ -58,7 +60,13 @@ export class NotificationPipeline {
 
   /** The consumer's batch handler: resolves once the batch's transitions are in the inbox and the dispatcher. */
   readonly intake: BatchHandler = async (batch: Batch) => {
+    const m = this.deps.metrics;
+    const t0 = performance.now();
+    const started = this.now();
+    for (const r of batch.records) if (r.timestamp > 0) m.stage('kafka', Math.max(0, started - r.timestamp) / 1000);
     const arrivals = batch.records.map(decodeRecord);
+    const t1 = performance.now();
+    m.stage('decode', (t1 - t0) / 1000);
     const rejected = arrivals.filter((a): a is Extract<Arrival, { ok: false }> => !a.ok);
     if (rejected.length > 0) {
       for (const r of rejected) log.warn({ topic: r.record.topic, partition: r.record.partition, offset: r.record.offset, err: r.error }, 'undecodable record; it is on the dead-letter topic');
@@ -72,9 +80,13 @@ export class NotificationPipeline {
     // are committed only after the insert. A crash in between: the records come again from Kafka,
     // the dispatcher starts from the snapshot saved before its last flush, the ledger skips what went out.
     for (const a of arrived) this.deps.dispatcher.receive(a.alert, now);
+    const t2 = performance.now();
+    m.stage('receive', (t2 - t1) / 1000);
+    this.wokenAt ??= t2;
     this.wake();
     await this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
-    this.deps.metrics.received(arrived.length);
+    m.stage('inbox', (performance.now() - t2) / 1000);
+    m.received(arrived.length);
   };
 
   /** Rebuilds the dispatcher and the rate limiter: the last snapshot, then every transition of the inbox it may lack. */
@@ -149,14 +161,20 @@ export class NotificationPipeline {
       // The state before the flush is what a restart must start from: this flush marks its groups
       // as notified, and a crash before their deliveries are in the ledger must flush them again.
       // Ticks that notify nothing (most of them) need no snapshot.
+      const f0 = performance.now();
+      if (this.wokenAt !== undefined) this.deps.metrics.stage('flush_wait', (f0 - this.wokenAt) / 1000);
+      this.wokenAt = undefined;
       const before = { dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state() };
       const flushedAt = this.now();
       const groups = this.deps.dispatcher.flush(flushedAt);
+      const f1 = performance.now();
+      this.deps.metrics.stage('flush', (f1 - f0) / 1000);
       if (groups.length === 0) continue;
       this.deps.metrics.flushed(groups.length);
       for (;;) {
         try {
           await this.deps.snapshots.save(before, flushedAt);
+          this.deps.metrics.stage('snapshot', (performance.now() - f1) / 1000);
           break;
         } catch (err) {
           // Nothing of this flush is sent before its snapshot is saved; stopping now leaves it to the next start.
