@@ -33,6 +33,7 @@ describe('collector.plugins checks', () => {
         '    - { type: probe, targets: [{ name: a, url: "http://127.0.0.1:1", degraded: 2s, unhealthy: 1s }] }',
         '    - { type: file, name: x, include: [a], startAt: middle }',
         '    - { type: host, name: x }',
+        '    - { type: file, name: y, include: [a], multiline: { startPattern: "(" } }',
       ].join('\n'),
     );
     expect(problems).toEqual(
@@ -42,8 +43,9 @@ describe('collector.plugins checks', () => {
         expect.stringMatching(/^f\.yaml: collector\.plugins\[2\]\.targets\[0\]\.degraded: .*above unhealthy/),
         expect.stringMatching(/^f\.yaml: collector\.plugins\[3\]\.startAt: "middle" is not allowed/),
         expect.stringMatching(/^f\.yaml: collector\.plugins\[4\]\.name: "x" is used twice/),
+        expect.stringMatching(/^f\.yaml: collector\.plugins\[5\]\.multiline\.startPattern: "\(" is not a valid regular expression \(.*Unterminated group\)$/),
       ]),
     );
-    expect(problems).toHaveLength(5);
+    expect(problems).toHaveLength(6);
   });
 });

@@ -136,7 +136,7 @@ const COMPILE_OPTIONS = {
  * labels → host → name; this rewrites such paths to the label `host.name`, as rule annotations
  * read them, so one spelling works in both places. `{{labels.[host.name]}}` works as well.
  */
-function dottedLabelNames<T>(node: T): T {
+export function dottedLabelNames<T>(node: T): T {
   if (Array.isArray(node)) node.forEach(dottedLabelNames);
   else if (node !== null && typeof node === 'object') {
     const n = node as { type?: string; data?: boolean; depth?: number; parts?: string[] };

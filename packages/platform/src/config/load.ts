@@ -180,6 +180,15 @@ function describe(e: ValueError, prefix: string, root: TSchema): string {
     const allowed = parent?.properties ? Object.keys(parent.properties as object).join(', ') : '';
     return `${at}: unknown key${allowed ? ` (allowed here: ${allowed})` : ''}`;
   }
+  if (e.type === ValueErrorType.StringFormat && schema.format === 'regex') {
+    let why = '';
+    try {
+      new RegExp(String(e.value));
+    } catch (err) {
+      why = ` (${(err as Error).message})`;
+    }
+    return `${at}: ${show(e.value)} is not a valid regular expression${why}`;
+  }
   if (schema['x-kind'] === 'duration') return `${at}: ${show(e.value)} is not a duration (${DURATION_HINT})`;
   if (schema.anyOf && (schema.anyOf as TSchema[]).every((s) => s.const !== undefined)) {
     return `${at}: ${show(e.value)} is not allowed (use one of ${(schema.anyOf as TSchema[]).map((s) => s.const).join(', ')})`;

@@ -1,4 +1,4 @@
-import { Type, type SchemaOptions, type Static, type StaticDecode, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { FormatRegistry, Type, type SchemaOptions, type Static, type StaticDecode, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { DURATION_PATTERN, formatDuration, parseDuration } from '../duration.js';
 
 /**
@@ -11,6 +11,19 @@ export const Duration = (options: { default: string; description: string }) =>
   Type.Transform(Type.String({ pattern: DURATION_PATTERN, 'x-kind': 'duration', ...options }))
     .Decode((text) => parseDuration(text) ?? Number.NaN)
     .Encode((ms) => formatDuration(ms));
+
+// `format: 'regex'` on a string option: a bad pattern is a config error at load naming the key,
+// not a crash at start. Registered once here for every schema checked by the config loader.
+if (!FormatRegistry.Has('regex')) {
+  FormatRegistry.Set('regex', (v) => {
+    try {
+      new RegExp(v);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 
 const Closed = { additionalProperties: false } as const;
 const section = <T extends Record<string, TSchema>>(props: T, description: string) =>

@@ -1,22 +1,10 @@
-import { FormatRegistry, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { Duration } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
 import { MetricAggregator, loadRulePack, registerParsedMetrics } from '../../parse/index.js';
 import { Tailer, type TailerOptions } from './tailer.js';
 
 export { Tailer, type TailerOptions, type TailerStats } from './tailer.js';
-
-// A bad pattern is a config error at load, naming the key, rather than a crash at start.
-if (!FormatRegistry.Has('regex')) {
-  FormatRegistry.Set('regex', (v) => {
-    try {
-      new RegExp(v);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 export const FileOptions = Type.Object(
   {

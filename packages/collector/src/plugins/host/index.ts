@@ -1,21 +1,9 @@
-import { FormatRegistry, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { Duration } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
 import { HOST_DEFAULTS, registerHostMetrics, type HostMetricsOptions } from './metrics.js';
 
 export { HOST_DEFAULTS, registerHostMetrics, type HostMetricsOptions } from './metrics.js';
-
-// A bad pattern is a config error at load, naming the key, rather than a crash at start.
-if (!FormatRegistry.Has('regex')) {
-  FormatRegistry.Set('regex', (v) => {
-    try {
-      new RegExp(v);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 export const HostOptions = Type.Object(
   {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ValueType, type Attributes, type BatchObservableResult } from '@opentelemetry/api';
-import { FormatRegistry, Type, type StaticDecode } from '@sinclair/typebox';
+import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
 import { httpCheck, postgresCheck, redisCheck, tcpCheck } from './checks.js';
@@ -10,18 +10,6 @@ export * from './state.js';
 export { httpCheck, tcpCheck, postgresCheck, redisCheck, type HttpCheck } from './checks.js';
 
 const log = logger('collector.probe');
-
-// A bad pattern is a config error at load, naming the key, rather than a crash at start.
-if (!FormatRegistry.Has('regex')) {
-  FormatRegistry.Set('regex', (v) => {
-    try {
-      new RegExp(v);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 const ProbeTarget = Type.Object(
   {

@@ -1,6 +1,6 @@
 import Handlebars from 'handlebars';
 import { ConfigError, type AlertSeverity, type AlertTransition } from '@vigil/platform';
-import { HELPERS, templateView, type TemplateView } from '../../templates/templates.js';
+import { HELPERS, dottedLabelNames, templateView, type TemplateView } from '../../templates/templates.js';
 
 /**
  * The GitHub issue of an alert: title and Markdown body from handlebars templates, the labels,
@@ -133,21 +133,6 @@ const COMPILE_OPTIONS = {
 
 type Template = (view: IssueView) => string;
 
-/**
- * `{{labels.host.name}}` reads the label `host.name`, as in the notifier's templates. The same
- * rewrite as `dottedLabelNames` in templates/templates.ts, which does not export it.
- */
-function dottedLabelNames<T>(node: T): T {
-  if (Array.isArray(node)) node.forEach(dottedLabelNames);
-  else if (node !== null && typeof node === 'object') {
-    const n = node as { type?: string; data?: boolean; depth?: number; parts?: string[] };
-    if (n.type === 'PathExpression' && !n.data && n.depth === 0 && n.parts && n.parts[0] === 'labels' && n.parts.length > 2) {
-      n.parts = ['labels', n.parts.slice(1).join('.')];
-    }
-    for (const [k, v] of Object.entries(node)) if (k !== 'loc') dottedLabelNames(v);
-  }
-  return node;
-}
 
 export interface IssueTemplates {
   title: Template;
