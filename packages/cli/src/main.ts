@@ -55,35 +55,46 @@ function notifierSummary(notifier: VigilConfig['notifier']): string {
   return Array.isArray(receivers) && receivers.length > 0 ? `${receivers.length} receiver(s)` : `${notifier.webhooks.length} webhook(s)`;
 }
 
-async function loadConfig(file: string | undefined): Promise<VigilConfig> {
+/** `roles`: whose sections are checked beyond the schema (`validate` checks all). */
+async function loadConfig(file: string | undefined, roles: readonly RoleName[] = ROLE_NAMES): Promise<VigilConfig> {
   const config = file ? await loadConfigFile(file) : parseConfig('', { source: 'defaults' });
-  await checkRolesConfig(config, file ?? 'defaults');
+  await checkRolesConfig(config, file ?? 'defaults', roles);
   return config;
 }
 
-/** What the schema alone cannot see: collector plugin options, rule matchers and annotation templates, notifier templates and channels. */
-async function checkRolesConfig(config: VigilConfig, source: string): Promise<void> {
-  const { compileRules, effectiveRules, RuleError } = await import('@vigil/rules');
-  const { checkNotifierConfig } = await import('@vigil/notifier');
-  const { checkCollectorConfig } = await import('@vigil/collector');
+/**
+ * What the schema alone cannot see: collector plugin options, rule matchers and annotation
+ * templates, notifier templates and channels. Only for the roles that run, so that a collector
+ * process never loads the rules and notifier packages.
+ */
+async function checkRolesConfig(config: VigilConfig, source: string, roles: readonly RoleName[]): Promise<void> {
   const problems: string[] = [];
-  try {
-    checkCollectorConfig(config, source);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
+  if (roles.includes('collector')) {
+    const { checkCollectorConfig } = await import('@vigil/collector');
+    try {
+      checkCollectorConfig(config, source);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
   }
-  try {
-    compileRules(effectiveRules(config.rules));
-  } catch (err) {
-    if (!(err instanceof RuleError)) throw err;
-    problems.push(...err.problems.map((p) => `${source}: rules: ${p}`));
+  if (roles.includes('rules')) {
+    const { compileRules, effectiveRules, RuleError } = await import('@vigil/rules');
+    try {
+      compileRules(effectiveRules(config.rules));
+    } catch (err) {
+      if (!(err instanceof RuleError)) throw err;
+      problems.push(...err.problems.map((p) => `${source}: rules: ${p}`));
+    }
   }
-  try {
-    checkNotifierConfig(config, source);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
+  if (roles.includes('notifier')) {
+    const { checkNotifierConfig } = await import('@vigil/notifier');
+    try {
+      checkNotifierConfig(config, source);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 }
@@ -164,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
       default: {
         const role = ROLE_NAMES.find((r) => r === args.command);
         if (!role) throw new UsageError(`unknown command "${args.command}"`);
-        return await run(await loadConfig(args.config), 'distributed', [role]);
+        return await run(await loadConfig(args.config, [role]), 'distributed', [role]);
       }
     }
   } catch (err) {

@@ -18,11 +18,6 @@ import {
   type Storage,
   type VigilConfig,
 } from '@vigil/platform';
-import { createCollectorRole, registerIntake } from '@vigil/collector';
-import { createIngestRole } from '@vigil/ingest';
-import { createRulesRole } from '@vigil/rules';
-import { createNotifierRole, registerNotifierApi } from '@vigil/notifier';
-import { registerQueryApi } from '@vigil/query-api';
 import { lockDataDir } from './datadir.js';
 
 export type RoleName = 'collector' | 'ingest' | 'rules' | 'notifier' | 'query-api';
@@ -104,30 +99,40 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
   const app = createHttpServer(health, telemetry);
   const roles = new Map<RoleName, Role>();
   for (const name of START_ORDER.filter((r) => opts.roles.includes(r))) {
+    // Each role's package is loaded only when it runs: a collector process does not carry the
+    // ingest, rules, notifier and query API code (and what they import) in its memory.
     switch (name) {
       case 'collector': {
+        const { createCollectorRole, registerIntake } = await import('@vigil/collector');
         const collector = createCollectorRole(ctx, { http: app });
         roles.set(name, collector);
         // OTLP/HTTP and JSON events on the main port, through the collector's queue and spool.
         registerIntake(app, { sink: () => collector.sink('http'), token: config.http.token });
         break;
       }
-      case 'ingest':
+      case 'ingest': {
+        const { createIngestRole } = await import('@vigil/ingest');
         roles.set(name, createIngestRole(ctx));
         break;
-      case 'rules':
+      }
+      case 'rules': {
+        const { createRulesRole } = await import('@vigil/rules');
         roles.set(name, createRulesRole(ctx));
         break;
+      }
       case 'notifier': {
+        const { createNotifierRole, registerNotifierApi } = await import('@vigil/notifier');
         const notifier = createNotifierRole(ctx);
         roles.set(name, notifier);
         // notify, test, preview, deliveries and silences, behind http.token.
         registerNotifierApi(app, notifier.services, { token: config.http.token });
         break;
       }
-      case 'query-api':
+      case 'query-api': {
+        const { registerQueryApi } = await import('@vigil/query-api');
         registerQueryApi(app, ctx);
         break;
+      }
     }
   }
 

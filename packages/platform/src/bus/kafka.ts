@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import './kafkajs-idle.js';
 import type { Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, SubscribeOptions, Subscription, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
