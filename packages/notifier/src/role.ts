@@ -85,6 +85,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
     deliverer,
     inbox: new Inbox(storage, settings.groupId),
     snapshots: new SnapshotStore(storage, settings.groupId),
+    ledger,
     deadLetters: async (records) => {
       const producer = await ctx.bus.producer();
       await producer.send(dlq, records);
@@ -120,7 +121,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {
         log.warn({ topic: alerts }, 'no notification channel is configured: transitions are read and dropped (add notifier.receivers, or enable notifier.console)');
       }
-      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot, knownDeliveries: known }, 'notifier started');
+      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot, notifiedAfterSnapshot: restored.notified, outbox: restored.outbox, knownDeliveries: known }, 'notifier started');
     },
     async stop() {
       if (!started) return;
@@ -134,6 +135,8 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       const timer = setTimeout(() => grace.abort(), options.stopGraceMs ?? 5_000);
       await deliverer.drain();
       clearTimeout(timer);
+      // The outbox as the drain left it (what was cut short by the stop is resent by the next start).
+      await pipeline.persist();
       log.info('notifier stopped');
     },
   };

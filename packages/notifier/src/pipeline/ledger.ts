@@ -197,6 +197,23 @@ export class DeliveryLedger {
     return rows.map((r) => ({ receiver: r.Receiver, groupKey: r.GroupKey, alerts: r.Alerts, time: Number(r.Time) }));
   }
 
+  /**
+   * Every notification handed to a channel since `since` (Unix ms), sent or given up, oldest
+   * first: the group, the transitions it carried (over all its channels) and when it was first
+   * recorded. A restart tells the dispatcher about these (Dispatcher.acknowledge), since the
+   * state snapshot is written behind the sends and may be older.
+   */
+  async notifiedSince(since: number): Promise<{ groupKey: string; alerts: string[]; time: number }[]> {
+    const rows = await queryRows<{ GroupKey: string; Transitions: string[]; At: number | string }>(
+      this.storage,
+      `SELECT GroupKey, groupUniqArrayArray(Alerts) AS Transitions, toUnixTimestamp64Milli(min(Time)) AS At FROM ${this.table}
+       WHERE Time >= fromUnixTimestamp64Milli({since:Int64}) AND GroupKey != ''
+       GROUP BY GroupKey, DeliveryKey ORDER BY At`,
+      { since },
+    );
+    return rows.map((r) => ({ groupKey: r.GroupKey, alerts: r.Transitions, time: Number(r.At) }));
+  }
+
   /** For `GET /api/v1/deliveries`: the latest state of each delivery, newest first. */
   async list(f: DeliveryFilter): Promise<DeliveryRecord[]> {
     const where = ['Time >= fromUnixTimestamp64Milli({since:Int64})'];

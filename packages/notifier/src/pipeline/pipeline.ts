@@ -2,24 +2,32 @@ import { logger, sleep, type Batch, type BatchHandler, type BusRecord } from '@v
 import type { NotifierMetrics } from '../metrics.js';
 import type { Dispatcher } from '../routing/dispatcher.js';
 import { toNotification } from '../routing/notification.js';
+import type { AlertNotification } from '../model.js';
+import type { DeliveryLedger } from './ledger.js';
 import type { RateLimiter } from '../routing/ratelimit.js';
 import { deadLetter, decodeRecord, type Arrival } from './decode.js';
+import { StoppingError } from './retry.js';
 import type { Deliverer } from './deliver.js';
 import type { Inbox } from './inbox.js';
-import type { SnapshotStore } from './state.js';
+import type { NotifierSnapshot, SnapshotStore } from './state.js';
 
 /**
  * The notification pipeline, composed here and only here:
  *
- *   vigil.alerts ─► decode ─► inbox (ClickHouse) ─► dispatcher.receive ─► commit offsets
+ *   vigil.alerts ─► decode ─► dispatcher.receive ─► inbox (ClickHouse) ─► commit offsets
  *                     └─ undecodable: dead-letter topic
  *
- *   timer at dispatcher.nextFlushAt() ─► snapshot (ClickHouse) ─► dispatcher.flush
- *                                         ─► per notification: Deliverer (rate limit, ledger, retry, fallback)
+ *   timer at dispatcher.nextFlushAt() ─► dispatcher.flush ─► outbox ─► per notification: Deliverer
+ *                                                             │         (rate limit, ledger, retry, fallback)
+ *                                                             └─► snapshot (ClickHouse), written behind, coalesced
  *
  * Offsets are committed once the transitions are in the inbox, so the Kafka side never waits for
- * a slow provider; what the dispatcher holds in memory is rebuilt at start from the last snapshot
- * and the inbox, and the ledger keeps a notification from being sent twice.
+ * a slow provider. Nothing waits for ClickHouse between a receive and a send: the snapshot (the
+ * dispatcher and rate limiter after the flush, plus the outbox: notifications flushed and not yet
+ * delivered) is written behind the sends. A restart rebuilds from the last snapshot, the inbox
+ * and the ledger's notifications since that snapshot (so groups know what they notified after
+ * it, and owe those resolves), then resends the snapshot's outbox; the ledger keeps any
+ * notification from being sent twice.
  */
 
 export interface PipelineDeps {
@@ -32,6 +40,10 @@ export interface PipelineDeps {
   deadLetters: (records: BusRecord[]) => Promise<void>;
   metrics: NotifierMetrics;
   externalUrl?: string;
+  /** The delivery ledger: at restore, what was notified after the snapshot. */
+  ledger?: Pick<DeliveryLedger, 'notifiedSince'>;
+  /** Least time between two snapshot writes (they are coalesced); default 1s. */
+  snapshotGapMs?: number;
   /** How far back resolved alerts are taken from the inbox at start (the dispatcher's resolved retention). */
   resolvedWindowMs?: number;
   now?: () => number;
@@ -53,6 +65,16 @@ export class NotificationPipeline {
   private wokenAt: number | undefined;
   private stopped = true;
   private readonly now: () => number;
+  /** Notifications flushed and not yet delivered (or given up): saved with the snapshot, resent by a restart. */
+  private readonly outbox = new Set<AlertNotification>();
+  /** The outbox of the snapshot restored, sent when the pipeline starts. */
+  private recovered: AlertNotification[] = [];
+  private dirty = false;
+  private saving: Promise<void> | undefined;
+  private lastSaveAt = Number.NEGATIVE_INFINITY;
+  /** Cuts the wait between two snapshot writes short (persist at stop). */
+  private hurry = new AbortController();
+  private closing = false;
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
@@ -89,35 +111,117 @@ export class NotificationPipeline {
     m.received(arrived.length);
   };
 
-  /** Rebuilds the dispatcher and the rate limiter: the last snapshot, then every transition of the inbox it may lack. */
-  async restore(): Promise<{ alerts: number; snapshot: boolean }> {
+  /**
+   * Rebuilds the dispatcher and the rate limiter: the last snapshot, every transition of the
+   * inbox it may lack, then what the ledger says was notified since the snapshot was taken.
+   * The snapshot's outbox is sent by start().
+   */
+  async restore(): Promise<{ alerts: number; snapshot: boolean; notified: number; outbox: number }> {
     const now = this.now();
+    const window = this.deps.resolvedWindowMs ?? 86_400_000;
     const snapshot = await this.deps.snapshots.load();
+    let usable = false;
     if (snapshot) {
       try {
         this.deps.dispatcher.restore(snapshot.dispatcher, now);
         this.deps.rateLimiter.restore(snapshot.rateLimiter);
+        this.recovered = snapshot.outbox ?? [];
+        usable = true;
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'the saved notifier state cannot be used; starting from the inbox alone');
+        log.warn({ err: (err as Error).message }, 'the saved notifier state cannot be used; starting from the inbox and the ledger');
       }
     }
-    const entries = await this.deps.inbox.latest(now - (this.deps.resolvedWindowMs ?? 86_400_000));
+    const entries = await this.deps.inbox.latest(now - window);
     // receive() takes only what is newer than what the snapshot knows.
     for (const e of entries) this.deps.dispatcher.receive(e.alert, now);
-    return { alerts: entries.length, snapshot: snapshot !== undefined };
+    // Snapshots of older versions were taken before their flush and carry no savedAt: the whole window then.
+    const since = usable && snapshot?.savedAt !== undefined ? snapshot.savedAt : now - window;
+    const notified = this.deps.ledger ? await this.deps.ledger.notifiedSince(since) : [];
+    for (const n of notified) this.deps.dispatcher.acknowledge(n.groupKey, n.alerts, n.time, now);
+    return { alerts: entries.length, snapshot: usable, notified: notified.length, outbox: this.recovered.length };
   }
 
   start(): void {
     this.stopped = false;
+    this.closing = false;
+    // Before any new flush, so a group's recovered notification keeps its place in the group's order.
+    const recovered = this.recovered;
+    this.recovered = [];
+    for (const n of recovered) this.send(n);
     this.wake();
   }
 
-  /** Stops the flush loop; deliveries in flight are the Deliverer's to drain. */
+  /** Stops the flush loop; deliveries in flight are the Deliverer's to drain, then persist() saves the outbox they left. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+  }
+
+  /** Writes the latest state now if it changed (at stop, after the deliveries drained); one attempt after a failure. */
+  async persist(): Promise<void> {
+    this.closing = true;
+    this.hurry.abort();
+    if (this.dirty && !this.saving) this.persistSoon();
+    await this.saving;
+  }
+
+  /** Hands a notification to the Deliverer, keeping it in the outbox until it is delivered or given up. */
+  private send(n: AlertNotification): void {
+    this.outbox.add(n);
+    this.deps.deliverer.submit(n).then(
+      () => {
+        this.outbox.delete(n);
+        this.persistSoon();
+      },
+      (err: unknown) => {
+        // Stopping: it stays in the outbox, for the next start.
+        if (err instanceof StoppingError || (err as Error).name === 'StoppingError') return;
+        log.error({ receiver: n.receiver, group: n.groupKey, err: (err as Error).message }, 'delivery of a notification failed');
+        this.outbox.delete(n);
+        this.persistSoon();
+      },
+    );
+  }
+
+  /** The state changed: save it behind the sends, at most one write in flight and one per snapshotGapMs. */
+  private persistSoon(): void {
+    this.dirty = true;
+    if (this.saving) return;
+    this.saving = this.saveLoop().finally(() => {
+      this.saving = undefined;
+      if (this.dirty && !this.closing) this.persistSoon();
+    });
+  }
+
+  private takeSnapshot(): NotifierSnapshot {
+    return { dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state(), outbox: [...this.outbox], savedAt: this.now() };
+  }
+
+  private async saveLoop(): Promise<void> {
+    for (let failures = 0; this.dirty; ) {
+      const wait = this.lastSaveAt + (this.deps.snapshotGapMs ?? 1_000) - this.now();
+      if (wait > 0 && !this.closing) {
+        if (this.hurry.signal.aborted) this.hurry = new AbortController();
+        await sleep(wait, this.hurry.signal).catch(() => undefined);
+      }
+      this.dirty = false;
+      const snapshot = this.takeSnapshot();
+      const t0 = performance.now();
+      try {
+        await this.deps.snapshots.save(snapshot, snapshot.savedAt!);
+        this.lastSaveAt = snapshot.savedAt!;
+        this.deps.metrics.stage('snapshot', (performance.now() - t0) / 1000);
+        failures = 0;
+      } catch (err) {
+        // Nothing waits for it: a restart meanwhile rebuilds from the older snapshot, the inbox and the ledger.
+        this.dirty = true;
+        log.warn({ err: (err as Error).message }, 'cannot save the notifier state; retrying');
+        if (this.closing) return;
+        await sleep(Math.min(10_000, 500 * 2 ** failures++), this.hurry.signal).catch(() => undefined);
+      }
+    }
   }
 
   /** Something changed: flush now if a group is due, else sleep until one is. */
@@ -153,7 +257,7 @@ export class NotificationPipeline {
   }
 
   private async flushDue(): Promise<void> {
-    for (let failures = 0; !this.stopped; ) {
+    while (!this.stopped) {
       const now = this.now();
       const at = this.deps.dispatcher.nextFlushAt();
       if (at === undefined || at > now || now < this.lastRound + MIN_GAP_MS) return;
@@ -164,32 +268,15 @@ export class NotificationPipeline {
       const f0 = performance.now();
       if (this.wokenAt !== undefined) this.deps.metrics.stage('flush_wait', (f0 - this.wokenAt) / 1000);
       this.wokenAt = undefined;
-      const before = { dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state() };
       const flushedAt = this.now();
       const groups = this.deps.dispatcher.flush(flushedAt);
-      const f1 = performance.now();
-      this.deps.metrics.stage('flush', (f1 - f0) / 1000);
+      this.deps.metrics.stage('flush', (performance.now() - f0) / 1000);
       if (groups.length === 0) continue;
       this.deps.metrics.flushed(groups.length);
-      for (;;) {
-        try {
-          await this.deps.snapshots.save(before, flushedAt);
-          this.deps.metrics.stage('snapshot', (performance.now() - f1) / 1000);
-          break;
-        } catch (err) {
-          // Nothing of this flush is sent before its snapshot is saved; stopping now leaves it to the next start.
-          log.warn({ err: (err as Error).message }, 'cannot save the notifier state; retrying before sending');
-          if (this.stopped) return;
-          await sleep(Math.min(10_000, 500 * 2 ** failures++));
-        }
-      }
-      failures = 0;
-      for (const g of groups) {
-        const n = toNotification(g, flushedAt, this.deps.externalUrl ? { externalUrl: this.deps.externalUrl } : {});
-        this.deps.deliverer.submit(n).catch((err: unknown) => {
-          if ((err as Error).name !== 'StoppingError') log.error({ receiver: n.receiver, group: n.groupKey, err: (err as Error).message }, 'delivery of a notification failed');
-        });
-      }
+      // Sent at once; the state after this flush, with these in the outbox, is saved behind them.
+      const extra = this.deps.externalUrl ? { externalUrl: this.deps.externalUrl } : {};
+      for (const g of groups) this.send(toNotification(g, flushedAt, extra));
+      this.persistSoon();
     }
   }
 }

@@ -1,19 +1,25 @@
 import { queryRows, type Storage } from '@vigil/platform';
+import type { AlertNotification } from '../model.js';
 import type { DispatcherState } from '../routing/dispatcher.js';
 import type { RateLimiterState } from '../routing/ratelimit.js';
 import type { Silence } from '../routing/silences.js';
 
 /**
  * The notifier's memory in ClickHouse, beside the inbox (inbox.ts) and the ledger (ledger.ts):
- * - `vigil_notifier_state`: a snapshot of the dispatcher and the rate limiter, saved before each
- *   flush, so after a restart every group knows which alerts it notified (their resolves are
- *   owed) and when; what was actually delivered is the ledger's to say.
+ * - `vigil_notifier_state`: a snapshot of the dispatcher, the rate limiter and the outbox
+ *   (notifications flushed, not yet delivered), written behind the sends (pipeline.ts), so after a
+ *   restart every group knows which alerts it notified (their resolves are owed) and when; what
+ *   was notified after the snapshot and what was actually delivered is the ledger's to say.
  * - `vigil_silences`: silences created through the API, so they survive restarts.
  */
 
 export interface NotifierSnapshot {
   dispatcher: DispatcherState;
   rateLimiter: RateLimiterState;
+  /** Notifications flushed and not yet delivered when the snapshot was taken; resent at start. */
+  outbox?: AlertNotification[];
+  /** When the state was taken, Unix ms; absent in snapshots taken before their flush (older versions). */
+  savedAt?: number;
 }
 
 export class SnapshotStore {
@@ -30,7 +36,7 @@ export class SnapshotStore {
     try {
       await this.storage.client.insert({ table: this.table, values: [{ GroupId: this.groupId, State: JSON.stringify(snapshot), Time: now }], format: 'JSONEachRow' });
     } catch (err) {
-      throw new Error(`cannot save the notifier's state in ${this.table}: ${(err as Error).message} (nothing was flushed; retried; check ClickHouse)`, { cause: err });
+      throw new Error(`cannot save the notifier's state in ${this.table}: ${(err as Error).message} (retried; the notifications go out meanwhile; check ClickHouse)`, { cause: err });
     }
   }
 

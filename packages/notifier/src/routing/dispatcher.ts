@@ -318,6 +318,58 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * A notification the ledger holds (its group key, the transition keys it carried, when): after a
+   * restart from a snapshot older than the last flushes, this tells the group what it notified, so
+   * it owes their resolves and does not page their firing again. Call after the inbox's
+   * transitions were received, oldest notification first. False when no route makes this group.
+   */
+  acknowledge(groupKey: string, transitions: readonly string[], at: number, now: number): boolean {
+    let g = this.groups.get(groupKey);
+    if (!g) {
+      for (const t of transitions) {
+        const s = this.store.get(t.slice(0, t.indexOf(':')));
+        if (!s) continue;
+        // The group as it was keyed then: the severity of the transition notified, not the latest.
+        const labels = alertLabels(s.alert);
+        labels.severity = t.slice(t.lastIndexOf(':') + 1);
+        for (const route of this.routesById.values()) {
+          const groupLabels = route.groupLabels(labels);
+          if (groupKeyOf(route, groupLabels) !== groupKey) continue;
+          g = { key: groupKey, route, labels: groupLabels, members: new Set(), notified: new Set(), lastFiring: new Set(), lastSentAt: undefined, lastTickAt: undefined, nextAt: undefined, hasFlushed: true, repeat: 0 };
+          this.groups.set(groupKey, g);
+          break;
+        }
+        if (g) break;
+      }
+      if (!g) return false;
+    }
+    const firing = new Set<string>();
+    for (const t of transitions) {
+      const fp = t.slice(0, t.indexOf(':'));
+      if (t.endsWith(':firing', t.lastIndexOf(':'))) {
+        firing.add(t);
+        g.notified.add(fp);
+        this.index(g, fp);
+        const s = this.store.get(fp);
+        // Still here (resolved and now owed, or firing in this group still): a member, so its
+        // next tick sees it. Escalated since into another group, it stays only owed here.
+        if (s && !g.members.has(fp) && (s.alert.status === 'resolved' || groupKeyOf(g.route, g.route.groupLabels(s.labels)) === g.key)) this.addMember(g, s, now);
+      } else {
+        g.notified.delete(fp);
+        g.members.delete(fp);
+        this.release(g, fp);
+      }
+    }
+    g.hasFlushed = true;
+    g.lastFiring = firing;
+    g.lastSentAt = Math.max(g.lastSentAt ?? at, at);
+    g.lastTickAt = Math.max(g.lastTickAt ?? at, at);
+    if (g.members.size > 0 && g.nextAt === undefined) g.nextAt = Math.max(now, g.lastTickAt + g.route.groupInterval);
+    if (g.members.size === 0 && g.notified.size === 0) this.groups.delete(g.key);
+    return true;
+  }
+
   private addMember(g: Group, s: Stored, now: number): void {
     const fp = s.alert.fingerprint;
     g.members.add(fp);
