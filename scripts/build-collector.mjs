@@ -89,6 +89,10 @@ const result = await esbuild.build({
   // CommonJS packages inside an ES module bundle call require() for Node's built-ins.
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __vigilCreateRequire } from 'node:module';\nconst require = __vigilCreateRequire(import.meta.url);" },
   legalComments: 'none',
+  minify: true,
+  // Class and function names stay: errors and logs name them.
+  keepNames: true,
+  sourcemap: 'linked',
   logLevel: 'warning',
   metafile: true,
 });

@@ -3,6 +3,8 @@
  *   vigil    `vigil collector` with the file plugin (a child process, as deployed)
  *   rsyslog  rsyslogd's imfile → omkafka (Debian rsyslog + rsyslog-kafka)
  *   kcat     `kcat -P -l FILE`: the raw limit of producing the lines
+ * Vigil runs two ways: `tsx` (packages/cli/bin/vigil.mjs, TypeScript through tsx, as in development)
+ * and `bundle` (dist/vigil-collector.mjs from `pnpm build:collector`, plain node, as deployed).
  * Each is timed from the moment the file appears (hard-linked into its watched directory) until
  * every line is in Kafka. Prints lines/s, CPU seconds per million lines (utime+stime of the child
  * from /proc) and peak RSS (VmHWM). Then the steady state: Vigil tailing a file written at
@@ -11,6 +13,7 @@
  *   pnpm bench:collector                          # 1,000,000 lines of ~120 bytes; 1,000 lines/s for 20 s
  *   LINES=200000 STEADY=10 pnpm bench:collector
  *   ONLY=vigil pnpm bench:collector               # one of vigil, rsyslog, kcat, steady (comma-separated)
+ *   VIGIL=bundle pnpm bench:collector             # one of tsx, bundle (comma-separated; default both)
  *   VIGIL_NODE_ARGS=--cpu-prof pnpm bench:collector   # node flags for the vigil child
  * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite.
  */
@@ -28,6 +31,8 @@ const LINES = Number(process.env.LINES ?? 1_000_000);
 const STEADY_SECONDS = Number(process.env.STEADY ?? 20);
 const RATE = Number(process.env.RATE ?? 1000);
 const ONLY = new Set((process.env.ONLY ?? 'vigil,rsyslog,kcat,steady').split(','));
+type Variant = 'tsx' | 'bundle';
+const VARIANTS = (process.env.VIGIL ?? 'tsx,bundle').split(',').filter((v): v is Variant => v === 'tsx' || v === 'bundle');
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 const REPO = resolve(import.meta.dirname, '../..');
 const run = `cbench-${process.pid}-${Date.now().toString(36)}`;
@@ -41,6 +46,7 @@ interface Result {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const load = () => `load ${os.loadavg()[0]!.toFixed(2)}`;
 
 /** ~120-byte lines that look like an application's log. */
 function line(i: number): string {
@@ -118,7 +124,14 @@ async function main(): Promise<void> {
     console.log(`generated ${LINES.toLocaleString()} lines (${(bytes / 1048576).toFixed(1)} MiB) in ${Date.now() - t0} ms; Kafka ${broker.brokers} (${broker.source}); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`);
 
     // Vigil: records are counted by its own metric once the bus has accepted them (then checked in the topic below).
-    const vigil = async (watchDir: string, logsTopic: string, opts: { pollInterval?: string } = {}) => {
+    if (VARIANTS.includes('bundle') && (ONLY.has('vigil') || ONLY.has('steady'))) {
+      const built = spawnSync(process.execPath, [join(REPO, 'scripts/build-collector.mjs')], { cwd: REPO, encoding: 'utf8' });
+      if (built.status !== 0) throw new Error(`pnpm build:collector failed: ${built.stderr}`);
+      console.log(built.stdout.trim());
+    }
+    const entry = (variant: Variant) => join(REPO, variant === 'tsx' ? 'packages/cli/bin/vigil.mjs' : 'dist/vigil-collector.mjs');
+
+    const vigil = async (variant: Variant, watchDir: string, logsTopic: string, opts: { pollInterval?: string } = {}) => {
       mkdirSync(watchDir, { recursive: true });
       const cfg = join(watchDir, '..', `${logsTopic}.yaml`);
       writeFileSync(
@@ -140,7 +153,7 @@ async function main(): Promise<void> {
       );
       const port = await freePort();
       const nodeArgs = (process.env.VIGIL_NODE_ARGS ?? '').split(' ').filter(Boolean);
-      const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'packages/cli/bin/vigil.mjs'), 'collector', '--config', cfg], {
+      const child = spawn(process.execPath, [...nodeArgs, entry(variant), 'collector', '--config', cfg], {
         cwd: REPO,
         env: { ...process.env, KAFKA_BROKERS: broker.brokers, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(watchDir, '..', `${logsTopic}-data`), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'inherit'],
@@ -162,10 +175,10 @@ async function main(): Promise<void> {
       return { child, metric };
     };
 
-    if (ONLY.has('vigil')) {
-      const logsTopic = await topic(`${run}-vigil`);
-      const watch = join(dir, 'vigil', 'watch');
-      const v = await vigil(watch, logsTopic);
+    for (const variant of ONLY.has('vigil') ? VARIANTS : []) {
+      const logsTopic = await topic(`${run}-vigil-${variant}`);
+      const watch = join(dir, `vigil-${variant}`, 'watch');
+      const v = await vigil(variant, watch, logsTopic);
       await sleep(1000);
       const before = usage(v.child.pid!);
       const start = performance.now();
@@ -176,7 +189,7 @@ async function main(): Promise<void> {
       await stopChild(v.child);
       // Check the topic really holds every line, once the timing is over.
       let records = 0;
-      const consumer = kafka.consumer({ groupId: `${run}-check` });
+      const consumer = kafka.consumer({ groupId: `${run}-check-${variant}` });
       await consumer.connect();
       await consumer.subscribe({ topics: [logsTopic], fromBeginning: true });
       const high = await messagesIn(logsTopic);
@@ -189,8 +202,8 @@ async function main(): Promise<void> {
       });
       while (seen < high) await sleep(100);
       await consumer.disconnect();
-      results.push({ name: 'vigil file → Kafka', seconds, cpuSeconds: after.cpu - before.cpu, peakRssKiB: after.hwm, note: `${records.toLocaleString()} records in ${high} messages` });
-      if (records < LINES) throw new Error(`vigil: only ${records} of ${LINES} lines in the topic`);
+      results.push({ name: `vigil (${variant}) file → Kafka`, seconds, cpuSeconds: after.cpu - before.cpu, peakRssKiB: after.hwm, note: `${records.toLocaleString()} records in ${high} messages; ${load()}` });
+      if (records < LINES) throw new Error(`vigil (${variant}): only ${records} of ${LINES} lines in the topic`);
     }
 
     if (ONLY.has('rsyslog')) {
@@ -231,7 +244,7 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000" queue.dequeue
       const seconds = (performance.now() - start) / 1000;
       const after = usage(child.pid!);
       await stopChild(child);
-      results.push({ name: 'rsyslog imfile → omkafka', seconds, cpuSeconds: after.cpu - before.cpu, peakRssKiB: after.hwm, note: `${(await messagesIn(t)).toLocaleString()} messages` });
+      results.push({ name: 'rsyslog imfile → omkafka', seconds, cpuSeconds: after.cpu - before.cpu, peakRssKiB: after.hwm, note: `${(await messagesIn(t)).toLocaleString()} messages; ${load()}` });
     }
 
     if (ONLY.has('kcat')) {
@@ -246,7 +259,7 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000" queue.dequeue
       while ((await messagesIn(t)) < LINES) await sleep(20);
       const seconds = (performance.now() - start) / 1000;
       const [u, s, m] = readFileSync(stats, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-      results.push({ name: 'kcat -P -l (raw limit)', seconds, cpuSeconds: u! + s!, peakRssKiB: m!, note: `${(await messagesIn(t)).toLocaleString()} messages` });
+      results.push({ name: 'kcat -P -l (raw limit)', seconds, cpuSeconds: u! + s!, peakRssKiB: m!, note: `${(await messagesIn(t)).toLocaleString()} messages; ${load()}` });
     }
 
     if (results.length > 0) {
@@ -259,10 +272,10 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000" queue.dequeue
       }
     }
 
-    if (ONLY.has('steady')) {
-      const logsTopic = await topic(`${run}-steady`);
-      const watch = join(dir, 'steady', 'watch');
-      const v = await vigil(watch, logsTopic);
+    for (const variant of ONLY.has('steady') ? VARIANTS : []) {
+      const logsTopic = await topic(`${run}-steady-${variant}`);
+      const watch = join(dir, `steady-${variant}`, 'watch');
+      const v = await vigil(variant, watch, logsTopic);
       const path = join(watch, 'app.log');
       writeFileSync(path, '');
       // Warm up (JIT, first batches), then measure.
@@ -293,7 +306,7 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000" queue.dequeue
       const shipped = await v.metric('vigil_collector_records_sent');
       await stopChild(v.child);
       console.log(
-        `\nsteady state, ${RATE} lines/s for ${elapsed.toFixed(1)} s: vigil CPU ${(((after.cpu - before.cpu) / elapsed) * 100).toFixed(2)} % of one core, RSS ${(after.rss / 1024).toFixed(1)} MiB (peak ${(after.hwm / 1024).toFixed(1)} MiB); ${shipped.toLocaleString()} of ${n.toLocaleString()} lines shipped`,
+        `\nsteady state, ${RATE} lines/s for ${elapsed.toFixed(1)} s: vigil (${variant}) CPU ${(((after.cpu - before.cpu) / elapsed) * 100).toFixed(2)} % of one core, RSS ${(after.rss / 1024).toFixed(1)} MiB (peak ${(after.hwm / 1024).toFixed(1)} MiB); ${shipped.toLocaleString()} of ${n.toLocaleString()} lines shipped; ${load()}`,
       );
     }
   } finally {
