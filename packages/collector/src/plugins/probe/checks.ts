@@ -2,9 +2,12 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import pg from 'pg';
-import { createClient } from 'redis';
 import { httpVerdict, tlsDaysLeft, type Outcome } from './state.js';
+
+// The database clients are loaded at the first check that needs them: a collector without
+// postgres or redis probes does not carry them (redis alone is ~600 modules, ~10 MiB of memory).
+const loadPg = () => import('pg').then((m) => m.default);
+const loadRedis = () => import('redis');
 
 /**
  * The checks, one per kind: each connects to the real thing, times it, and returns an Outcome.
@@ -117,6 +120,7 @@ export async function tcpCheck(url: string, timeoutMs: number): Promise<Outcome>
 
 /** Connects and runs `SELECT 1`: the database answers queries, not only accepts connections. */
 export async function postgresCheck(url: string, timeoutMs: number): Promise<Outcome> {
+  const pg = await loadPg();
   const began = performance.now();
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'vigil-probe' });
   client.on('error', () => {}); // a dropped connection after the check is not this check's business
@@ -140,6 +144,7 @@ export async function postgresCheck(url: string, timeoutMs: number): Promise<Out
 
 /** Connects and sends PING, expecting PONG. */
 export async function redisCheck(url: string, timeoutMs: number): Promise<Outcome> {
+  const { createClient } = await loadRedis();
   const began = performance.now();
   const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false }, disableOfflineQueue: true });
   let lastError: Error | undefined;
