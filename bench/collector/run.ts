@@ -4,7 +4,8 @@
  *   rsyslog  rsyslogd's imfile → omkafka (Debian rsyslog + rsyslog-kafka)
  *   kcat     `kcat -P -l FILE`: the raw limit of producing the lines
  * Vigil runs two ways: `tsx` (packages/cli/bin/vigil.mjs, TypeScript through tsx, as in development)
- * and `bundle` (dist/vigil-collector.mjs from `pnpm build:collector`, plain node, as deployed).
+ * and `bundle` (dist/vigil-collector.mjs from `pnpm build:collector`, plain node, with the flags and
+ * environment of deploy/systemd/vigil-collector.service).
  * Each is timed from the moment the file appears (hard-linked into its watched directory) until
  * every line is in Kafka. Prints lines/s, CPU seconds per million lines (utime+stime of the child
  * from /proc) and peak RSS (VmHWM). Then the steady state: Vigil tailing a file written at
@@ -130,6 +131,8 @@ async function main(): Promise<void> {
       console.log(built.stdout.trim());
     }
     const entry = (variant: Variant) => join(REPO, variant === 'tsx' ? 'packages/cli/bin/vigil.mjs' : 'dist/vigil-collector.mjs');
+    // The bundle runs as deploy/systemd/vigil-collector.service runs it.
+    const deployed = (variant: Variant) => (variant === 'bundle' ? { args: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } } : { args: [], env: {} });
 
     const vigil = async (variant: Variant, watchDir: string, logsTopic: string, opts: { pollInterval?: string } = {}) => {
       mkdirSync(watchDir, { recursive: true });
@@ -153,9 +156,9 @@ async function main(): Promise<void> {
       );
       const port = await freePort();
       const nodeArgs = (process.env.VIGIL_NODE_ARGS ?? '').split(' ').filter(Boolean);
-      const child = spawn(process.execPath, [...nodeArgs, entry(variant), 'collector', '--config', cfg], {
+      const child = spawn(process.execPath, [...deployed(variant).args, ...nodeArgs, entry(variant), 'collector', '--config', cfg], {
         cwd: REPO,
-        env: { ...process.env, KAFKA_BROKERS: broker.brokers, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(watchDir, '..', `${logsTopic}-data`), LOG_LEVEL: 'warn' },
+        env: { ...process.env, ...deployed(variant).env, KAFKA_BROKERS: broker.brokers, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(watchDir, '..', `${logsTopic}-data`), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
