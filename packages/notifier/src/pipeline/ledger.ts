@@ -100,6 +100,9 @@ export interface SentNotification {
 export class DeliveryLedger {
   /** Rows whose insert failed; written before anything else on the next `load`. */
   private pending: DeliveryRow[] = [];
+  /** Rows waiting for the insert in flight to finish (record's group commit). */
+  private queued: { row: DeliveryRow; done: (err?: unknown) => void }[] = [];
+  private writing: Promise<void> | undefined;
   /** Transition keys sent per channel: receivers notified per transition (the legacy console and webhooks) send each once. */
   private readonly transitions = new SentDeliveries();
 
@@ -165,11 +168,38 @@ export class DeliveryLedger {
       this.sent.add(row.DeliveryKey, row.Channel);
       for (const t of row.Alerts) this.transitions.add(t, row.Channel);
     }
-    try {
-      await this.insert([row]);
-    } catch (err) {
-      this.pending.push(row);
-      throw err;
+    await new Promise<void>((resolve, reject) => {
+      this.queued.push({ row, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.writeSoon();
+    });
+  }
+
+  private writeSoon(): void {
+    if (this.writing) return;
+    this.writing = this.writeQueued().finally(() => {
+      this.writing = undefined;
+      // Rows that came between the loop's end and here.
+      if (this.queued.length > 0) this.writeSoon();
+    });
+  }
+
+  /**
+   * Group commit: rows recorded while an insert is in flight go in the next one together. A storm's
+   * responses arrive together; one insert each would queue them behind one another in ClickHouse
+   * and keep the crash window (sent, not yet recorded) open longer.
+   */
+  private async writeQueued(): Promise<void> {
+    while (this.queued.length > 0) {
+      const batch = this.queued;
+      this.queued = [];
+      const rows = batch.map((b) => b.row);
+      try {
+        await this.insert(rows);
+        for (const b of batch) b.done();
+      } catch (err) {
+        this.pending.push(...rows);
+        for (const b of batch) b.done(err);
+      }
     }
   }
 

@@ -75,6 +75,10 @@ export class NotificationPipeline {
   /** Cuts the wait between two snapshot writes short (persist at stop). */
   private hurry = new AbortController();
   private closing = false;
+  /** Inbox inserts in flight; a notification goes out only after those begun before its flush. */
+  private readonly recording = new Set<Promise<void>>();
+  /** Sends wait here, in flush order: the inbox inserts in flight at their flush. */
+  private gate: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
@@ -105,8 +109,16 @@ export class NotificationPipeline {
     const t2 = performance.now();
     m.stage('receive', (t2 - t1) / 1000);
     this.wokenAt ??= t2;
+    // The insert starts before the flush it may trigger, so that flush's sends wait for it (send()).
+    const recorded = this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
+    const settled = recorded.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.recording.add(settled);
+    void settled.then(() => this.recording.delete(settled));
     this.wake();
-    await this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
+    await recorded;
     m.stage('inbox', (performance.now() - t2) / 1000);
     m.received(arrived.length);
   };
@@ -167,10 +179,22 @@ export class NotificationPipeline {
     await this.saving;
   }
 
-  /** Hands a notification to the Deliverer, keeping it in the outbox until it is delivered or given up. */
+  /**
+   * Hands a notification to the Deliverer, keeping it in the outbox until it is delivered or given
+   * up. It goes out once the inbox holds the transitions it carries (the inserts in flight are
+   * awaited; usually none, or the one of the batch that woke this flush): what a receiver was
+   * told is then always in the inbox, so a restart whose snapshot predates this flush flushes it
+   * again (same key, the ledger or the provider's idempotency drops it) and owes its resolves. An
+   * insert that failed is retried with its batch by the bus; the send does not wait for that.
+   */
   private send(n: AlertNotification): void {
     this.outbox.add(n);
-    this.deps.deliverer.submit(n).then(
+    if (this.recording.size > 0) {
+      const waits = [this.gate, ...this.recording];
+      this.gate = Promise.all(waits).then(() => undefined);
+    }
+    const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
+    submitted.then(
       () => {
         this.outbox.delete(n);
         this.persistSoon();

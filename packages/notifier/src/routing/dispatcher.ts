@@ -365,7 +365,8 @@ export class Dispatcher {
     g.lastFiring = firing;
     g.lastSentAt = Math.max(g.lastSentAt ?? at, at);
     g.lastTickAt = Math.max(g.lastTickAt ?? at, at);
-    if (g.members.size > 0 && g.nextAt === undefined) g.nextAt = Math.max(now, g.lastTickAt + g.route.groupInterval);
+    // Its next tick as if this notification had been its last one (news waits groupInterval, as usual).
+    if (g.members.size > 0) g.nextAt = Math.max(now, g.lastTickAt + g.route.groupInterval);
     if (g.members.size === 0 && g.notified.size === 0) this.groups.delete(g.key);
     return true;
   }
