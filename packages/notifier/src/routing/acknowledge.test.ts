@@ -87,3 +87,30 @@ describe('Dispatcher.acknowledge (restart from a snapshot behind the ledger)', (
     expect(d.acknowledge('{}/9{x="y"}:{}', [transitionKey(a)], T0, T0)).toBe(false);
   });
 });
+
+describe('an escalated alert grouped by severity (groupBy ["..."])', () => {
+  const byAll = (raw: Record<string, unknown> = {}) =>
+    compileRoutes(checkSection(RouteConfig, { receiver: 'team', groupBy: ['...'], groupWait: '0s', groupInterval: '1m', repeatInterval: '4h', ...raw }, 'route'));
+  const run = (d: Dispatcher) => {
+    const w = firing('a', 'warning');
+    const c = { ...w, severity: 'critical' as const };
+    const out: FlushedGroup[] = [];
+    const at = (t: number, a: AlertTransition) => {
+      d.receive(a, t);
+      for (let x = t; x <= t + 5 * M; x += S) if ((d.nextFlushAt() ?? Infinity) <= x) out.push(...d.flush(x));
+    };
+    at(T0, w);
+    at(T0 + 10 * M, c);
+    at(T0 + 20 * M, resolved(c, T0 + 20 * M));
+    return out.map((g) => `${g.receiver} ${g.status} ${g.severity}`);
+  };
+
+  it('the receiver gets one resolve, from the group it moved to', () => {
+    expect(run(new Dispatcher({ routes: byAll(), inhibitRules: [] }))).toEqual(['team firing warning', 'team firing critical', 'team resolved critical']);
+  });
+
+  it('receivers by severity each get the resolve of what they were paged (the latest transition: critical)', () => {
+    const routes = byAll({ routes: [{ matchers: ['severity="critical"'], receiver: 'pager' }] });
+    expect(run(new Dispatcher({ routes, inhibitRules: [] }))).toEqual(['team firing warning', 'pager firing critical', 'pager resolved critical', 'team resolved critical']);
+  });
+});

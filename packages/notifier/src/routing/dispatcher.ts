@@ -209,6 +209,16 @@ export class Dispatcher {
       for (const g of [...related]) {
         if (targets.has(g) || !g.members.has(fp)) continue;
         g.members.delete(fp);
+        // Grouped by severity too (groupBy ['...']), an escalated alert lands in another group of
+        // the same receiver: that group owes the receiver its resolve now, one resolve not two.
+        if (g.notified.has(fp)) {
+          for (const t of targets) {
+            if (t.route.receiver !== g.route.receiver) continue;
+            t.notified.add(fp);
+            g.notified.delete(fp);
+            break;
+          }
+        }
         this.release(g, fp);
       }
     }
