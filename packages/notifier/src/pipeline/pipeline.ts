@@ -156,6 +156,8 @@ export class NotificationPipeline {
   start(): void {
     this.stopped = false;
     this.closing = false;
+    // The first write a gap after the start too: a storm's first second goes to the inbox and the ledger.
+    this.lastSaveAt = this.now();
     // Before any new flush, so a group's recovered notification keeps its place in the group's order.
     const recovered = this.recovered;
     this.recovered = [];
