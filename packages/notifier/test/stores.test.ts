@@ -84,6 +84,32 @@ describe('inbox', () => {
 describe('delivery ledger', () => {
   const n = (key: string, receiver = 'ops'): AlertNotification => notificationOf([alert()], { receiver, key });
 
+  it('records rows given together in one go (group commit) and tells what each group notified since a time, sent or given up', async () => {
+    const ledger = new DeliveryLedger(storage);
+    const t = Date.now();
+    const group = `grp-${process.pid}-${++seq}`;
+    const [a, b] = [alert(), alert()];
+    const first = notificationOf([a, b], { receiver: 'ops', key: `k-${++seq}` });
+    const second = notificationOf([a], { receiver: 'ops', key: `k-${++seq}` });
+    first.groupKey = group;
+    second.groupKey = group;
+    const old = { ...first, key: `k-${++seq}` };
+    await ledger.record(deliveryRow(old, { name: 'ops/webhook[0]', kind: 'webhook' }, { status: 'sent', attempts: 1, error: '' }, t - 60_000));
+    // Concurrent records: every one resolves once its row is written.
+    await Promise.all([
+      ledger.record(deliveryRow(first, { name: 'ops/webhook[0]', kind: 'webhook' }, { status: 'sent', attempts: 1, error: '' }, t)),
+      ledger.record(deliveryRow({ ...first, alerts: [b] }, { name: 'ops/console[0]', kind: 'console' }, { status: 'sent', attempts: 1, error: '' }, t + 1)),
+      ledger.record(deliveryRow(second, { name: 'ops/webhook[0]', kind: 'webhook' }, { status: 'failed', attempts: 3, error: 'HTTP 500' }, t + 5)),
+    ]);
+    const since = (await ledger.notifiedSince(t - 1_000)).filter((r) => r.groupKey === group);
+    expect(since).toEqual([
+      { groupKey: group, alerts: expect.arrayContaining([transitionKey(a), transitionKey(b)]), time: t },
+      { groupKey: group, alerts: [transitionKey(a)], time: t + 5 },
+    ]);
+    expect(since[0]!.alerts).toHaveLength(2);
+    expect((await ledger.notifiedSince(t - 120_000)).filter((r) => r.groupKey === group)).toHaveLength(3);
+  });
+
   it('knows what was sent after a restart (preload), for that channel only; lists deliveries with filters', async () => {
     const ledger = new DeliveryLedger(storage);
     const sent = n(`k-${++seq}`);
