@@ -157,6 +157,13 @@ describe('otlp_proto log encoder', () => {
     expect(logEntries(b)[0]!.attributes).toEqual({ b: 'ok' });
   });
 
+  it('a body that is not a string (from an untyped caller) is written as the SDK writes it', () => {
+    for (const body of [undefined, 42, 1.5, true, ['a', 1], { k: 'v' }, null]) {
+      const records = [{ body, attributes: { a: 1 } }] as unknown as LogRecordInput[];
+      expect(ours(resource, 's', records, NOW).equals(sdk(resource, 's', records, NOW)), JSON.stringify(body)).toBe(true);
+    }
+  });
+
   it('a resource with a schema url, and no records at all, as the SDK writes them', () => {
     const withSchema = resourceFromAttributes({ 'host.id': 'h' }, { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
     const records: LogRecordInput[] = [{ body: 'x' }];

@@ -217,9 +217,11 @@ export class LogsEncoder {
     let lastTo = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const body = r.body;
+      const body = r.body as unknown;
+      // Typed a string; anything else (from untyped callers) is encoded as the SDK would.
+      const bodyLength = typeof body === 'string' ? body.length : 16;
       w.byte(Tag.LogRecord);
-      const rec = w.begin(body.length + lastTo - lastFrom + 40);
+      const rec = w.begin(bodyLength + lastTo - lastFrom + 40);
       w.byte(Tag.Time);
       writeMillisAsNanos(w, r.timestamp ?? now);
       const severity = r.severityNumber;
@@ -233,7 +235,7 @@ export class LogsEncoder {
       }
       if (body !== undefined) {
         w.byte(Tag.Body);
-        const b = w.begin(body.length + 2);
+        const b = w.begin(bodyLength + 2);
         writeAnyValue(w, body);
         w.end(b);
       }
