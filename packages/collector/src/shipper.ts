@@ -184,7 +184,7 @@ class Pump implements QueuedShipper {
       const s = this.state();
       if (s.mode === 'direct') return { status: 'up', detail: 'empty: records go straight to the bus' };
       // Spooling is how the collector copes with an outage, not a failure of its own: it stays ready.
-      return { status: 'up', detail: `degraded: ${s.spool.records} records (${s.spool.bytes} bytes) wait on disk for the bus` };
+      return { status: 'degraded', detail: `${s.spool.records} records (${s.spool.bytes} bytes) wait on disk for the bus` };
     });
     this.done = this.run();
   }
