@@ -131,7 +131,7 @@ async function main(): Promise<void> {
       console.log(built.stdout.trim());
     }
     const entry = (variant: Variant) => join(REPO, variant === 'tsx' ? 'packages/cli/bin/vigil.mjs' : 'dist/vigil-collector.mjs');
-    // The bundle runs as deploy/systemd/vigil-collector.service runs it.
+    // The bundle runs as deploy/systemd/vigil-collector.service runs it (the environment given to the bench wins, to try others).
     const deployed = (variant: Variant) => (variant === 'bundle' ? { args: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } } : { args: [], env: {} });
 
     const vigil = async (variant: Variant, watchDir: string, logsTopic: string, opts: { pollInterval?: string } = {}) => {
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
       const nodeArgs = (process.env.VIGIL_NODE_ARGS ?? '').split(' ').filter(Boolean);
       const child = spawn(process.execPath, [...deployed(variant).args, ...nodeArgs, entry(variant), 'collector', '--config', cfg], {
         cwd: REPO,
-        env: { ...process.env, ...deployed(variant).env, KAFKA_BROKERS: broker.brokers, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(watchDir, '..', `${logsTopic}-data`), LOG_LEVEL: 'warn' },
+        env: { ...deployed(variant).env, ...process.env, KAFKA_BROKERS: broker.brokers, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(watchDir, '..', `${logsTopic}-data`), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
