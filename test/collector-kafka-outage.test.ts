@@ -94,7 +94,7 @@ describe('collector across a Kafka outage', () => {
     await kafka.halt();
     const haltedAt = Date.now();
     // While Kafka is away the intake keeps accepting, and the spool holds what it accepted.
-    const spooling = await eventually('the spool in use', async () => (await (await fetch(`${main}/health`)).json()) as { checks: Record<string, { detail?: string }> }, (h) => /^degraded: [1-9]/.test(h.checks.spool?.detail ?? ''), 20_000);
+    const spooling = await eventually('the spool in use', async () => (await (await fetch(`${main}/health`)).json()) as { checks: Record<string, { status: string; detail?: string }> }, (h) => h.checks.spool?.status === 'degraded' && /^[1-9]/.test(h.checks.spool.detail ?? ''), 20_000);
     expect(spooling.checks.spool?.detail).toMatch(/wait on disk/);
     await new Promise((r) => setTimeout(r, OUTAGE_MS - (Date.now() - haltedAt)));
     const duringOutage = accepted.reduce((a, b) => a + b, 0) - beforeOutage;
