@@ -1,3 +1,5 @@
+import { DEFAULT_BODY } from './templates.js';
+
 /**
  * Texts shared by the channels' default templates, and the built-in partials. A channel's own
  * defaults live in its folder (channels/<kind>/templates.ts) and may use these.
@@ -27,13 +29,5 @@ export const BUILTIN_PARTIALS: Record<string, string> = {
   /** The group's alerts, one line each. */
   alertList: '{{#each alerts}}{{> alertLine}}\n{{/each}}',
   /** An alert in full: summary, description, value, severity, labels, start and end. */
-  alertDetail: [
-    '{{#if annotations.summary}}{{annotations.summary}}\n{{/if}}',
-    '{{#if annotations.description}}{{annotations.description}}\n{{/if}}',
-    'Value: {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if window}} over {{duration window}}{{/if}}\n',
-    'Severity: {{severity}}\n',
-    'Labels:{{#each labels}} {{@key}}={{this}}{{/each}}\n',
-    'Started: {{time startsAt}}',
-    '{{#if resolved}}\nResolved: {{time endsAt}} (lasted {{duration startsAt endsAt}}){{/if}}',
-  ].join(''),
+  alertDetail: DEFAULT_BODY,
 };
