@@ -1,7 +1,6 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { encodeLogs, encodeMetrics, type OtlpEncoding } from '@vigil/platform';
+import { encodeMetrics, type OtlpEncoding } from '@vigil/platform';
 import type { Shipper } from './shipper.js';
 
 export interface ExportTarget {
@@ -22,18 +21,6 @@ export class BusMetricExporter implements PushMetricExporter {
     const points = metrics.scopeMetrics.reduce((n, s) => n + s.metrics.reduce((m, x) => m + x.dataPoints.length, 0), 0);
     if (points === 0) return done({ code: ExportResultCode.SUCCESS });
     void send(this.target, encodeMetrics(metrics, this.target.encoding), points).then(done);
-  }
-
-  async forceFlush(): Promise<void> {}
-  async shutdown(): Promise<void> {}
-}
-
-export class BusLogExporter implements LogRecordExporter {
-  constructor(private readonly target: ExportTarget) {}
-
-  export(logs: ReadableLogRecord[], done: (result: ExportResult) => void): void {
-    if (logs.length === 0) return done({ code: ExportResultCode.SUCCESS });
-    void send(this.target, encodeLogs(logs, this.target.encoding), logs.length).then(done);
   }
 
   async forceFlush(): Promise<void> {}

@@ -1,9 +1,9 @@
 export { createCollectorRole, checkCollectorConfig, type CollectorRole, type CollectorOptions } from './role.js';
 export { hostIdentity, type HostIdentity } from './identity.js';
-export { registerIntake, registerIntake as otlpIntake, sourceKey, type IntakeOptions, type IntakeSink } from './plugins/otlp/intake.js';
+export { registerIntake, sourceKey, type IntakeOptions, type IntakeSink } from './plugins/otlp/intake.js';
 export { parseEvents, EVENT_FIELDS, type ParsedEvents } from './plugins/otlp/events.js';
 export { otlpPlugin } from './plugins/otlp/plugin.js';
-export { BusMetricExporter, BusLogExporter } from './exporters.js';
+export { BusMetricExporter } from './exporters.js';
 export { encodeLogRecords } from './records.js';
 export { openShipper, topicRuns, type Shipper, type ShipperOptions, type QueuedShipper, type ShipperState } from './shipper.js';
 export { DiskSpool, type SpoolOptions, type SpoolBatch, type DropCount } from './spool/spool.js';

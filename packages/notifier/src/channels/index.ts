@@ -1,12 +1,11 @@
 import type { TSchema } from '@sinclair/typebox';
-import { checkSection, ConfigError, type VigilConfig } from '@vigil/platform';
+import { checkSection, ConfigError } from '@vigil/platform';
 import type { ChannelKind, NotificationChannel } from '../model.js';
 import type { TemplatesConfig } from '../templates/config.js';
 import { compileTemplateRegistry, type TemplateRegistry } from '../templates/registry.js';
-import type { Channel, ChannelDeps } from './channel.js';
+import type { ChannelDeps } from './channel.js';
 import { ConsoleOptions } from './console/config.js';
 import { consoleChannel } from './console/console.js';
-import { legacyConsoleChannel } from './console/legacy.js';
 import { CONSOLE_TEMPLATES } from './console/templates.js';
 import { FileOptions } from './file/config.js';
 import { fileChannel } from './file/file.js';
@@ -24,7 +23,6 @@ import { SmsOptions } from './sms/config.js';
 import { smsChannel } from './sms/sms.js';
 import { SMS_TEMPLATES } from './sms/templates.js';
 import { WebhookOptions } from './webhook/config.js';
-import { legacyWebhookChannel } from './webhook/legacy.js';
 import { webhookChannel } from './webhook/webhook.js';
 
 export * from './channel.js';
@@ -103,26 +101,6 @@ export function createChannel(kind: string, options: unknown, deps: FactoryDeps 
   const f = (CHANNELS as Record<string, ChannelFactory | undefined>)[kind];
   if (!f) throw new ConfigError([`${deps.source}: unknown channel kind "${kind}" (use one of ${Object.keys(CHANNELS).join(', ')})`]);
   return f.create(checkSection(f.schema, options, deps.source), deps);
-}
-
-/**
- * The walking skeleton's channels (console and webhooks, per transition), until the pipeline
- * delivers AlertNotifications through `createChannel`. Throws a ConfigError for one that cannot work.
- */
-export function channelsFromConfig(config: VigilConfig['notifier'], source = 'notifier'): Channel[] {
-  const channels: Channel[] = [];
-  const problems: string[] = [];
-  if (config.console.enabled) channels.push(legacyConsoleChannel({ format: config.console.format }));
-  config.webhooks.forEach((w, i) => {
-    try {
-      channels.push(legacyWebhookChannel(w, { source: `${source}.webhooks[${i}]` }));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems);
-    }
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
-  return channels;
 }
 
 // The template registry the channels render with, for the role, the API's preview and `vigil template render`.
