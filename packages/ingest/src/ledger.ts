@@ -21,8 +21,13 @@ export interface PlannedRange {
   token: OffsetRange;
 }
 
-export function dedupToken(topic: string, partition: number, range: OffsetRange): string {
-  return `vigil-ingest:${topic}:${partition}:${range.first}-${range.last}`;
+/**
+ * The token of a range: its topic, partition and offsets, and the timestamp of its first record,
+ * so that the same offsets in a later incarnation of a topic (recreated, or a local bus log that
+ * was lost) are never taken for a replay.
+ */
+export function dedupToken(topic: string, partition: number, range: OffsetRange, firstTimestamp: number): string {
+  return `vigil-ingest:${topic}:${partition}:${range.first}-${range.last}@${firstTimestamp}`;
 }
 
 /**

@@ -1,10 +1,10 @@
 import {
   deadLetter,
   decodeAlert,
-  logEntries,
   logger,
-  metricPoints,
   queryRows,
+  readLogs,
+  readMetrics,
   requireStorage,
   type Batch,
   type BusProducer,
@@ -12,12 +12,26 @@ import {
   type ConsumedRecord,
   type Role,
   type RoleContext,
+  type Rejection,
   type Subscription,
 } from '@vigil/platform';
+import { insertIsolating } from './isolate.js';
 import { dedupToken, planRanges, type OffsetRange } from './ledger.js';
 import { METRIC_TABLES, TableRows, alertRow, insertRows, logRow, metricRow } from './rows.js';
 
 const log = logger('ingest');
+
+/**
+ * Deduplicated inserts; a batch whose rows span many days (a sender's clock far off) is written
+ * rather than refused for touching more than 100 daily partitions.
+ */
+const INSERT_SETTINGS = { insert_deduplicate: 1, max_partitions_per_insert_block: 0 } as const;
+
+function rejectionText(rejected: Rejection[]): string {
+  const left = rejected.reduce((n, r) => n + r.records, 0);
+  const shown = rejected.slice(0, 3).map((r) => `${r.path}: ${r.reason}`).join('; ');
+  return `left out ${left}: ${shown}${rejected.length > 3 ? `; and ${rejected.length - 3} more` : ''}`;
+}
 
 /**
  * Ingest: consumes the OTLP topics and `vigil.alerts` as one consumer group and writes batches
@@ -34,38 +48,72 @@ export function createIngestRole(ctx: RoleContext): Role {
   const rowsOut = m.createCounter('vigil_ingest_rows', { description: 'Rows written, by table.' });
   const dlqOut = m.createCounter('vigil_ingest_dead_letters', { description: 'Records sent to the dead-letter topic, by source topic.' });
   const batchRows = m.createHistogram('vigil_ingest_batch_rows', { description: 'Rows per written batch.' });
-  const insertMs = m.createHistogram('vigil_ingest_insert_duration', { unit: 'ms', description: 'Time to write one batch.' });
+  const insertSeconds = m.createHistogram('vigil_ingest_batch_duration_seconds', { unit: 's', description: 'Time to handle one batch: decode, write, dead letters.' });
+  const expiredRows = m.createCounter('vigil_ingest_expired_rows', {
+    description: 'Rows older than clickhouse.retention when written: the engine drops them at once (TTL), by table. A sender whose clock is far behind shows here.',
+  });
+  expiredRows.add(0);
+  const refusedRows = m.createCounter('vigil_ingest_refused_rows', { description: 'Rows the engine refused on their own (their records went to the dead-letter topic), by table.' });
 
   let subscription: Subscription | undefined;
   let producer: Promise<BusProducer> | undefined;
   /** Last offset written per topic-partition in this process; a batch right after it needs no ledger lookup. */
   const handled = new Map<string, bigint>();
 
-  async function intentsWithin(topic: string, partition: number, batch: OffsetRange): Promise<OffsetRange[]> {
-    const rows = await queryRows<{ FirstOffset: string | number; LastOffset: string | number }>(
+  async function intentsWithin(topic: string, partition: number, batch: OffsetRange, records: ConsumedRecord[]): Promise<OffsetRange[]> {
+    const rows = await queryRows<{ FirstOffset: string | number; LastOffset: string | number; FirstTimestamp: string | number }>(
       storage,
-      `SELECT FirstOffset, max(LastOffset) AS LastOffset FROM ${storage.table('vigil_ingest_ledger')}
+      `SELECT FirstOffset, max(LastOffset) AS LastOffset, FirstTimestamp FROM ${storage.table('vigil_ingest_ledger')}
        WHERE Topic = {topic:String} AND Partition = {partition:UInt32} AND FirstOffset BETWEEN {first:UInt64} AND {last:UInt64}
-       GROUP BY FirstOffset`,
+       GROUP BY FirstOffset, FirstTimestamp`,
       { topic, partition, first: batch.first.toString(), last: batch.last.toString() },
     );
-    return rows.map((r) => ({ first: BigInt(r.FirstOffset), last: BigInt(r.LastOffset) }));
+    // An intent of an earlier incarnation of the topic (same offsets, other records) is not ours.
+    const timestampAt = new Map(records.map((r) => [r.offset, r.timestamp]));
+    return rows
+      .filter((r) => Number(r.FirstTimestamp) === 0 || timestampAt.get(String(r.FirstOffset)) === Number(r.FirstTimestamp))
+      .map((r) => ({ first: BigInt(r.FirstOffset), last: BigInt(r.LastOffset) }));
   }
 
-  function rowsOf(records: ConsumedRecord[], dead: BusRecord[], errors: string[]): TableRows {
-    const out = new TableRows();
+  /** Rows of the records, each with its record; what cannot be decoded at all, or in part, goes to `dead`. */
+  function rowsOf(records: ConsumedRecord[], dead: Map<string, BusRecord>, errors: string[]): TableRows<ConsumedRecord> {
+    const out = new TableRows<ConsumedRecord>();
+    const oldest = `${Date.now() - config.clickhouse.retention}000000`.padStart(19, '0');
+    const expired = new Map<string, number>();
+    const checkAge = (table: string, nanos: string) => {
+      if (nanos < oldest) expired.set(table, (expired.get(table) ?? 0) + 1);
+    };
+    const refuse = (r: ConsumedRecord, reason: string) => {
+      if (!dead.has(r.offset)) dead.set(r.offset, deadLetter(r, reason));
+      errors.push(reason);
+    };
     for (const r of records) {
       try {
-        if (r.topic === topics.metrics) for (const p of metricPoints(r.value)) out.add(METRIC_TABLES[p.kind], metricRow(p));
-        else if (r.topic === topics.logs) for (const e of logEntries(r.value)) out.add('otel_logs', logRow(e));
-        else if (r.topic === topics.alerts) out.add('vigil_alerts', alertRow(decodeAlert(r.value), r.timestamp));
+        if (r.topic === topics.metrics) {
+          const read = readMetrics(r.value, { arrivalMs: r.timestamp });
+          for (const p of read.records) {
+            out.add(METRIC_TABLES[p.kind], metricRow(p), r);
+            checkAge(METRIC_TABLES[p.kind], p.timeUnixNano);
+          }
+          if (read.rejected.length > 0) refuse(r, `stored ${read.records.length} data points; ${rejectionText(read.rejected)}`);
+        } else if (r.topic === topics.logs) {
+          const read = readLogs(r.value, { arrivalMs: r.timestamp });
+          for (const e of read.records) {
+            out.add('otel_logs', logRow(e), r);
+            checkAge('otel_logs', e.timeUnixNano);
+          }
+          if (read.rejected.length > 0) refuse(r, `stored ${read.records.length} log records; ${rejectionText(read.rejected)}`);
+        } else if (r.topic === topics.alerts) out.add('vigil_alerts', alertRow(decodeAlert(r.value), r.timestamp), r);
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        dead.push(deadLetter(r, reason));
-        errors.push(reason);
+        refuse(r, err instanceof Error ? err.message : String(err));
       }
     }
+    for (const [table, n] of expired) expiredRows.add(n, { table });
     return out;
+  }
+
+  async function engineUp(): Promise<boolean> {
+    return storage.ping();
   }
 
   async function handle(batch: Batch): Promise<void> {
@@ -77,8 +125,8 @@ export function createIngestRole(ctx: RoleContext): Role {
     recordsIn.add(records.length, { topic });
 
     // Right after our own last batch nothing can have been recorded inside this one.
-    const intents = handled.get(tp) === first - 1n ? [] : await intentsWithin(topic, partition, { first, last });
-    const dead: BusRecord[] = [];
+    const intents = handled.get(tp) === first - 1n ? [] : await intentsWithin(topic, partition, { first, last }, records);
+    const dead = new Map<string, BusRecord>();
     const errors: string[] = [];
     for (const { range, token } of planRanges({ first, last }, intents)) {
       const slice = records.filter((r) => {
@@ -87,27 +135,42 @@ export function createIngestRole(ctx: RoleContext): Role {
       });
       const rows = rowsOf(slice, dead, errors);
       if (rows.size === 0) continue;
+      // The token's first record is in this slice: a plan starts every range at an intent's first offset or a new one.
+      const firstTimestamp = slice[0]!.timestamp;
       await storage.client.insert({
         table: storage.table('vigil_ingest_ledger'),
-        values: [{ Topic: topic, Partition: partition, FirstOffset: token.first.toString(), LastOffset: token.last.toString(), Time: Date.now() }],
+        values: [{ Topic: topic, Partition: partition, FirstOffset: token.first.toString(), LastOffset: token.last.toString(), FirstTimestamp: firstTimestamp, Time: Date.now() }],
         format: 'JSONEachRow',
       });
-      const settings = { insert_deduplicate: 1, insert_deduplication_token: dedupToken(topic, partition, token) };
+      const tokenText = dedupToken(topic, partition, token, firstTimestamp);
       for (const [table, values] of rows.byTable) {
-        await insertRows(storage, table, values, settings);
-        rowsOut.add(values.length, { table });
+        const refused = await insertIsolating(
+          values,
+          (part, suffix) => insertRows(storage, table, part, { ...INSERT_SETTINGS, insert_deduplication_token: suffix ? `${tokenText}/${table}/${suffix}` : tokenText }),
+          { engineUp },
+        );
+        const origins = rows.origins.get(table)!;
+        for (const { index, error } of refused) {
+          const origin = origins[index]!;
+          const reason = `the engine refused a row of ${table}: ${error}`;
+          if (!dead.has(origin.offset)) dead.set(origin.offset, deadLetter(origin, reason));
+          errors.push(reason);
+        }
+        rowsOut.add(values.length - refused.length, { table });
+        if (refused.length > 0) refusedRows.add(refused.length, { table });
       }
       batchRows.record(rows.size);
     }
-    if (dead.length > 0) {
+    if (dead.size > 0) {
       producer ??= bus.producer();
       const p = await producer;
-      await p.send(topics.dlq, dead);
-      dlqOut.add(dead.length, { topic });
-      log.warn({ topic, partition, count: dead.length, firstError: errors[0] }, 'sent undecodable records to the dead-letter topic');
+      await p.send(topics.dlq, [...dead.values()]);
+      dlqOut.add(dead.size, { topic });
+      // The first error's head only: engine errors quote the refused data.
+      log.warn({ topic, partition, count: dead.size, firstError: errors[0]?.slice(0, 160) }, 'sent records that could not be stored (whole or in part) to the dead-letter topic');
     }
     handled.set(tp, last);
-    insertMs.record(performance.now() - started);
+    insertSeconds.record((performance.now() - started) / 1000);
   }
 
   return {

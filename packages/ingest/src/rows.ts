@@ -118,14 +118,20 @@ export function columnsOf(table: TableName): readonly string[] {
   return TABLE_COLUMNS.get(table)!;
 }
 
-/** Groups rows by table, keeping their order. */
-export class TableRows {
+/** Groups rows by table, keeping their order, each with the record it came from (`O`). */
+export class TableRows<O = unknown> {
   readonly byTable = new Map<TableName, Row[]>();
+  readonly origins = new Map<TableName, O[]>();
 
-  add(table: TableName, row: Row): void {
+  add(table: TableName, row: Row, origin?: O): void {
     const rows = this.byTable.get(table);
-    if (rows) rows.push(row);
-    else this.byTable.set(table, [row]);
+    if (rows) {
+      rows.push(row);
+      this.origins.get(table)!.push(origin as O);
+    } else {
+      this.byTable.set(table, [row]);
+      this.origins.set(table, [origin as O]);
+    }
   }
 
   get size(): number {
@@ -136,10 +142,10 @@ export class TableRows {
 }
 
 /** Writes rows of one table (JSONCompactEachRow with the table's column order). */
-export async function insertRows(storage: Storage, table: TableName, rows: Row[], settings: Record<string, string | number> = {}): Promise<void> {
+export async function insertRows(storage: Storage, table: TableName, rows: readonly Row[], settings: Record<string, string | number> = {}): Promise<void> {
   await storage.client.insert({
     table: storage.table(table),
-    values: rows,
+    values: rows as Row[],
     columns: [...columnsOf(table)] as [string, ...string[]],
     format: 'JSONCompactEachRow',
     clickhouse_settings: settings,

@@ -45,6 +45,6 @@ describe('planRanges', () => {
   });
 
   it('names tokens by topic, partition and range', () => {
-    expect(dedupToken('otlp_metrics', 2, r(5, 9))).toBe('vigil-ingest:otlp_metrics:2:5-9');
+    expect(dedupToken('otlp_metrics', 2, r(5, 9), 1764000000000)).toBe('vigil-ingest:otlp_metrics:2:5-9@1764000000000');
   });
 });

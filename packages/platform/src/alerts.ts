@@ -48,28 +48,58 @@ export function encodeAlert(a: AlertTransition): Buffer {
 const STATUSES = new Set(['firing', 'resolved']);
 const SEVERITIES = new Set(['info', 'warning', 'critical']);
 
-/** Parses a `vigil.alerts` message; throws with the reason when it is not a transition. */
+/** Latest time Vigil stores (MAX_TIME_NANOS in otlp/flatten.ts says why). */
+const LATEST_MS = 4_102_444_800_000;
+
+function validTime(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  const t = Date.parse(v);
+  return Number.isFinite(t) && t >= 0 && t <= LATEST_MS;
+}
+
+/** A string map with every key and value a well-formed string (lone surrogates become U+FFFD); undefined when `v` is not a map of strings. */
+export function wellFormedMap(v: unknown): Record<string, string> | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x !== 'string') return undefined;
+    out[k.toWellFormed()] = x.toWellFormed();
+  }
+  return out;
+}
+
+/** Parses a `vigil.alerts` message; throws with the reason when it is not a transition. Strings come out well-formed. */
 export function decodeAlert(value: Buffer): AlertTransition {
-  const a = JSON.parse(value.toString('utf8')) as Partial<AlertTransition>;
+  let a: Partial<AlertTransition>;
+  try {
+    a = JSON.parse(value.toString('utf8')) as Partial<AlertTransition>;
+  } catch (err) {
+    throw new Error(`not an alert transition: not JSON (${(err as Error).message})`);
+  }
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new Error('not an alert transition: not a JSON object');
   const problems: string[] = [];
+  const labels = wellFormedMap(a.labels);
+  const annotations = a.annotations === undefined ? {} : wellFormedMap(a.annotations);
   if (typeof a.fingerprint !== 'string' || a.fingerprint === '') problems.push('fingerprint');
   if (!STATUSES.has(a.status as string)) problems.push('status');
   if (!SEVERITIES.has(a.severity as string)) problems.push('severity');
-  if (typeof a.startsAt !== 'string' || Number.isNaN(Date.parse(a.startsAt))) problems.push('startsAt');
-  if (a.endsAt !== undefined && (typeof a.endsAt !== 'string' || Number.isNaN(Date.parse(a.endsAt)))) problems.push('endsAt');
+  if (!validTime(a.startsAt)) problems.push('startsAt');
+  if (a.endsAt !== undefined && !validTime(a.endsAt)) problems.push('endsAt');
   if (typeof a.rule !== 'string') problems.push('rule');
-  if (typeof a.labels !== 'object' || a.labels === null) problems.push('labels');
+  if (!labels) problems.push('labels');
+  if (!annotations) problems.push('annotations');
   if (problems.length > 0) throw new Error(`not an alert transition: missing or invalid ${problems.join(', ')}`);
+  const value_ = typeof a.value === 'number' ? a.value : Number(a.value ?? 0);
   return {
-    fingerprint: a.fingerprint!,
+    fingerprint: a.fingerprint!.toWellFormed(),
     status: a.status!,
     severity: a.severity!,
-    labels: a.labels!,
-    annotations: a.annotations ?? {},
+    labels: labels!,
+    annotations: annotations!,
     startsAt: a.startsAt!,
     ...(a.endsAt ? { endsAt: a.endsAt } : {}),
-    value: typeof a.value === 'number' ? a.value : Number(a.value ?? 0),
-    rule: a.rule!,
-    window: typeof a.window === 'number' ? a.window : 0,
+    value: Number.isFinite(value_) ? value_ : 0,
+    rule: a.rule!.toWellFormed(),
+    window: typeof a.window === 'number' && Number.isFinite(a.window) && a.window >= 0 ? a.window : 0,
   };
 }

@@ -13,6 +13,8 @@ root.loadSync(['metrics.proto', 'logs.proto'], { keepCase: false });
 root.resolveAll();
 const MetricsRequest = root.lookupType('opentelemetry.proto.metrics.v1.ExportMetricsServiceRequest');
 const LogsRequest = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceRequest');
+const MetricsResponse = root.lookupType('opentelemetry.proto.metrics.v1.ExportMetricsServiceResponse');
+const LogsResponse = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceResponse');
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number, defaults: false };
 
@@ -38,6 +40,9 @@ export interface DecodedRequest {
   body: RawRequest;
   /** How trace and span ids are written in `body`. */
   ids: 'base64' | 'hex';
+  encoding: OtlpEncoding;
+  /** The request's protobuf type, to encode `body` again. */
+  type: protobuf.Type;
 }
 
 export class OtlpDecodeError extends Error {
@@ -53,9 +58,9 @@ function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequ
     if (detectEncoding(payload) === 'otlp_json') {
       const body = JSON.parse(payload.toString('utf8')) as unknown;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not a JSON object');
-      return { body: body as RawRequest, ids: 'hex' };
+      return { body: body as RawRequest, ids: 'hex', encoding: 'otlp_json', type };
     }
-    return { body: type.toObject(type.decode(payload), TO_OBJECT), ids: 'base64' };
+    return { body: type.toObject(type.decode(payload), TO_OBJECT), ids: 'base64', encoding: 'otlp_proto', type };
   } catch (err) {
     throw new OtlpDecodeError(what, err);
   }
@@ -64,6 +69,13 @@ function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequ
 export const decodeMetricsRequest = (payload: Buffer) => decode(MetricsRequest, 'OTLP metrics request', payload);
 export const decodeLogsRequest = (payload: Buffer) => decode(LogsRequest, 'OTLP logs request', payload);
 
+/** A decoded request (changed or not) in its own encoding again. */
+export function encodeRawRequest(decoded: DecodedRequest): Buffer {
+  if (decoded.encoding === 'otlp_json') return Buffer.from(JSON.stringify(decoded.body));
+  const bytes = decoded.type.encode(decoded.type.fromObject(decoded.body)).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
  * Encodes an ExportMetricsServiceRequest given as a plain object (lowerCamelCase fields as in
  * OTLP/JSON; int64 as decimal strings) to `otlp_proto` bytes: for requests built outside the
@@ -71,5 +83,18 @@ export const decodeLogsRequest = (payload: Buffer) => decode(LogsRequest, 'OTLP 
  */
 export function encodeMetricsRequest(body: RawRequest): Buffer {
   const bytes = MetricsRequest.encode(MetricsRequest.fromObject(body)).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * An OTLP/HTTP export response in the request's encoding: empty on full success; with
+ * `partial_success` (how many data points or log records were rejected, and why) otherwise.
+ */
+export function encodeExportResponse(signal: 'metrics' | 'logs', encoding: OtlpEncoding, rejected = 0, message = ''): Buffer {
+  const counted = signal === 'metrics' ? 'rejectedDataPoints' : 'rejectedLogRecords';
+  const body = rejected > 0 || message ? { partialSuccess: { [counted]: String(rejected), errorMessage: message } } : {};
+  if (encoding === 'otlp_json') return Buffer.from(JSON.stringify(body));
+  const type = signal === 'metrics' ? MetricsResponse : LogsResponse;
+  const bytes = type.encode(type.fromObject(body)).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,9 +1,22 @@
-import { OtlpDecodeError, decodeLogsRequest, decodeMetricsRequest, type DecodedRequest, type RawRequest } from './decode.js';
+import { OtlpDecodeError, decodeLogsRequest, decodeMetricsRequest, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
 
 /**
  * OTLP requests flattened into one record per data point or log record, with attributes as
  * string maps: the shape of the OpenTelemetry ClickHouse exporter's rows, and what the rules
  * worker aggregates.
+ *
+ * This is the edge where whatever a sender wrote becomes something the engine can store, for the
+ * intake and for ingest alike (one decoder, so what the intake accepted, ingest stores):
+ * - what the OTLP spec allows is normalised: a missing start time is 0 (as the OpenTelemetry
+ *   ClickHouse exporter writes it), a missing time is the observed time, else the arrival time;
+ *   strings with lone UTF-16 surrogates (or invalid UTF-8, which the protobuf reader turns into
+ *   them) get U+FFFD; times are written as 19-digit nanosecond strings, the only text form the
+ *   engine never misreads (it reads "1" as a date in 2026 and "100000000" as seconds);
+ * - what the engine cannot store or the spec does not allow (a time after 2100-01-01, see
+ *   `MAX_TIME_NANOS`; "abc" or -5 as a time; a negative count or flag;
+ *   a severity outside 0-24; values nested deeper than `MAX_DEPTH`) rejects that data point or
+ *   log record, named by its path, and the rest of the request is kept (`rejected`).
+ * A payload that is not an OTLP request at all throws OtlpDecodeError.
  */
 export type Attributes = Record<string, string>;
 
@@ -23,7 +36,7 @@ export interface ScopeInfo {
 
 export interface Exemplar {
   filteredAttributes: Attributes;
-  /** Unix nanoseconds as a decimal string. */
+  /** Unix nanoseconds as a 19-digit decimal string. */
   timeUnixNano: string;
   value: number;
   spanId: string;
@@ -37,7 +50,7 @@ interface PointBase {
   description: string;
   unit: string;
   attributes: Attributes;
-  /** Unix nanoseconds as decimal strings (int64 does not fit a double). */
+  /** Unix nanoseconds as 19-digit decimal strings (int64 does not fit a double). */
   startTimeUnixNano: string;
   timeUnixNano: string;
   flags: number;
@@ -92,195 +105,482 @@ export interface LogEntry {
   eventName: string;
 }
 
+/** A data point or log record left out, and why: `path` is its place in the request (OTLP/JSON names). */
+export interface Rejection {
+  path: string;
+  reason: string;
+  /** Data points or log records left out for it. */
+  records: number;
+}
+
+export interface ReadOptions {
+  /**
+   * When the request arrived, Unix milliseconds: the time of a record that carries none (a Kafka
+   * record's timestamp at ingest, the receive time at the intake). Default: now.
+   */
+  arrivalMs?: number;
+}
+
+export interface Read<T> {
+  records: T[];
+  rejected: Rejection[];
+  /**
+   * The request without the rejected records, in the payload's own encoding (the original
+   * bytes when nothing was rejected): what the intake forwards after a partial success.
+   */
+  accepted(): Buffer;
+}
+
+/** Nested arrays and maps in attribute values and bodies beyond this depth are refused. */
+export const MAX_DEPTH = 32;
+
+/**
+ * The latest time Vigil stores. `TimestampTime` and the TTLs are `DateTime` (seconds in a UInt32,
+ * up to 2106-02-07); a TTL past that wraps to 1970 and the engine drops the row at once, so the
+ * limit leaves room for years of retention.
+ */
+export const MAX_TIME_NANOS = 4_102_444_800_000_000_000n;
+const MAX_TIME_TEXT = MAX_TIME_NANOS.toString();
+const ZERO_TIME = '0000000000000000000';
+const LATEST = '2100-01-01T00:00:00Z';
+
+class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const show = (v: unknown): string => {
+  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+};
+
+/** A string as the engine can store it: lone surrogates replaced by U+FFFD. */
+export function wellFormed(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed();
+}
+
+function text(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return wellFormed(typeof v === 'string' ? v : String(v));
+}
+
+/** Unix nanoseconds as 19 digits, or `fallback` when the field is absent or 0. */
+function time(v: unknown, field: string, fallback: string): string {
+  if (v === undefined || v === null || v === '' || v === 0 || v === '0') return fallback;
+  let digits: string;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 0) throw new FieldError(field, `${show(v)} is not a time in Unix nanoseconds (a whole number >= 0)`);
+    digits = BigInt(v).toString();
+  } else if (typeof v === 'string' && /^\d+$/.test(v)) {
+    digits = v.replace(/^0+/, '');
+    if (digits === '') return fallback;
+  } else {
+    throw new FieldError(field, `${show(v)} is not a time in Unix nanoseconds (a whole number >= 0)`);
+  }
+  if (digits.length > MAX_TIME_TEXT.length || (digits.length === MAX_TIME_TEXT.length && digits > MAX_TIME_TEXT)) {
+    throw new FieldError(field, `${show(v)} is after ${LATEST}, the latest time that can be stored`);
+  }
+  return digits.padStart(19, '0');
+}
+
+/** A non-negative integer (uint32, uint64, fixed64 as protobuf or JSON writes it). */
+function uint(v: unknown, field: string): number {
+  if (v === undefined || v === null) return 0;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : typeof v === 'number' ? v : Number.NaN;
+  if (!Number.isInteger(n) || n < 0) throw new FieldError(field, `${show(v)} is not a count (a whole number >= 0)`);
+  return n;
+}
+
+/** A signed integer (int32, sint32, sfixed64). */
+function int(v: unknown, field: string): number {
+  if (v === undefined || v === null) return 0;
+  const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : typeof v === 'number' ? v : Number.NaN;
+  if (!Number.isInteger(n)) throw new FieldError(field, `${show(v)} is not a whole number`);
+  return n;
+}
+
+/** A double; proto3 JSON writes non-finite ones as "NaN", "Infinity", "-Infinity". */
+function double(v: unknown, field: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v);
+    if (!Number.isNaN(n) || v === 'NaN') return n;
+  }
+  throw new FieldError(field, `${show(v)} is not a number`);
+}
+
+function list(v: unknown, field: string): RawRequest[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new FieldError(field, 'expected a list');
+  return v as RawRequest[];
+}
+
+const uints = (v: unknown, field: string): number[] => list(v, field).map((x, i) => uint(x, `${field}[${i}]`));
+const doubles = (v: unknown, field: string): number[] => list(v, field).map((x, i) => double(x, `${field}[${i}]`));
+
+const TEMPORALITY: Record<string, AggregationTemporality> = { AGGREGATION_TEMPORALITY_UNSPECIFIED: 0, AGGREGATION_TEMPORALITY_DELTA: 1, AGGREGATION_TEMPORALITY_CUMULATIVE: 2 };
+function temporality(v: unknown): AggregationTemporality {
+  const t = typeof v === 'string' ? (TEMPORALITY[v] ?? Number(v)) : v;
+  return t === 1 || t === 2 ? t : 0;
+}
+
+/** SeverityNumber 0-24; proto3 JSON may write the enum's name. */
+function severity(v: unknown, field: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'string' && v.startsWith('SEVERITY_NUMBER_')) {
+    const i = SEVERITY_NAMES.indexOf(v.slice('SEVERITY_NUMBER_'.length));
+    if (i >= 0) return i;
+  }
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 24) throw new FieldError(field, `${show(v)} is not a severity number (0-24)`);
+  return n;
+}
+const SEVERITY_NAMES = ['UNSPECIFIED', ...['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].flatMap((s) => [s, `${s}2`, `${s}3`, `${s}4`])];
+
 type AnyValue = RawRequest | undefined;
 
 /** Attribute values become strings: scalars as written, arrays and maps as JSON, bytes as base64. */
-export function anyValueToString(v: AnyValue, ids: DecodedRequest['ids'] = 'base64'): string {
-  const js = anyValueToJs(v, ids);
+export function anyValueToString(v: AnyValue, ids: DecodedRequest['ids'] = 'base64', field = 'value'): string {
+  if (v && typeof v === 'object' && typeof v.stringValue === 'string') return wellFormed(v.stringValue);
+  const js = anyValueToJs(v, ids, field, 0);
   if (js === null || js === undefined) return '';
   return typeof js === 'string' ? js : typeof js === 'object' ? JSON.stringify(js) : String(js);
 }
 
-function anyValueToJs(v: AnyValue, ids: DecodedRequest['ids']): unknown {
-  if (!v || typeof v !== 'object') return v ?? null;
-  if (v.stringValue !== undefined) return String(v.stringValue);
+function anyValueToJs(v: AnyValue, ids: DecodedRequest['ids'], field: string, depth: number): unknown {
+  if (!v || typeof v !== 'object') return v === undefined || v === null ? null : typeof v === 'string' ? wellFormed(v) : v;
+  if (depth > MAX_DEPTH) throw new FieldError(field, `values nested deeper than ${MAX_DEPTH} levels`);
+  if (v.stringValue !== undefined) return text(v.stringValue);
   if (v.boolValue !== undefined) return Boolean(v.boolValue);
-  if (v.intValue !== undefined) return String(v.intValue);
-  if (v.doubleValue !== undefined) return Number(v.doubleValue);
-  if (v.arrayValue !== undefined) return ((v.arrayValue.values ?? []) as AnyValue[]).map((x) => anyValueToJs(x, ids));
-  if (v.kvlistValue !== undefined) return attributes(v.kvlistValue.values, ids);
+  if (v.intValue !== undefined) {
+    if (!/^-?\d+$/.test(String(v.intValue))) throw new FieldError(`${field}.intValue`, `${show(v.intValue)} is not a whole number`);
+    return String(v.intValue);
+  }
+  if (v.doubleValue !== undefined) return double(v.doubleValue, `${field}.doubleValue`);
+  if (v.arrayValue !== undefined) return list(v.arrayValue?.values, `${field}.arrayValue.values`).map((x, i) => anyValueToJs(x, ids, `${field}.arrayValue.values[${i}]`, depth + 1));
+  if (v.kvlistValue !== undefined) return attributes(v.kvlistValue?.values, ids, `${field}.kvlistValue.values`, depth + 1);
   if (v.bytesValue !== undefined) return ids === 'hex' ? Buffer.from(String(v.bytesValue), 'hex').toString('base64') : String(v.bytesValue);
   return null;
 }
 
-function attributes(list: unknown, ids: DecodedRequest['ids']): Attributes {
+function attributes(v: unknown, ids: DecodedRequest['ids'], field: string, depth = 0): Attributes {
   const out: Attributes = {};
-  if (!Array.isArray(list)) return out;
-  for (const kv of list as RawRequest[]) {
+  if (v === undefined || v === null) return out;
+  const kvs = list(v, field);
+  for (let i = 0; i < kvs.length; i++) {
+    const kv = kvs[i];
     if (!kv || typeof kv.key !== 'string') continue;
-    const sv = kv.value?.stringValue;
-    out[kv.key] = typeof sv === 'string' ? sv : anyValueToString(kv.value, ids);
+    const value = kv.value as AnyValue;
+    const sv = value?.stringValue;
+    out[wellFormed(kv.key)] = typeof sv === 'string' ? wellFormed(sv) : anyValueToStringAt(value, ids, `${field}[${i}].value`, depth);
   }
   return out;
 }
 
+function anyValueToStringAt(v: AnyValue, ids: DecodedRequest['ids'], field: string, depth: number): string {
+  const js = anyValueToJs(v, ids, field, depth);
+  if (js === null || js === undefined) return '';
+  return typeof js === 'string' ? js : typeof js === 'object' ? JSON.stringify(js) : String(js);
+}
+
 function id(v: unknown, ids: DecodedRequest['ids']): string {
   if (typeof v !== 'string' || v === '') return '';
-  return ids === 'hex' ? v.toLowerCase() : Buffer.from(v, 'base64').toString('hex');
+  return ids === 'hex' ? wellFormed(v.toLowerCase()) : Buffer.from(v, 'base64').toString('hex');
 }
 
-const nanos = (v: unknown): string => (v === undefined || v === null || v === '' ? '0' : String(v));
-const num = (v: unknown): number => (v === undefined || v === null ? 0 : Number(v));
-const nums = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : []);
-const temporality = (v: unknown): AggregationTemporality => {
-  const t = num(v);
-  return t === 1 || t === 2 ? t : 0;
-};
-
-function list(v: unknown, what: string): RawRequest[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new OtlpDecodeError(what, new Error('expected a list'));
-  return v as RawRequest[];
+function resource(r: RawRequest, ids: DecodedRequest['ids'], at: string): ResourceInfo {
+  const attrs = attributes(r.resource?.attributes, ids, `${at}.resource.attributes`);
+  return { attributes: attrs, schemaUrl: text(r.schemaUrl), serviceName: attrs['service.name'] ?? '' };
 }
 
-function resource(r: RawRequest, ids: DecodedRequest['ids']): ResourceInfo {
-  const attrs = attributes(r.resource?.attributes, ids);
-  return { attributes: attrs, schemaUrl: String(r.schemaUrl ?? ''), serviceName: attrs['service.name'] ?? '' };
-}
-
-function scope(s: RawRequest, ids: DecodedRequest['ids']): ScopeInfo {
+function scope(s: RawRequest, ids: DecodedRequest['ids'], at: string): ScopeInfo {
   return {
-    name: String(s.scope?.name ?? ''),
-    version: String(s.scope?.version ?? ''),
-    attributes: attributes(s.scope?.attributes, ids),
-    droppedAttributesCount: num(s.scope?.droppedAttributesCount),
-    schemaUrl: String(s.schemaUrl ?? ''),
+    name: text(s.scope?.name),
+    version: text(s.scope?.version),
+    attributes: attributes(s.scope?.attributes, ids, `${at}.scope.attributes`),
+    droppedAttributesCount: uint(s.scope?.droppedAttributesCount, `${at}.scope.droppedAttributesCount`),
+    schemaUrl: text(s.schemaUrl),
   };
 }
 
 const NO_EXEMPLARS: Exemplar[] = [];
 
-function exemplars(v: unknown, ids: DecodedRequest['ids']): Exemplar[] {
-  if (v === undefined || (Array.isArray(v) && v.length === 0)) return NO_EXEMPLARS;
-  return list(v, 'exemplars').map((e) => ({
-    filteredAttributes: attributes(e.filteredAttributes, ids),
-    timeUnixNano: nanos(e.timeUnixNano),
-    value: e.asDouble !== undefined ? Number(e.asDouble) : num(e.asInt),
+function exemplars(v: unknown, ids: DecodedRequest['ids'], at: string, fallbackTime: string): Exemplar[] {
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return NO_EXEMPLARS;
+  return list(v, `${at}.exemplars`).map((e, i) => ({
+    filteredAttributes: attributes(e.filteredAttributes, ids, `${at}.exemplars[${i}].filteredAttributes`),
+    timeUnixNano: time(e.timeUnixNano, `${at}.exemplars[${i}].timeUnixNano`, fallbackTime),
+    value: e.asDouble !== undefined ? double(e.asDouble, `${at}.exemplars[${i}].asDouble`) : int(e.asInt, `${at}.exemplars[${i}].asInt`),
     spanId: id(e.spanId, ids),
     traceId: id(e.traceId, ids),
   }));
 }
 
-/** Decodes an `otlp_metrics` payload into data points; throws OtlpDecodeError for anything else. */
-export function metricPoints(payload: Buffer): MetricPoint[] {
-  const { body, ids } = decodeMetricsRequest(payload);
-  const rms = list(body.resourceMetrics, 'resourceMetrics');
-  if (rms.length === 0) throw new OtlpDecodeError('OTLP metrics request', new Error('no resourceMetrics in a non-empty payload'));
-  const out: MetricPoint[] = [];
-  for (const rm of rms) {
-    const res = resource(rm, ids);
-    for (const sm of list(rm.scopeMetrics, 'scopeMetrics')) {
-      const sc = scope(sm, ids);
-      for (const m of list(sm.metrics, 'metrics')) {
-        if (typeof m.name !== 'string' || m.name === '') throw new OtlpDecodeError('OTLP metric', new Error('a metric without a name'));
-        const base = (dp: RawRequest): PointBase => ({
-          resource: res,
-          scope: sc,
-          name: m.name,
-          description: String(m.description ?? ''),
-          unit: String(m.unit ?? ''),
-          attributes: attributes(dp.attributes, ids),
-          startTimeUnixNano: nanos(dp.startTimeUnixNano),
-          timeUnixNano: nanos(dp.timeUnixNano),
-          flags: num(dp.flags),
-          exemplars: exemplars(dp.exemplars, ids),
-        });
-        const value = (dp: RawRequest) => (dp.asDouble !== undefined ? Number(dp.asDouble) : num(dp.asInt));
-        if (m.gauge) {
-          for (const dp of list(m.gauge.dataPoints, 'dataPoints')) out.push(Object.assign(base(dp), { kind: 'gauge' as const, value: value(dp) }));
-        } else if (m.sum) {
-          const t = temporality(m.sum.aggregationTemporality);
-          for (const dp of list(m.sum.dataPoints, 'dataPoints')) {
-            out.push(Object.assign(base(dp), { kind: 'sum' as const, value: value(dp), temporality: t, monotonic: Boolean(m.sum.isMonotonic) }));
-          }
-        } else if (m.histogram) {
-          const t = temporality(m.histogram.aggregationTemporality);
-          for (const dp of list(m.histogram.dataPoints, 'dataPoints')) {
-            out.push(Object.assign(base(dp), {
-              kind: 'histogram' as const,
-              count: num(dp.count),
-              sum: num(dp.sum),
-              bucketCounts: nums(dp.bucketCounts),
-              explicitBounds: nums(dp.explicitBounds),
-              min: num(dp.min),
-              max: num(dp.max),
-              temporality: t,
-            }));
-          }
-        } else if (m.exponentialHistogram) {
-          const t = temporality(m.exponentialHistogram.aggregationTemporality);
-          for (const dp of list(m.exponentialHistogram.dataPoints, 'dataPoints')) {
-            out.push(Object.assign(base(dp), {
-              kind: 'exponential_histogram' as const,
-              count: num(dp.count),
-              sum: num(dp.sum),
-              scale: num(dp.scale),
-              zeroCount: num(dp.zeroCount),
-              positiveOffset: num(dp.positive?.offset),
-              positiveBucketCounts: nums(dp.positive?.bucketCounts),
-              negativeOffset: num(dp.negative?.offset),
-              negativeBucketCounts: nums(dp.negative?.bucketCounts),
-              min: num(dp.min),
-              max: num(dp.max),
-              temporality: t,
-            }));
-          }
-        } else if (m.summary) {
-          for (const dp of list(m.summary.dataPoints, 'dataPoints')) {
-            out.push(Object.assign(base(dp), {
-              kind: 'summary' as const,
-              count: num(dp.count),
-              sum: num(dp.sum),
-              quantiles: list(dp.quantileValues, 'quantileValues').map((q) => ({ quantile: num(q.quantile), value: num(q.value) })),
-            }));
-          }
-        }
-      }
-    }
-  }
-  return out;
+function nanosOfMillis(ms: number): string {
+  return time(String(Math.max(0, Math.trunc(ms))) + '000000', 'arrival time', ZERO_TIME);
 }
 
-/** Decodes an `otlp_logs` payload into log records; throws OtlpDecodeError for anything else. */
-export function logEntries(payload: Buffer): LogEntry[] {
-  const { body, ids } = decodeLogsRequest(payload);
-  const rls = list(body.resourceLogs, 'resourceLogs');
-  if (rls.length === 0) throw new OtlpDecodeError('OTLP logs request', new Error('no resourceLogs in a non-empty payload'));
-  const out: LogEntry[] = [];
-  for (const rl of rls) {
-    const res = resource(rl, ids);
-    for (const sl of list(rl.scopeLogs, 'scopeLogs')) {
-      const sc = scope(sl, ids);
-      for (const r of list(sl.logRecords, 'logRecords')) {
-        const time = nanos(r.timeUnixNano);
-        out.push({
-          resource: res,
-          scope: sc,
-          timeUnixNano: time === '0' ? nanos(r.observedTimeUnixNano) : time,
-          observedTimeUnixNano: nanos(r.observedTimeUnixNano),
-          severityNumber: num(r.severityNumber),
-          severityText: String(r.severityText ?? ''),
-          body: anyValueToString(r.body, ids),
-          attributes: attributes(r.attributes, ids),
-          traceId: id(r.traceId, ids),
-          spanId: id(r.spanId, ids),
-          flags: num(r.flags),
-          eventName: String(r.eventName ?? ''),
-        });
+/**
+ * Walks request → resource → scope → record. A problem in one record rejects that record; a
+ * problem in a resource or scope (its attributes, say) rejects every record under it.
+ */
+class Walk<T> {
+  readonly records: T[] = [];
+  readonly rejected: Rejection[] = [];
+  /** Raw records left out, to drop them from the request that is forwarded. */
+  readonly dropped = new Set<RawRequest>();
+
+  reject(field: string, reason: string, raws: RawRequest[]): void {
+    this.rejected.push({ path: field, reason, records: raws.length });
+    for (const r of raws) this.dropped.add(r);
+  }
+
+  /** Runs `fn`; a FieldError rejects `raws` (the record, or every record under a resource or scope). */
+  guard(raws: () => RawRequest[], fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof FieldError)) throw err;
+      this.reject(err.field, err.message, raws());
+    }
+  }
+
+  result(decoded: DecodedRequest, payload: Buffer, prune: (body: RawRequest, dropped: Set<RawRequest>) => void): Read<T> {
+    const dropped = this.dropped;
+    return {
+      records: this.records,
+      rejected: this.rejected,
+      accepted: () => {
+        if (dropped.size === 0) return payload;
+        prune(decoded.body, dropped);
+        return encodeRawRequest(decoded);
+      },
+    };
+  }
+}
+
+/** Every data point of a metric, whatever its type (to reject them together). */
+function dataPointsOf(m: RawRequest): RawRequest[] {
+  const data = m.gauge ?? m.sum ?? m.histogram ?? m.exponentialHistogram ?? m.summary;
+  return Array.isArray(data?.dataPoints) ? (data.dataPoints as RawRequest[]) : [];
+}
+
+function pruneMetrics(body: RawRequest, dropped: Set<RawRequest>): void {
+  for (const rm of body.resourceMetrics ?? []) {
+    for (const sm of rm?.scopeMetrics ?? []) {
+      for (const m of sm?.metrics ?? []) {
+        const data = m?.gauge ?? m?.sum ?? m?.histogram ?? m?.exponentialHistogram ?? m?.summary;
+        if (Array.isArray(data?.dataPoints)) data.dataPoints = data.dataPoints.filter((dp: RawRequest) => !dropped.has(dp));
       }
     }
   }
-  return out;
+}
+
+function pruneLogs(body: RawRequest, dropped: Set<RawRequest>): void {
+  for (const rl of body.resourceLogs ?? []) {
+    for (const sl of rl?.scopeLogs ?? []) {
+      if (Array.isArray(sl?.logRecords)) sl.logRecords = sl.logRecords.filter((r: RawRequest) => !dropped.has(r));
+    }
+  }
+}
+
+function topList(v: unknown, what: string, field: string): RawRequest[] {
+  if (!Array.isArray(v)) {
+    if (v === undefined || v === null) throw new OtlpDecodeError(what, new Error(`no ${field} in a non-empty payload`));
+    throw new OtlpDecodeError(what, new Error(`${field}: expected a list`));
+  }
+  if (v.length === 0) throw new OtlpDecodeError(what, new Error(`no ${field} in a non-empty payload`));
+  return v as RawRequest[];
+}
+
+/** Decodes an `otlp_metrics` payload into data points and the points it had to leave out. */
+export function readMetrics(payload: Buffer, opts: ReadOptions = {}): Read<MetricPoint> {
+  const decoded = decodeMetricsRequest(payload);
+  const { body, ids } = decoded;
+  const arrival = nanosOfMillis(opts.arrivalMs ?? Date.now());
+  const rms = topList(body.resourceMetrics, 'OTLP metrics request', 'resourceMetrics');
+  const walk = new Walk<MetricPoint>();
+  const allPoints = (sms: unknown) => (Array.isArray(sms) ? sms : []).flatMap((sm: RawRequest) => (Array.isArray(sm?.metrics) ? sm.metrics : []).flatMap(dataPointsOf));
+  rms.forEach((rm, ri) => {
+    const rAt = `resourceMetrics[${ri}]`;
+    walk.guard(
+      () => allPoints(rm?.scopeMetrics),
+      () => {
+        const res = resource(rm ?? {}, ids, rAt);
+        list(rm?.scopeMetrics, `${rAt}.scopeMetrics`).forEach((sm, si) => {
+          const sAt = `${rAt}.scopeMetrics[${si}]`;
+          walk.guard(
+            () => allPoints([sm]),
+            () => {
+              const sc = scope(sm ?? {}, ids, sAt);
+              list(sm?.metrics, `${sAt}.metrics`).forEach((m, mi) => {
+                const mAt = `${sAt}.metrics[${mi}]`;
+                walk.guard(
+                  () => dataPointsOf(m ?? {}),
+                  () => metric(m ?? {}, mAt, res, sc, ids, arrival, walk),
+                );
+              });
+            },
+          );
+        });
+      },
+    );
+  });
+  return walk.result(decoded, payload, pruneMetrics);
+}
+
+function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, ids: DecodedRequest['ids'], arrival: string, walk: Walk<MetricPoint>): void {
+  if (typeof m.name !== 'string' || m.name === '') throw new FieldError(`${mAt}.name`, 'a metric needs a name');
+  const name = wellFormed(m.name);
+  const description = text(m.description);
+  const unit = text(m.unit);
+  const points = (data: RawRequest | undefined, type: string, each: (dp: RawRequest, at: string, base: () => PointBase) => MetricPoint) => {
+    list(data?.dataPoints, `${mAt}.${type}.dataPoints`).forEach((dp, i) => {
+      const at = `${mAt}.${type}.dataPoints[${i}]`;
+      walk.guard(
+        () => [dp],
+        () => {
+          const p = dp ?? {};
+          const base = (): PointBase => {
+            const t = time(p.timeUnixNano, `${at}.timeUnixNano`, arrival);
+            return {
+              resource: res,
+              scope: sc,
+              name,
+              description,
+              unit,
+              attributes: attributes(p.attributes, ids, `${at}.attributes`),
+              startTimeUnixNano: time(p.startTimeUnixNano, `${at}.startTimeUnixNano`, ZERO_TIME),
+              timeUnixNano: t,
+              flags: uint(p.flags, `${at}.flags`),
+              exemplars: exemplars(p.exemplars, ids, at, t),
+            };
+          };
+          walk.records.push(each(p, at, base));
+        },
+      );
+    });
+  };
+  const value = (dp: RawRequest, at: string) => (dp.asDouble !== undefined && dp.asDouble !== null ? double(dp.asDouble, `${at}.asDouble`) : int(dp.asInt, `${at}.asInt`));
+  if (m.gauge) {
+    points(m.gauge, 'gauge', (dp, at, base) => Object.assign(base(), { kind: 'gauge' as const, value: value(dp, at) }));
+  } else if (m.sum) {
+    const t = temporality(m.sum.aggregationTemporality);
+    const monotonic = Boolean(m.sum.isMonotonic);
+    points(m.sum, 'sum', (dp, at, base) => Object.assign(base(), { kind: 'sum' as const, value: value(dp, at), temporality: t, monotonic }));
+  } else if (m.histogram) {
+    const t = temporality(m.histogram.aggregationTemporality);
+    points(m.histogram, 'histogram', (dp, at, base) =>
+      Object.assign(base(), {
+        kind: 'histogram' as const,
+        count: uint(dp.count, `${at}.count`),
+        sum: double(dp.sum, `${at}.sum`),
+        bucketCounts: uints(dp.bucketCounts, `${at}.bucketCounts`),
+        explicitBounds: doubles(dp.explicitBounds, `${at}.explicitBounds`),
+        min: double(dp.min, `${at}.min`),
+        max: double(dp.max, `${at}.max`),
+        temporality: t,
+      }),
+    );
+  } else if (m.exponentialHistogram) {
+    const t = temporality(m.exponentialHistogram.aggregationTemporality);
+    points(m.exponentialHistogram, 'exponentialHistogram', (dp, at, base) =>
+      Object.assign(base(), {
+        kind: 'exponential_histogram' as const,
+        count: uint(dp.count, `${at}.count`),
+        sum: double(dp.sum, `${at}.sum`),
+        scale: int(dp.scale, `${at}.scale`),
+        zeroCount: uint(dp.zeroCount, `${at}.zeroCount`),
+        positiveOffset: int(dp.positive?.offset, `${at}.positive.offset`),
+        positiveBucketCounts: uints(dp.positive?.bucketCounts, `${at}.positive.bucketCounts`),
+        negativeOffset: int(dp.negative?.offset, `${at}.negative.offset`),
+        negativeBucketCounts: uints(dp.negative?.bucketCounts, `${at}.negative.bucketCounts`),
+        min: double(dp.min, `${at}.min`),
+        max: double(dp.max, `${at}.max`),
+        temporality: t,
+      }),
+    );
+  } else if (m.summary) {
+    points(m.summary, 'summary', (dp, at, base) =>
+      Object.assign(base(), {
+        kind: 'summary' as const,
+        count: uint(dp.count, `${at}.count`),
+        sum: double(dp.sum, `${at}.sum`),
+        quantiles: list(dp.quantileValues, `${at}.quantileValues`).map((q, i) => ({
+          quantile: double(q?.quantile, `${at}.quantileValues[${i}].quantile`),
+          value: double(q?.value, `${at}.quantileValues[${i}].value`),
+        })),
+      }),
+    );
+  }
+}
+
+/** Decodes an `otlp_logs` payload into log records and the records it had to leave out. */
+export function readLogs(payload: Buffer, opts: ReadOptions = {}): Read<LogEntry> {
+  const decoded = decodeLogsRequest(payload);
+  const { body, ids } = decoded;
+  const arrival = nanosOfMillis(opts.arrivalMs ?? Date.now());
+  const rls = topList(body.resourceLogs, 'OTLP logs request', 'resourceLogs');
+  const walk = new Walk<LogEntry>();
+  const allRecords = (sls: unknown) => (Array.isArray(sls) ? sls : []).flatMap((sl: RawRequest) => (Array.isArray(sl?.logRecords) ? sl.logRecords : []));
+  rls.forEach((rl, ri) => {
+    const rAt = `resourceLogs[${ri}]`;
+    walk.guard(
+      () => allRecords(rl?.scopeLogs),
+      () => {
+        const res = resource(rl ?? {}, ids, rAt);
+        list(rl?.scopeLogs, `${rAt}.scopeLogs`).forEach((sl, si) => {
+          const sAt = `${rAt}.scopeLogs[${si}]`;
+          walk.guard(
+            () => allRecords([sl]),
+            () => {
+              const sc = scope(sl ?? {}, ids, sAt);
+              list(sl?.logRecords, `${sAt}.logRecords`).forEach((raw, i) => {
+                const at = `${sAt}.logRecords[${i}]`;
+                walk.guard(
+                  () => [raw],
+                  () => {
+                    const r = raw ?? {};
+                    const observed = time(r.observedTimeUnixNano, `${at}.observedTimeUnixNano`, arrival);
+                    walk.records.push({
+                      resource: res,
+                      scope: sc,
+                      timeUnixNano: time(r.timeUnixNano, `${at}.timeUnixNano`, observed),
+                      observedTimeUnixNano: observed,
+                      severityNumber: severity(r.severityNumber, `${at}.severityNumber`),
+                      severityText: text(r.severityText),
+                      body: anyValueToStringAt(r.body, ids, `${at}.body`, 0),
+                      attributes: attributes(r.attributes, ids, `${at}.attributes`),
+                      traceId: id(r.traceId, ids),
+                      spanId: id(r.spanId, ids),
+                      flags: uint(r.flags, `${at}.flags`),
+                      eventName: text(r.eventName),
+                    });
+                  },
+                );
+              });
+            },
+          );
+        });
+      },
+    );
+  });
+  return walk.result(decoded, payload, pruneLogs);
+}
+
+/** The data points of an `otlp_metrics` payload, leaving out those that cannot be stored; throws OtlpDecodeError for a payload that is not OTLP. */
+export function metricPoints(payload: Buffer, opts?: ReadOptions): MetricPoint[] {
+  return readMetrics(payload, opts).records;
+}
+
+/** The log records of an `otlp_logs` payload, leaving out those that cannot be stored; throws OtlpDecodeError for a payload that is not OTLP. */
+export function logEntries(payload: Buffer, opts?: ReadOptions): LogEntry[] {
+  return readLogs(payload, opts).records;
 }
 
 /** Unix nanoseconds (decimal string) to Unix milliseconds. */

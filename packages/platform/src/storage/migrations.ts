@@ -268,6 +268,16 @@ TTL toDateTime(Time) + INTERVAL 30 DAY`,
       `ALTER TABLE ${db}.vigil_notifier_inbox ADD COLUMN IF NOT EXISTS GroupId String, MODIFY ORDER BY (Fingerprint, TransitionKey, GroupId)`,
     ],
   },
+  {
+    version: 6,
+    name: 'Ingest ledger: the timestamp of a range\'s first record',
+    statements: ({ db }) => [
+      // Offsets start again at 0 when a topic is recreated (or a local bus log is lost): a range is
+      // the same range only if its first record has the same timestamp too, so tokens of an earlier
+      // incarnation never make new records look like duplicates.
+      `ALTER TABLE ${db}.vigil_ingest_ledger ADD COLUMN IF NOT EXISTS FirstTimestamp Int64 DEFAULT 0`,
+    ],
+  },
 ];
 
 const log = logger('storage.migrations');
