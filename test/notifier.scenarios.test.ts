@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  accessPolicy,
   createHttpServer,
   createTelemetry,
   encodeAlert,
@@ -239,8 +240,8 @@ describe('notifier scenarios', () => {
     expect(hit[0]!.body.receiver).toBe('backup');
     expect(hit[0]!.body.alerts.map((x) => x.fingerprint)).toEqual([a.fingerprint]);
 
-    const app = createHttpServer(new HealthRegistry(), createTelemetry('notifier-scen-api'));
-    registerNotifierApi(app, role.services, { token: 's3cret' });
+    const app = createHttpServer(new HealthRegistry(), createTelemetry('notifier-scen-api'), { access: accessPolicy(cfg.http) });
+    registerNotifierApi(app, role.services);
     await app.ready();
     const auth = { authorization: 'Bearer s3cret' };
     try {
@@ -272,6 +273,17 @@ describe('notifier scenarios', () => {
       const badLevel = await app.inject({ method: 'POST', url: '/api/v1/notify', headers: auth, payload: { title: 'x', level: 'loud' } });
       expect(badLevel.statusCode).toBe(400);
       expect(badLevel.json<{ message: string }>().message).toMatch(/level/);
+      // A lone UTF-16 surrogate (valid JSON, not valid Unicode) used to break the ledger's inserts
+      // until a restart: every later notify answered 503 and deliveries went unrecorded.
+      const odd = await app.inject({ method: 'POST', url: '/api/v1/notify', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"title":"odd \\ud800 title","message":"m \\udfff","labels":{"k\\ud83d":"v\\ud800"},"channels":["backup/webhook[0]"]}' });
+      expect(odd.statusCode).toBe(200);
+      const after = await app.inject({ method: 'POST', url: '/api/v1/notify', headers: auth, payload: { title: 'After the odd one', channels: ['backup/webhook[0]'] } });
+      expect(after.statusCode).toBe(200);
+      await eventually(
+        'both recorded in the ledger',
+        () => queryRows<{ n: string }>(storage, `SELECT count() AS n FROM ${storage.table('vigil_deliveries')} WHERE Channel = 'backup/webhook[0]' AND Status = 'sent' AND Time > now() - INTERVAL 1 MINUTE`),
+        (rows) => Number(rows[0]!.n) >= 3,
+      );
       const preview = await app.inject({ method: 'POST', url: '/api/v1/notify/preview', headers: auth, payload: { title: 'Preview me', channels: ['webhook'] } });
       expect(preview.statusCode).toBe(200);
       const previews = preview.json<{ previews: { channel: string; json: WebhookPayload }[] }>().previews;

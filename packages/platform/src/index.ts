@@ -12,3 +12,4 @@ export * from './alerts.js';
 export * from './role.js';
 export * from './version.js';
 export * from './dlq.js';
+export * from './wellformed.js';

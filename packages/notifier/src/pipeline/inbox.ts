@@ -1,4 +1,4 @@
-import { decodeAlert, queryRows, transitionKey, type AlertTransition, type Storage } from '@vigil/platform';
+import { decodeAlert, queryRows, wellFormedDeep, transitionKey, type AlertTransition, type Storage } from '@vigil/platform';
 
 /**
  * Stage "record the transition": every transition taken from `vigil.alerts` is written to
@@ -39,7 +39,7 @@ export class Inbox {
       GroupId: this.groupId,
     }));
     try {
-      await this.storage.client.insert({ table: this.table, values, format: 'JSONEachRow' });
+      await this.storage.client.insert({ table: this.table, values: wellFormedDeep(values), format: 'JSONEachRow' });
     } catch (err) {
       throw new Error(`cannot record ${entries.length} alert transitions in ${this.table}: ${(err as Error).message} (the batch is retried; check ClickHouse)`, { cause: err });
     }

@@ -1,4 +1,4 @@
-import { queryRows, transitionKey, type Storage } from '@vigil/platform';
+import { queryRows, wellFormedDeep, transitionKey, type Storage } from '@vigil/platform';
 import type { AlertNotification, ChannelKind } from '../model.js';
 import { SentDeliveries } from './dedup.js';
 
@@ -279,7 +279,7 @@ export class DeliveryLedger {
 
   private async insert(rows: DeliveryRow[]): Promise<void> {
     try {
-      await this.storage.client.insert({ table: this.table, values: rows, format: 'JSONEachRow' });
+      await this.storage.client.insert({ table: this.table, values: wellFormedDeep(rows), format: 'JSONEachRow' });
     } catch (err) {
       throw new Error(`cannot record ${rows.length} deliveries in ${this.table}: ${(err as Error).message} (retried; check ClickHouse)`, { cause: err });
     }

@@ -1,4 +1,4 @@
-import { queryRows, type Storage } from '@vigil/platform';
+import { queryRows, wellFormedDeep, type Storage } from '@vigil/platform';
 import type { AlertNotification } from '../model.js';
 import type { DispatcherState } from '../routing/dispatcher.js';
 import type { RateLimiterState } from '../routing/ratelimit.js';
@@ -34,7 +34,7 @@ export class SnapshotStore {
 
   async save(snapshot: NotifierSnapshot, now: number): Promise<void> {
     try {
-      await this.storage.client.insert({ table: this.table, values: [{ GroupId: this.groupId, State: JSON.stringify(snapshot), Time: now }], format: 'JSONEachRow' });
+      await this.storage.client.insert({ table: this.table, values: [{ GroupId: this.groupId, State: JSON.stringify(wellFormedDeep(snapshot)), Time: now }], format: 'JSONEachRow' });
     } catch (err) {
       throw new Error(`cannot save the notifier's state in ${this.table}: ${(err as Error).message} (retried; the notifications go out meanwhile; check ClickHouse)`, { cause: err });
     }
@@ -62,7 +62,7 @@ export class SilenceStore {
   async save(s: Silence, deleted = false): Promise<void> {
     await this.storage.client.insert({
       table: this.table,
-      values: [{ Id: s.id, Silence: JSON.stringify(s), StartsAt: Date.parse(s.startsAt), EndsAt: Date.parse(s.endsAt), Deleted: deleted ? 1 : 0, UpdatedAt: Date.parse(s.updatedAt) }],
+      values: [{ Id: s.id, Silence: JSON.stringify(wellFormedDeep(s)), StartsAt: Date.parse(s.startsAt), EndsAt: Date.parse(s.endsAt), Deleted: deleted ? 1 : 0, UpdatedAt: Date.parse(s.updatedAt) }],
       format: 'JSONEachRow',
     });
   }

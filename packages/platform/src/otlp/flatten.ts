@@ -1,3 +1,4 @@
+import { wellFormed } from '../wellformed.js';
 import { OtlpDecodeError, decodeLogsRequest, decodeMetricsRequest, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
 
 /**
@@ -157,11 +158,6 @@ const show = (v: unknown): string => {
   const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
   return s.length > 40 ? `${s.slice(0, 40)}...` : s;
 };
-
-/** A string as the engine can store it: lone surrogates replaced by U+FFFD. */
-export function wellFormed(s: string): string {
-  return s.isWellFormed() ? s : s.toWellFormed();
-}
 
 function text(v: unknown): string {
   if (v === undefined || v === null) return '';
