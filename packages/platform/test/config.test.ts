@@ -43,6 +43,54 @@ describe('config', () => {
     expect(problems('clickhouse:\n  password: ${NOPE}\n')[0]).toMatch(/environment variable NOPE is not set/);
   });
 
+  it('refuses literal secrets in headers, URL passwords and ${VAR:-default} defaults, in every section', () => {
+    const p = problems(
+      [
+        'clickhouse:',
+        '  url: https://default:hunter2@ch.example.com:8443',
+        '  password: ${CH_PW:-hunter2}',
+        'notifier:',
+        '  webhooks:',
+        '    - url: https://hooks.example.com/x',
+        '      headers: { Authorization: "Bearer abc123", X-Source: vigil }',
+        '',
+      ].join('\n'),
+    );
+    expect(p).toEqual([
+      'vigil.yaml: clickhouse.url: "https://default:***@ch.example.com:8443" has a password written in the URL; secrets must come from the environment (write the password as ${PASSWORD_VARIABLE} and set that variable, or move the whole URL to one)',
+      'vigil.yaml: clickhouse.password: secrets must come from the environment, not the file: "***" is written there (a ${VAR:-default} default is written in the file too) (write ${PASSWORD} without a default and set that variable)',
+      'vigil.yaml: notifier.webhooks[0].headers.Authorization: header value "Bearer ***" carries a credential written in the file; secrets must come from the environment (write "Bearer ${AUTHORIZATION}" and set AUTHORIZATION)',
+    ]);
+    expect(p.join('\n')).not.toMatch(/hunter2|abc123/);
+    const ok = parseConfig('notifier:\n  webhooks:\n    - url: https://hooks.example.com/x\n      headers: { Authorization: "Bearer ${HOOK}" }\n', { env: { HOOK: 't0k' } });
+    expect(ok.notifier.webhooks[0]!.headers).toEqual({ Authorization: 'Bearer t0k' });
+  });
+
+  it('refuses a retention under an hour unless allowShortRetention, and one that would wrap', () => {
+    expect(problems('clickhouse:\n  retention: 30s\n')).toEqual([
+      'vigil.yaml: clickhouse.retention: "30s" would delete stored data after less than an hour (use at least 1h, e.g. 30d, the default; or set clickhouse.allowShortRetention: true if that is meant)',
+    ]);
+    expect(problems('clickhouse:\n  retention: 59m59s\n')).toHaveLength(1);
+    expect(problems('clickhouse:\n  retention: 1h\n')).toEqual([]);
+    expect(parseConfig('clickhouse:\n  retention: 1s\n  allowShortRetention: true\n', { env: {} }).clickhouse.retention).toBe(1_000);
+    expect(problems('clickhouse:\n  retention: 5200w\n')).toEqual([
+      'vigil.yaml: clickhouse.retention: "36400d" is longer than 3650d (10 years), past which ClickHouse\'s TTL dates wrap around and delete everything (use at most 3650d)',
+    ]);
+  });
+
+  it('checks addresses at validate time, naming the key', () => {
+    expect(problems('http:\n  host: 999.1.1.1\n')).toEqual([
+      'vigil.yaml: http.host: "999.1.1.1" is not an IPv4 address: four numbers from 0 to 255 (use an IPv4 address such as 127.0.0.1 or 0.0.0.0, an IPv6 address such as ::1, or a host name such as kafka-1.example.com)',
+    ]);
+    expect(problems('http:\n  host: "::"\n')).toEqual([]);
+    expect(problems('kafka:\n  brokers: [kafka-1:9092, "300.0.0.1:9092", "kafka-2:70000"]\n')).toEqual([
+      'vigil.yaml: kafka.brokers[1]: "300.0.0.1:9092": "300.0.0.1" is not an IPv4 address: four numbers from 0 to 255 (use an IPv4 address such as 127.0.0.1 or 0.0.0.0, an IPv6 address such as ::1, or a host name such as kafka-1.example.com)',
+      'vigil.yaml: kafka.brokers[2]: "kafka-2:70000": port "70000" is not a port (use a whole number from 1 to 65535)',
+    ]);
+    expect(problems('', { KAFKA_BROKERS: 'a..b:9092' })[0]).toMatch(/^vigil\.yaml: kafka\.brokers\[0\]: "a\.\.b:9092"/);
+    expect(problems('clickhouse:\n  url: http://999.1.1.1:8123\n')[0]).toMatch(/^vigil\.yaml: clickhouse\.url: "http:\/\/999\.1\.1\.1:8123" is not a URL/);
+  });
+
   it('applies VIGIL_PORT, VIGIL_DATA_DIR and KAFKA_BROKERS', () => {
     const c = parseConfig('', { env: { VIGIL_PORT: '9999', VIGIL_DATA_DIR: '/var/lib/vigil', KAFKA_BROKERS: 'a:1, b:2' } });
     expect([c.http.port, c.dataDir, c.kafka.brokers]).toEqual([9999, '/var/lib/vigil', ['a:1', 'b:2']]);

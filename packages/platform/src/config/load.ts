@@ -4,7 +4,9 @@ import { ValueErrorType } from '@sinclair/typebox/errors';
 import type { StaticDecode, TSchema } from '@sinclair/typebox';
 import { parseDocument } from 'yaml';
 import { ConfigSchema, type VigilConfig } from './schema.js';
-import { DURATION_HINT } from '../duration.js';
+import { DURATION_HINT, formatDuration } from '../duration.js';
+import { hostPortProblem, hostProblem, httpUrlProblem } from './address.js';
+import { ENV_REF, literalSecretProblem } from './secrets.js';
 
 /** A config that cannot be used; the message names the file, the key, the value and what is allowed. */
 export class ConfigError extends Error {
@@ -21,8 +23,6 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const SECRET_KEY = /(password|token|secret|api[_-]?key|auth)$/i;
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -67,12 +67,15 @@ export function buildConfig(raw: Json, source: string, env: NodeJS.ProcessEnv): 
   return config;
 }
 
-/** Replaces ${VAR} and ${VAR:-default}; refuses literal secrets in the file. */
+/**
+ * Replaces ${VAR} and ${VAR:-default}; refuses literal secrets in the file (secret keys, credential
+ * headers, URL passwords, and defaults in those places), in every section, the notifier's included.
+ */
 function substituteEnv(value: Json, path: (string | number)[], env: NodeJS.ProcessEnv, source: string, problems: string[]): Json {
   if (typeof value === 'string') {
-    const key = path[path.length - 1];
-    if (typeof key === 'string' && SECRET_KEY.test(key) && value !== '' && !value.includes('${')) {
-      problems.push(`${source}: ${dotted(path)}: secrets must come from the environment, not the file (write \${${key.toUpperCase()}} and set that variable)`);
+    const secret = literalSecretProblem(path, value);
+    if (secret) {
+      problems.push(`${source}: ${dotted(path)}: ${secret}`);
       return value;
     }
     return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
@@ -116,8 +119,29 @@ function applyEnvOverrides(cfg: Record<string, Json>, env: NodeJS.ProcessEnv, so
   void source;
 }
 
+/** Below this, `clickhouse.retention` needs `allowShortRetention: true`: a typo of 30s for 30d would delete all history. */
+export const MIN_RETENTION_MS = 3_600_000;
+/**
+ * Above this, a TTL passes 2106, the end of ClickHouse's DateTime, and wraps into the past: every
+ * row would be deleted at once.
+ */
+export const MAX_RETENTION_MS = 3650 * 86_400_000;
+
 function semanticProblems(config: VigilConfig, source: string): string[] {
   const out: string[] = [];
+  const { retention, allowShortRetention } = config.clickhouse;
+  if (retention < MIN_RETENTION_MS && !allowShortRetention) {
+    out.push(
+      `${source}: clickhouse.retention: "${formatDuration(retention)}" would delete stored data after less than an hour (use at least 1h, e.g. 30d, the default; or set clickhouse.allowShortRetention: true if that is meant)`,
+    );
+  }
+  if (retention > MAX_RETENTION_MS) {
+    out.push(`${source}: clickhouse.retention: "${formatDuration(retention)}" is longer than 3650d (10 years), past which ClickHouse's TTL dates wrap around and delete everything (use at most 3650d)`);
+  }
+  const address = (key: string, problem: string | undefined) => problem && out.push(`${source}: ${key}: ${problem}`);
+  address('http.host', hostProblem(config.http.host));
+  config.kafka.brokers.forEach((b, i) => address(`kafka.brokers[${i}]`, hostPortProblem(b)));
+  if (config.clickhouse.url !== undefined) address('clickhouse.url', httpUrlProblem(config.clickhouse.url));
   const seen = new Set<string>();
   config.rules.rules.forEach((rule, i) => {
     const at = `${source}: rules.rules[${i}]`;

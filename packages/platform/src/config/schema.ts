@@ -96,7 +96,7 @@ export const ConfigSchema = Type.Object(
     log: section({ level: LogLevel }, 'Logging (JSON lines on stdout).'),
     http: section(
       {
-        host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to.' }),
+        host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to: an IPv4 or IPv6 address or a host name. Without a token, reads and ingest are open to whoever reaches it.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port; VIGIL_PORT overrides it.' }),
         token: Type.Optional(Type.String({ description: 'API token for routes that write or send; give it as ${VIGIL_API_TOKEN}.' })),
       },
@@ -126,7 +126,8 @@ export const ConfigSchema = Type.Object(
         database: Type.String({ default: 'vigil', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
         username: Type.String({ default: 'default' }),
         password: Type.Optional(Type.String({ description: 'Give it as ${CLICKHOUSE_PASSWORD}.' })),
-        retention: Duration({ default: '30d', description: 'TTL of stored events, metrics and alerts.' }),
+        retention: Duration({ default: '30d', description: 'TTL of stored events, metrics and alerts; at least 1h (unless allowShortRetention), at most 3650d.' }),
+        allowShortRetention: Type.Boolean({ default: false, description: 'Allow a retention under one hour (tests, demos); otherwise refused, since a typo of 30s for 30d deletes all history.' }),
       },
       'Storage.',
     ),
