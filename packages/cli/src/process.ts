@@ -4,9 +4,11 @@ import {
   HealthRegistry,
   KafkaBus,
   MemoryBus,
+  accessPolicy,
   backoffDelay,
   createHttpServer,
   createTelemetry,
+  describeTokens,
   logger,
   migrate,
   openStorage,
@@ -96,7 +98,8 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
   health.register('roles', () => (started ? { status: 'up' } : { status: 'starting', detail: 'roles are starting' }));
 
   const ctx: RoleContext = { config, bus, storage, telemetry, health };
-  const app = createHttpServer(health, telemetry);
+  const access = accessPolicy(config.http);
+  const app = createHttpServer(health, telemetry, { access });
   const roles = new Map<RoleName, Role>();
   for (const name of START_ORDER.filter((r) => opts.roles.includes(r))) {
     // Each role's package is loaded only when it runs: a collector process does not carry the
@@ -107,7 +110,7 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
         const collector = createCollectorRole(ctx, { http: app });
         roles.set(name, collector);
         // OTLP/HTTP and JSON events on the main port, through the collector's queue and spool.
-        registerIntake(app, { sink: () => collector.sink('http'), token: config.http.token });
+        registerIntake(app, { sink: () => collector.sink('http') });
         break;
       }
       case 'ingest': {
@@ -124,8 +127,8 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
         const { createNotifierRole, registerNotifierApi } = await import('@vigil/notifier');
         const notifier = createNotifierRole(ctx);
         roles.set(name, notifier);
-        // notify, test, preview, deliveries and silences, behind http.token.
-        registerNotifierApi(app, notifier.services, { token: config.http.token });
+        // notify, test, preview, deliveries and silences, each route with its scope.
+        registerNotifierApi(app, notifier.services);
         break;
       }
       case 'query-api': {
@@ -138,6 +141,13 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
 
   // The server comes first, so /health tells what is still starting (or down) from the first second.
   const address = await app.listen({ host: config.http.host, port: config.http.port });
+  const tokens = describeTokens(access);
+  if (tokens.length > 0) log.info({ tokens }, 'API tokens configured: only /health, /health/live and /metrics answer without one');
+  else {
+    // Open reads are the default's promise on loopback only; on any other address they are worth a warning.
+    const loopback = /^(127\.|::1$|localhost$)/.test(config.http.host);
+    log[loopback ? 'info' : 'warn']({ host: config.http.host }, 'no API token: reads and ingest are open to whoever reaches this address, writes are refused; set VIGIL_API_TOKEN or http.tokens');
+  }
   const running = new Set<RoleName>();
   const startup = (async () => {
     if (storage) await untilMigrated(storage, config.clickhouse.retention, abort.signal);

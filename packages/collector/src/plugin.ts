@@ -1,7 +1,7 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { TSchema, StaticDecode } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { HealthRegistry, Telemetry } from '@vigil/platform';
+import type { AccessPolicy, HealthRegistry, Telemetry } from '@vigil/platform';
 import type { HostIdentity } from './identity.js';
 
 /**
@@ -57,8 +57,8 @@ export interface PluginContext {
   readonly http?: FastifyInstance;
   readonly health: HealthRegistry;
   readonly telemetry: Telemetry;
-  /** The API token (`http.token`), when one is configured. */
-  readonly token?: string;
+  /** Who may call the API (`http.token`, `http.tokens`): a plugin serving HTTP on its own server installs it with installAccessControl. */
+  readonly access: AccessPolicy;
   /** Aborted when the collector stops. */
   readonly signal: AbortSignal;
 }

@@ -4,7 +4,7 @@ import { SeverityNumber, type Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, VIGIL_VERSION, checkSection, logger, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
+import { ConfigError, VIGIL_VERSION, accessPolicy, checkSection, logger, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
 import { BusMetricExporter } from './exporters.js';
 import { HOST_DEFAULTS, hostPlugin, registerHostMetrics } from './plugins/host/index.js';
 import { hostIdentity, type HostIdentity } from './identity.js';
@@ -146,6 +146,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
       }
 
       const stateRoot = resolve(config.dataDir, 'collector');
+      const access = accessPolicy(config.http);
       for (const p of planned) {
         const pctx: PluginContext = {
           name: p.name,
@@ -167,7 +168,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
           http: options.http,
           health,
           telemetry,
-          token: config.http.token,
+          access,
           signal: stopping.signal,
         };
         const instance = p.plugin.create(p.options as never, pctx);

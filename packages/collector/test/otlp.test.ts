@@ -8,7 +8,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { HealthRegistry, MemoryBus, createHttpServer, createTelemetry, logEntries, metricPoints, parseConfig, type LogEntry, type MetricPoint } from '@vigil/platform';
+import { HealthRegistry, MemoryBus, accessPolicy, createHttpServer, createTelemetry, logEntries, metricPoints, parseConfig, type LogEntry, type MetricPoint } from '@vigil/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/harness/kafka-jvm.js';
 import { parseEvents } from '../src/plugins/otlp/events.js';
@@ -116,15 +116,32 @@ describe('otlp plugin over HTTP, onto the bus', () => {
   let role: CollectorRole;
   let intake: string;
   let main: string;
-  const app = createHttpServer(health, telemetry);
+  let app: ReturnType<typeof createHttpServer>;
   let stopSub: () => Promise<void>;
 
   beforeAll(async () => {
     const port = await freePort();
     const config = parseConfig(
-      `dataDir: ${dir}\nhttp:\n  token: \${TOKEN}\ncollector:\n  host:\n    enabled: false\n  plugins:\n    - type: otlp\n      name: apps\n      listen: 127.0.0.1:${port}\n      bodyLimit: 65536\n`,
-      { env: { TOKEN: 's3cret' } },
+      [
+        `dataDir: ${dir}`,
+        'http:',
+        '  token: ${TOKEN}',
+        '  tokens:',
+        '    - { name: apps, token: "${APPS_TOKEN}", scopes: [ingest] }',
+        '    - { name: grafana, token: "${GRAFANA_TOKEN}", scopes: [read] }',
+        'collector:',
+        '  host:',
+        '    enabled: false',
+        '  plugins:',
+        '    - type: otlp',
+        '      name: apps',
+        `      listen: 127.0.0.1:${port}`,
+        '      bodyLimit: 65536',
+        '',
+      ].join('\n'),
+      { env: { TOKEN: 's3cret', APPS_TOKEN: 'apps-s3cret', GRAFANA_TOKEN: 'grafana-s3cret' } },
     );
+    app = createHttpServer(health, telemetry, { access: accessPolicy(config.http) });
     const sub = await bus.subscribe({
       groupId: 'test',
       topics: [config.kafka.topics.logs, config.kafka.topics.metrics],
@@ -137,7 +154,7 @@ describe('otlp plugin over HTTP, onto the bus', () => {
     });
     stopSub = () => sub.stop();
     role = createCollectorRole({ config, bus, telemetry, health }, { http: app });
-    registerIntake(app, { sink: () => role.sink('http'), token: 's3cret' });
+    registerIntake(app, { sink: () => role.sink('http') });
     main = await app.listen({ host: '127.0.0.1', port: 0 });
     await role.start();
     intake = `http://127.0.0.1:${port}`;
@@ -275,5 +292,19 @@ describe('otlp plugin over HTTP, onto the bus', () => {
     expect(text).toContain('# TYPE vigil_collector_kafka_errors_total counter');
     const health = (await (await fetch(`${main}/health`)).json()) as { checks: Record<string, unknown> };
     expect(health.checks.spool).toEqual({ status: 'up', detail: 'empty: records go straight to the bus' });
+  });
+
+  it("check tokens and scopes on the plugin's own server as on the main one", async () => {
+    const send = (base: string, token?: string) =>
+      fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: '{"message":"scoped"}' });
+    for (const base of [intake, main]) {
+      expect((await send(base)).status).toBe(401);
+      expect((await send(base, 'wrong')).status).toBe(401);
+      const readOnly = await send(base, 'grafana-s3cret');
+      expect(readOnly.status).toBe(403);
+      expect(await messageOf(readOnly)).toBe('POST /v1/events needs a token with the ingest scope; token "grafana" has read: add ingest to its scopes in http.tokens, or use a token that has it');
+      expect((await send(base, 'apps-s3cret')).status).toBe(202);
+      expect((await send(base, 's3cret')).status).toBe(202);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { accessPolicy, installAccessControl, type AccessPolicy } from './access.js';
 import type { HealthRegistry } from './health.js';
 import type { Telemetry } from './telemetry/index.js';
 
@@ -17,19 +18,27 @@ export const HealthResponseSchema = {
   required: ['status', 'checks'],
 } as const;
 
+export interface HttpServerOptions {
+  /** The tokens and their scopes (`accessPolicy(config.http)`); default none: reads and ingest open, writes refused. */
+  access?: AccessPolicy;
+}
+
 /**
  * The HTTP server of every process: `/health` (readiness: 503 until every dependency is up or degraded),
- * `/health/live` (liveness: 200 while the process runs) and `/metrics` (Prometheus text).
- * The query API adds its routes to the same server.
+ * `/health/live` (liveness: 200 while the process runs) and `/metrics` (Prometheus text), the only
+ * routes open without a token. The APIs (query, notifier, intake) add their routes to the same
+ * server, each declaring its scope; the access hook checks every one of them.
  */
-export function createHttpServer(health: HealthRegistry, telemetry: Telemetry): FastifyInstance {
+export function createHttpServer(health: HealthRegistry, telemetry: Telemetry, opts: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-  app.get('/health', { schema: { response: { 200: HealthResponseSchema, 503: HealthResponseSchema } } }, async (_req, reply) => {
+  installAccessControl(app, opts.access ?? accessPolicy({}));
+  const open = { scope: 'public' } as const;
+  app.get('/health', { config: open, schema: { response: { 200: HealthResponseSchema, 503: HealthResponseSchema } } }, async (_req, reply) => {
     const report = health.report();
     return reply.code(report.status === 'ok' || report.status === 'degraded' ? 200 : 503).send(report);
   });
-  app.get('/health/live', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'alive' }));
-  app.get('/metrics', (req, reply) => {
+  app.get('/health/live', { config: open, schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'alive' }));
+  app.get('/metrics', { config: open }, (req, reply) => {
     reply.hijack();
     telemetry.handle(req.raw, reply.raw);
   });

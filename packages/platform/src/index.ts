@@ -8,6 +8,7 @@ export * from './otlp/index.js';
 export * from './telemetry/index.js';
 export * from './health.js';
 export * from './http.js';
+export * from './access.js';
 export * from './alerts.js';
 export * from './role.js';
 export * from './version.js';

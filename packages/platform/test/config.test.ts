@@ -91,6 +91,24 @@ describe('config', () => {
     expect(problems('clickhouse:\n  url: http://999.1.1.1:8123\n')[0]).toMatch(/^vigil\.yaml: clickhouse\.url: "http:\/\/999\.1\.1\.1:8123" is not a URL/);
   });
 
+  it('reads scoped tokens from the environment and checks them', () => {
+    const c = parseConfig('http:\n  tokens:\n    - { name: grafana, token: "${GRAFANA_TOKEN}", scopes: [read] }\n', { env: { GRAFANA_TOKEN: 'g', VIGIL_API_TOKEN: 'm' } });
+    expect(c.http).toMatchObject({ token: 'm', tokens: [{ name: 'grafana', token: 'g', scopes: ['read'] }] });
+    expect(parseConfig('', { env: {} }).http.tokens).toEqual([]);
+    expect(problems('http:\n  tokens:\n    - { name: apps, token: abc, scopes: [ingest] }\n')[0]).toMatch(/^vigil\.yaml: http\.tokens\[0\]\.token: secrets must come from the environment/);
+    expect(problems('http:\n  tokens:\n    - { name: apps, token: "${T}", scopes: [admin] }\n', { T: 'x' })).toEqual([
+      'vigil.yaml: http.tokens[0].scopes[0]: "admin" is not allowed (use one of read, write, ingest)',
+    ]);
+    expect(problems('http:\n  tokens:\n    - { name: apps, token: "${T}", scopes: [] }\n', { T: 'x' })[0]).toMatch(/^vigil\.yaml: http\.tokens\[0\]\.scopes: /);
+    expect(
+      problems('http:\n  token: ${A}\n  tokens:\n    - { name: x, token: "${A}", scopes: [read] }\n    - { name: x, token: "${B}", scopes: [read] }\n    - { name: y, token: "${B}", scopes: [ingest] }\n', { A: 'a', B: 'b' }),
+    ).toEqual([
+      'vigil.yaml: http.tokens[0].token: has the same secret as http.token (give each token its own secret)',
+      'vigil.yaml: http.tokens[1].name: "x" is already the name of http.tokens[0] (names must be unique)',
+      'vigil.yaml: http.tokens[2].token: has the same secret as http.tokens[1] (give each token its own secret)',
+    ]);
+  });
+
   it('applies VIGIL_PORT, VIGIL_DATA_DIR and KAFKA_BROKERS', () => {
     const c = parseConfig('', { env: { VIGIL_PORT: '9999', VIGIL_DATA_DIR: '/var/lib/vigil', KAFKA_BROKERS: 'a:1, b:2' } });
     expect([c.http.port, c.dataDir, c.kafka.brokers]).toEqual([9999, '/var/lib/vigil', ['a:1', 'b:2']]);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { logger, requireStorage, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
+import { logger, requireAccessControl, requireStorage, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
 import { answerError } from './errors.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { eventsRoutes } from './routes/events.js';
@@ -19,10 +19,12 @@ export const API_PREFIX = '/api/v1';
 
 /**
  * The query API: `/api/v1/hosts`, `/api/v1/metrics/series`, `/api/v1/alerts`, `/api/v1/events`,
- * each group its own plugin. Encapsulated (not wrapped in fastify-plugin), so its error handler
- * and hooks touch only these routes, not /health or /metrics.
+ * each group its own plugin, every route of scope `read`. Encapsulated (not wrapped in
+ * fastify-plugin), so its error handler and hooks touch only these routes, not /health or /metrics.
+ * Only on a server with the access hook (`createHttpServer`).
  */
 export const queryApiRoutes: FastifyPluginAsync<QueryApiOptions> = async (app, opts) => {
+  requireAccessControl(app, 'the query API');
   const log = logger('query-api');
   app.setErrorHandler(answerError(log));
   if (opts.telemetry) {

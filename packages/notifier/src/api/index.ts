@@ -1,6 +1,6 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { ConfigError, logger, parseDuration, type AlertSeverity, type AlertTransition, type createHttpServer } from '@vigil/platform';
+import { ConfigError, logger, parseDuration, requireAccessControl, type AlertSeverity, type AlertTransition, type createHttpServer } from '@vigil/platform';
 import type { AlertNotification, NotificationChannel } from '../model.js';
 import type { ChannelResult } from '../pipeline/deliver.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../pipeline/retry.js';
@@ -11,22 +11,21 @@ import type { NotifierServices } from '../role.js';
 
 /**
  * The notifier's HTTP API on the process's server, one encapsulated plugin under /api/v1, every
- * route behind the API token (`http.token`, `Authorization: Bearer <token>`) and with a schema:
+ * route with a schema and an access scope (checked by the server's access hook; tokens as
+ * `Authorization: Bearer <token>`):
  *
- *   POST   /api/v1/notify                send a message now (per-channel result)
- *   POST   /api/v1/notify/test/:channel  a test message to one channel (a name or a kind)
- *   POST   /api/v1/notify/preview        what each channel would send, without sending
- *   GET    /api/v1/deliveries            the delivery ledger (status, attempts, last error)
- *   GET    /api/v1/silences              silences with their state
- *   POST   /api/v1/silences              create (or replace, same id) a silence
- *   DELETE /api/v1/silences/:id          expire a silence
+ *   POST   /api/v1/notify                write  send a message now (per-channel result)
+ *   POST   /api/v1/notify/test/:channel  write  a test message to one channel (a name or a kind)
+ *   POST   /api/v1/notify/preview        read   what each channel would send, without sending
+ *   GET    /api/v1/deliveries            read   the delivery ledger (status, attempts, last error)
+ *   GET    /api/v1/silences              read   silences with their state
+ *   POST   /api/v1/silences              write  create (or replace, same id) a silence
+ *   DELETE /api/v1/silences/:id          write  expire a silence
  */
 
 type HttpServer = ReturnType<typeof createHttpServer>;
 
 export interface NotifierApiOptions {
-  /** `http.token`; when unset the routes are open (the server binds to 127.0.0.1 by default). */
-  token?: string;
   /** Retries of API sends: short, the caller is waiting. */
   retry?: Partial<RetryPolicy>;
   now?: () => number;
@@ -36,7 +35,7 @@ const log = logger('notifier.api');
 const API_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 2_000, budgetMs: 10_000 };
 
 const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() });
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
 const Level = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')], { description: 'info, warning or critical' });
 
@@ -135,11 +134,8 @@ const SilenceItem = Type.Object({
 class BadRequest extends Error {}
 class NotFound extends Error {}
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const want = Buffer.from(`Bearer ${token}`);
-  const got = Buffer.from(header ?? '');
-  return got.length === want.length && timingSafeEqual(got, want);
-}
+const read = { scope: 'read' } as const;
+const write = { scope: 'write' } as const;
 
 /** Every distinct configured channel, by name (a channel in several receivers once). */
 function allChannels(s: NotifierServices): NotificationChannel[] {
@@ -189,19 +185,9 @@ function resultBody(r: ChannelResult): Static<typeof ChannelResultSchema> {
 export function registerNotifierApi(app: HttpServer, services: NotifierServices, opts: NotifierApiOptions = {}): void {
   const now = opts.now ?? Date.now;
   const retry: RetryPolicy = { ...API_RETRY, ...opts.retry };
-  if (!opts.token) log.warn('the notifier API has no token: it only reads (deliveries, silences, previews) until http.token (${VIGIL_API_TOKEN}) is set; sending and changing silences are refused');
+  requireAccessControl(app, 'the notifier API');
   void app.register(
     async (api) => {
-      api.addHook('onRequest', async (req, reply) => {
-        if (!opts.token) {
-          // Secure by default: without a token nothing here sends a message or changes a silence.
-          if (req.method === 'GET' || req.method === 'HEAD' || req.routeOptions.url === '/api/v1/notify/preview') return;
-          return reply.code(403).send({ error: 'forbidden', message: 'sending and changing silences need an API token: set http.token (environment VIGIL_API_TOKEN) and send it as "Authorization: Bearer <token>"' });
-        }
-        if (!tokenMatches(req.headers.authorization, opts.token)) {
-          return reply.code(401).send({ error: 'unauthorized', message: 'send the API token (http.token) as "Authorization: Bearer <token>"' });
-        }
-      });
       api.setErrorHandler((err: Error, req, reply) => {
         const validation = (err as { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string }).validation;
         if (validation && validation[0]) {
@@ -219,7 +205,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
         return reply.code(503).send({ error: 'unavailable', message: 'the notifier could not answer (ClickHouse or a provider failed); see the notifier logs and retry' });
       });
 
-      api.post<{ Body: NotifyBody }>('/notify', { schema: { body: NotifyBody, response: { 200: NotifyReply, ...errors } } }, async (req) => {
+      api.post<{ Body: NotifyBody }>('/notify', { config: write, schema: { body: NotifyBody, response: { 200: NotifyReply, ...errors } } }, async (req) => {
         const level = req.body.level ?? 'info';
         const channels = pickChannels(services, req.body.channels, level);
         if (channels.length === 0) throw new BadRequest(`no channel is configured for level ${level} (configure receivers, or name channels)`);
@@ -237,7 +223,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
 
       api.post<{ Params: { channel: string } }>(
         '/notify/test/:channel',
-        { schema: { params: Type.Object({ channel: Type.String({ minLength: 1, description: 'a channel name (ops/slack[0]) or a kind (slack)' }) }), response: { 200: NotifyReply, ...errors } } },
+        { config: write, schema: { params: Type.Object({ channel: Type.String({ minLength: 1, description: 'a channel name (ops/slack[0]) or a kind (slack)' }) }), response: { 200: NotifyReply, ...errors } } },
         async (req) => {
           const channels = pickChannels(services, [req.params.channel], 'info');
           const t = now();
@@ -249,7 +235,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
         },
       );
 
-      api.post<{ Body: NotifyBody }>('/notify/preview', { schema: { body: NotifyBody, response: { 200: PreviewReply, ...errors } } }, async (req) => {
+      api.post<{ Body: NotifyBody }>('/notify/preview', { config: read, schema: { body: NotifyBody, response: { 200: PreviewReply, ...errors } } }, async (req) => {
         const level = req.body.level ?? 'info';
         const channels = pickChannels(services, req.body.channels, level);
         const t = now();
@@ -258,7 +244,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
         return { previews: channels.map((c) => ({ channel: c.name, kind: c.kind, ...c.render(n) })) };
       });
 
-      api.get<{ Querystring: DeliveriesQuery }>('/deliveries', { schema: { querystring: DeliveriesQuery, response: { 200: Type.Object({ deliveries: Type.Array(Delivery) }), ...errors } } }, async (req) => {
+      api.get<{ Querystring: DeliveriesQuery }>('/deliveries', { config: read, schema: { querystring: DeliveriesQuery, response: { 200: Type.Object({ deliveries: Type.Array(Delivery) }), ...errors } } }, async (req) => {
         const q = req.query;
         const since = now() - (parseDuration(q.since) ?? 86_400_000);
         const deliveries = await services.ledger.list({
@@ -275,11 +261,11 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
         { state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('active'), Type.Literal('expired')], { description: 'pending, active or expired' })) },
         { additionalProperties: false },
       );
-      api.get<{ Querystring: { state?: SilenceState } }>('/silences', { schema: { querystring: States, response: { 200: Type.Object({ silences: Type.Array(SilenceItem) }), ...errors } } }, async (req) => {
+      api.get<{ Querystring: { state?: SilenceState } }>('/silences', { config: read, schema: { querystring: States, response: { 200: Type.Object({ silences: Type.Array(SilenceItem) }), ...errors } } }, async (req) => {
         return { silences: services.routing.silences.list(now(), req.query.state ? [req.query.state] : undefined) };
       });
 
-      api.post<{ Body: SilenceBody }>('/silences', { schema: { body: SilenceBody, response: { 200: Type.Object({ silence: SilenceItem }), ...errors } } }, async (req) => {
+      api.post<{ Body: SilenceBody }>('/silences', { config: write, schema: { body: SilenceBody, response: { 200: Type.Object({ silence: SilenceItem }), ...errors } } }, async (req) => {
         const b = req.body;
         const t = now();
         const startsAt = b.startsAt ?? new Date(t).toISOString();
@@ -297,7 +283,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
 
       api.delete<{ Params: { id: string } }>(
         '/silences/:id',
-        { schema: { params: Type.Object({ id: Type.String({ minLength: 1 }) }), response: { 200: Type.Object({ silence: SilenceItem }), ...errors } } },
+        { config: write, schema: { params: Type.Object({ id: Type.String({ minLength: 1 }) }), response: { 200: Type.Object({ silence: SilenceItem }), ...errors } } },
         async (req) => {
           const t = now();
           const existing = services.routing.silences.get(req.params.id, t);

@@ -142,6 +142,7 @@ function semanticProblems(config: VigilConfig, source: string): string[] {
   address('http.host', hostProblem(config.http.host));
   config.kafka.brokers.forEach((b, i) => address(`kafka.brokers[${i}]`, hostPortProblem(b)));
   if (config.clickhouse.url !== undefined) address('clickhouse.url', httpUrlProblem(config.clickhouse.url));
+  out.push(...tokenProblems(config.http, source));
   const seen = new Set<string>();
   config.rules.rules.forEach((rule, i) => {
     const at = `${source}: rules.rules[${i}]`;
@@ -151,6 +152,23 @@ function semanticProblems(config: VigilConfig, source: string): string[] {
     if (rule.window <= 0) out.push(`${at}.window: rule "${rule.name}": the window must be longer than 0s`);
   });
   // notifier: checked by the notifier package (checkNotifierConfig), webhook names included.
+  return out;
+}
+
+/** Scoped tokens: names and secrets unique, so a name in a 403 says which token it was. */
+function tokenProblems(http: VigilConfig['http'], source: string): string[] {
+  const out: string[] = [];
+  const names = new Map<string, number>();
+  http.tokens.forEach((t, i) => {
+    const at = `${source}: http.tokens[${i}]`;
+    if (t.name === 'http.token') out.push(`${at}.name: "http.token" is the name of http.token (give this token another name)`);
+    const first = names.get(t.name);
+    if (first !== undefined) out.push(`${at}.name: "${t.name}" is already the name of http.tokens[${first}] (names must be unique)`);
+    else names.set(t.name, i);
+    if (http.token !== undefined && t.token === http.token) out.push(`${at}.token: has the same secret as http.token (give each token its own secret)`);
+    const same = http.tokens.findIndex((o) => o.token === t.token);
+    if (same < i) out.push(`${at}.token: has the same secret as http.tokens[${same}] (give each token its own secret)`);
+  });
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { FormatRegistry, Type, type SchemaOptions, type Static, type StaticDecode, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { SCOPES } from '../access.js';
 import { DURATION_PATTERN, formatDuration, parseDuration } from '../duration.js';
 
 /**
@@ -90,6 +91,20 @@ export const WebhookChannel = Type.Object(
   Closed,
 );
 
+/** One scoped API token of `http.tokens`. */
+export const ApiToken = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'What the token is called in logs and 403 messages (letters, digits, _ . : -); the secret never is.' }),
+    token: Type.String({ minLength: 1, description: 'The secret, from the environment only: ${GRAFANA_TOKEN}.' }),
+    scopes: Type.Array(literals(SCOPES), {
+      minItems: 1,
+      uniqueItems: true,
+      description: 'read: the query API and every GET of stored data; write: notify, test sends, silences; ingest: the OTLP and events intake.',
+    }),
+  },
+  Closed,
+);
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ default: './data', description: 'Where the embedded engine and local state live; VIGIL_DATA_DIR overrides it.' }),
@@ -98,7 +113,11 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', description: 'Address the HTTP server binds to: an IPv4 or IPv6 address or a host name. Without a token, reads and ingest are open to whoever reaches it.' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port; VIGIL_PORT overrides it.' }),
-        token: Type.Optional(Type.String({ description: 'API token for routes that write or send; give it as ${VIGIL_API_TOKEN}.' })),
+        token: Type.Optional(Type.String({ description: 'API token with every scope (read, write, ingest); give it as ${VIGIL_API_TOKEN}, which also sets it.' })),
+        tokens: Type.Array(ApiToken, {
+          default: [],
+          description: 'More API tokens, each limited to its scopes. With any token configured, only /health, /health/live and /metrics answer without one.',
+        }),
       },
       'The HTTP server of every process: /health, /metrics and, for query-api, the API.',
     ),

@@ -127,7 +127,7 @@ export const alertsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
   const recent = recentSql(table);
   app.get<{ Querystring: AlertsQuery; Reply: AlertsReply }>(
     '/alerts',
-    { schema: { querystring: AlertsQuery, response: { 200: AlertsReply, ...errorResponses } } },
+    { config: { scope: 'read' }, schema: { querystring: AlertsQuery, response: { 200: AlertsReply, ...errorResponses } } },
     async (req) => {
       const since = sinceStart(req.query.since, DEFAULT_ALERTS_SINCE_MS, now());
       const [activeRows, recentRows] = await Promise.all([

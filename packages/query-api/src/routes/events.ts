@@ -78,7 +78,7 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
   const sql = eventsSql(storage.table('otel_logs'));
   app.get<{ Querystring: EventsQuery; Reply: EventsReply }>(
     '/events',
-    { schema: { querystring: EventsQuery, response: { 200: EventsReply, ...errorResponses } } },
+    { config: { scope: 'read' }, schema: { querystring: EventsQuery, response: { 200: EventsReply, ...errorResponses } } },
     async (req) => {
       const since = sinceStart(req.query.since, DEFAULT_EVENTS_SINCE_MS, now());
       const rows = await readRows<EventRow>(storage, 'events', sql, {

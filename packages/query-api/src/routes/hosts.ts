@@ -73,7 +73,7 @@ export const hostsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stora
   ]);
   app.get<{ Querystring: HostsQuery; Reply: HostsReply }>(
     '/hosts',
-    { schema: { querystring: HostsQuery, response: { 200: HostsReply, ...errorResponses } } },
+    { config: { scope: 'read' }, schema: { querystring: HostsQuery, response: { 200: HostsReply, ...errorResponses } } },
     async (req) => {
       const since = sinceStart(req.query.since, DEFAULT_HOSTS_SINCE_MS, now());
       const rows = await readRows<HostRow>(storage, 'hosts', sql, { since });

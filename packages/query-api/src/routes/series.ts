@@ -95,7 +95,7 @@ export const seriesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
   const sql = seriesSql(storage.table('otel_metrics_gauge'), storage.table('otel_metrics_sum'));
   app.get<{ Querystring: SeriesQuery; Reply: SeriesReply }>(
     '/metrics/series',
-    { schema: { querystring: SeriesQuery, response: { 200: SeriesReply, ...errorResponses } } },
+    { config: { scope: 'read' }, schema: { querystring: SeriesQuery, response: { 200: SeriesReply, ...errorResponses } } },
     async (req) => {
       const { fromMs, toMs, stepMs } = planRange(req.query, now());
       const agg = req.query.agg ?? 'avg';

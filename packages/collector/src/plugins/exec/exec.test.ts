@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Attributes } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { HealthRegistry, checkSection, createTelemetry } from '@vigil/platform';
+import { HealthRegistry, accessPolicy, checkSection, createTelemetry } from '@vigil/platform';
 import type { LogRecordInput, PluginContext } from '../../plugin.js';
 import { loadRulePack } from '../../parse/index.js';
 import { childEnv, createExecRunner, execSchema, type ExecOptions, type ExecRunner } from './index.js';
@@ -45,6 +45,7 @@ function sink(): Sink {
     },
     health: new HealthRegistry(),
     telemetry: createTelemetry('test'),
+    access: accessPolicy({}),
     signal: abort.signal,
   };
   return { ctx, records, events, reader, abort };

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, HealthRegistry, checkSection, createTelemetry } from '@vigil/platform';
+import { ConfigError, HealthRegistry, accessPolicy, checkSection, createTelemetry } from '@vigil/platform';
 import type { LogRecordInput, PluginContext } from '../../plugin.js';
 import { FileOptions, filePlugin } from './index.js';
 
@@ -30,6 +30,7 @@ function context(name: string) {
     },
     health,
     telemetry,
+    access: accessPolicy({}),
     signal: abort.signal,
   };
   return { ctx, records, health, telemetry, abort };

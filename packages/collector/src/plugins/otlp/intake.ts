@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { logEntries, metricPoints, type OtlpDecodeError } from '@vigil/platform';
+import { requireAccessControl } from '@vigil/platform';
 import type { LogRecordInput, OtlpSignal } from '../../plugin.js';
 import { parseEvents } from './events.js';
 
@@ -17,8 +18,6 @@ export interface IntakeSink {
 export interface IntakeOptions {
   /** The sink, or undefined while the collector is not started (the intake answers 503). */
   sink: () => IntakeSink | undefined;
-  /** Required as `Authorization: Bearer <token>` when set. */
-  token?: string;
   /** Largest body accepted, compressed and decompressed. Default 8 MiB. */
   bodyLimit?: number;
   /** Serve the plain JSON events intake `POST /v1/events`. Default true. */
@@ -46,12 +45,15 @@ export function sourceKey(attributes: Record<string, string> | undefined): strin
 
 /**
  * OTLP/HTTP (`POST /v1/logs`, `POST /v1/metrics`; protobuf or JSON; gzip or deflate) and the
- * JSON events intake (`POST /v1/events`), registered on `app` in their own scope. OTLP payloads
+ * JSON events intake (`POST /v1/events`), registered on `app` in their own scope, each route of
+ * scope `ingest` (checked by the server's access hook, so `app` must have one). OTLP payloads
  * are checked by decoding them and forwarded unchanged (the topics carry either encoding),
  * keyed by the first resource's identity. Must be called before `app` listens.
  */
 export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void {
+  requireAccessControl(app, 'the OTLP and events intake');
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const ingest = { config: { scope: 'ingest' } } as const;
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser([...PROTOBUF, 'application/json'], { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
@@ -64,13 +66,6 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message });
     });
-    scope.addHook('onRequest', async (req, reply) => {
-      if (!opts.token) return;
-      if ((req.headers.authorization ?? '') !== `Bearer ${opts.token}`) {
-        return reply.code(401).send({ error: 'unauthorized', message: 'send the API token as "Authorization: Bearer <token>"' });
-      }
-    });
-
     const sinkOrFail = (): IntakeSink => {
       const sink = opts.sink();
       if (!sink) throw new HttpProblem(503, 'unavailable', 'the collector is starting; retry shortly');
@@ -108,11 +103,11 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
       // An empty Export*ServiceResponse, in the request's encoding.
       return json ? reply.code(200).send({}) : reply.code(200).type('application/x-protobuf').send(Buffer.alloc(0));
     };
-    scope.post('/v1/metrics', otlp('metrics'));
-    scope.post('/v1/logs', otlp('logs'));
+    scope.post('/v1/metrics', ingest, otlp('metrics'));
+    scope.post('/v1/logs', ingest, otlp('logs'));
 
     if (opts.events ?? true) {
-      scope.post('/v1/events', async (req, reply) => {
+      scope.post('/v1/events', ingest, async (req, reply) => {
         if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
           throw new HttpProblem(415, 'unsupported_media_type', 'POST /v1/events takes Content-Type application/json');
         }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { logger } from '@vigil/platform';
+import { installAccessControl, logger } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
 import { DEFAULT_BODY_LIMIT, registerIntake } from './intake.js';
 
@@ -39,7 +39,7 @@ export const otlpPlugin = definePlugin({
   schema,
   create(options, ctx) {
     let own: FastifyInstance | undefined;
-    const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs }), token: ctx.token, bodyLimit: options.bodyLimit, events: options.events };
+    const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs }), bodyLimit: options.bodyLimit, events: options.events };
     return {
       async start() {
         if (options.listen === '') {
@@ -54,6 +54,8 @@ export const otlpPlugin = definePlugin({
         }
         const { host, port } = parseListen(options.listen);
         own = Fastify({ logger: false, bodyLimit: options.bodyLimit });
+        // The same access hook as the process's server: the same tokens, the ingest scope.
+        installAccessControl(own, ctx.access);
         registerIntake(own, intake);
         try {
           await own.listen({ host, port });

@@ -49,6 +49,8 @@ export interface FakeGithub {
 
 export async function startFakeGithub(opts: { token: string; repo: string; now: () => number; commentsPerPage?: number }): Promise<FakeGithub> {
   const app = createHttpServer(new HealthRegistry(), createTelemetry('fake-github'));
+  // GitHub's own token check is below; Vigil's access hook lets these routes through.
+  const github = { config: { scope: 'public' } } as const;
   const issues = new Map<number, FakeIssue>();
   let nextNumber = 1;
   let nextComment = 1000;
@@ -111,7 +113,7 @@ export async function startFakeGithub(opts: { token: string; repo: string; now: 
 
   const send = (reply: { code(n: number): { send(b: unknown): unknown } }, r: { status: number; body: unknown }) => reply.code(r.status).send(r.body);
 
-  app.get(`${base}/issues`, async (req, reply) => {
+  app.get(`${base}/issues`, github, async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     const state = q.state ?? 'open';
     if (!['open', 'closed', 'all'].includes(state)) return send(reply, error(422, 'Validation Failed', [{ resource: 'Issue', field: 'state', code: 'invalid' }]));
@@ -125,7 +127,7 @@ export async function startFakeGithub(opts: { token: string; repo: string; now: 
     return list.map(issueJson);
   });
 
-  app.post(`${base}/issues`, async (req, reply) => {
+  app.post(`${base}/issues`, github, async (req, reply) => {
     const b = (req.body ?? {}) as { title?: unknown; body?: unknown; labels?: unknown };
     if (typeof b.title !== 'string' || b.title === '') return send(reply, error(422, 'Validation Failed', [{ resource: 'Issue', code: 'missing_field', field: 'title' }]));
     if (b.title.length > 256) return send(reply, error(422, 'Validation Failed', [{ resource: 'Issue', code: 'custom', field: 'title', message: 'title is too long (maximum is 256 characters)' }]));
@@ -149,7 +151,7 @@ export async function startFakeGithub(opts: { token: string; repo: string; now: 
 
   const find = (req: { params: unknown }) => issues.get(Number((req.params as { n: string }).n));
 
-  app.patch(`${base}/issues/:n`, async (req, reply) => {
+  app.patch(`${base}/issues/:n`, github, async (req, reply) => {
     const issue = find(req);
     if (!issue) return send(reply, error(404, 'Not Found'));
     const b = (req.body ?? {}) as { state?: unknown; state_reason?: unknown };
@@ -162,7 +164,7 @@ export async function startFakeGithub(opts: { token: string; repo: string; now: 
     return issueJson(issue);
   });
 
-  app.post(`${base}/issues/:n/comments`, async (req, reply) => {
+  app.post(`${base}/issues/:n/comments`, github, async (req, reply) => {
     const issue = find(req);
     if (!issue) return send(reply, error(404, 'Not Found'));
     const b = (req.body ?? {}) as { body?: unknown };
@@ -172,7 +174,7 @@ export async function startFakeGithub(opts: { token: string; repo: string; now: 
     return reply.code(201).send(c);
   });
 
-  app.get(`${base}/issues/:n/comments`, async (req, reply) => {
+  app.get(`${base}/issues/:n/comments`, github, async (req, reply) => {
     const issue = find(req);
     if (!issue) return send(reply, error(404, 'Not Found'));
     const q = req.query as Record<string, string | undefined>;
