@@ -266,11 +266,26 @@ describe('otlp plugin over HTTP, onto the bus', () => {
     expect(r.status).toBe(401);
     expect((await messageOf(r))).toContain('Authorization: Bearer');
 
+    // Nested past the cap: a 400 from a byte scan, before any parser recurses into it.
+    const deep = (n: number) => '{"message":"x","attributes":'.concat('['.repeat(n), ']'.repeat(n), '}');
+    r = await post('/v1/events', deep(30_000));
+    expect(r.status).toBe(400);
+    expect((await messageOf(r))).toMatch(/^the JSON body nests deeper than 64 levels of arrays and objects \(at byte \d+\); send flatter records$/);
+    r = await post('/v1/logs', gzipSync('{"resourceLogs":'.concat('['.repeat(30_000), ']'.repeat(30_000), '}')), { 'content-encoding': 'gzip' });
+    expect(r.status).toBe(400);
+    expect((await messageOf(r))).toMatch(/nests deeper than 64 levels/);
+    // JSON under a protobuf Content-Type: the decoder reads it as JSON, so it is scanned too.
+    r = await post('/v1/metrics', '{"resourceMetrics":'.concat('['.repeat(1000), ']'.repeat(1000), '}'), { 'content-type': 'application/x-protobuf' });
+    expect(r.status).toBe(400);
+    expect((await messageOf(r))).toMatch(/nests deeper than 64 levels/);
+    r = await post('/v1/events', JSON.stringify([{ message: '[[[[{{{{'.repeat(20) }]));
+    expect(r.status).toBe(202);
+
     // Nothing above reached the bus, and a good request still goes through.
     r = await post('/v1/events', JSON.stringify({ message: 'after the bad ones' }));
     expect(r.status).toBe(202);
     await until('the good event', () => logs.find((l) => l.body === 'after the bad ones'));
-    expect(logs.slice(before).map((l) => l.body)).toEqual(['after the bad ones']);
+    expect(logs.slice(before).map((l) => l.body)).toEqual(['[[[[{{{{'.repeat(20), 'after the bad ones']);
   });
 
   it('serve the same intake on the main port, through the collector', async () => {

@@ -48,4 +48,12 @@ describe('collector.plugins checks', () => {
     );
     expect(problems).toHaveLength(6);
   });
+
+  it('checks the otlp listen address at validate time', () => {
+    expect(problemsOf('collector:\n  plugins:\n    - { type: otlp, listen: "999.1.1.1:4318" }\n')).toEqual([
+      'f.yaml: collector.plugins[0].listen: "999.1.1.1:4318": "999.1.1.1" is not an IPv4 address: four numbers from 0 to 255 (use an IPv4 address such as 127.0.0.1 or 0.0.0.0, an IPv6 address such as ::1, or a host name such as kafka-1.example.com); or "" to use the collector\'s HTTP server',
+    ]);
+    expect(problemsOf('collector:\n  plugins:\n    - { type: otlp, listen: "0.0.0.0:99999" }\n')[0]).toMatch(/listen: "0\.0\.0\.0:99999": port "99999" is not a port/);
+    for (const listen of ['""', '"[::1]:4318"', '"0.0.0.0:0"', 'localhost:4318']) expect(problemsOf(`collector:\n  plugins:\n    - { type: otlp, listen: ${listen} }\n`)).toEqual([]);
+  });
 });

@@ -1,4 +1,5 @@
 export * from './duration.js';
+export * from './time.js';
 export * from './backoff.js';
 export * from './log.js';
 export * from './config/index.js';

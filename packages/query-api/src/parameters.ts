@@ -1,8 +1,10 @@
-import { formatDuration, parseDuration } from '@vigil/platform';
+import { MAX_STORED_TIME_MS, MIN_STORED_TIME_MS, STORED_RANGE_HINT, formatDuration, isStorableTime, parseDuration, parseRfc3339 } from '@vigil/platform';
 
 /**
  * Query parameters as people type them (times, durations, severities) turned into plain numbers,
  * with errors that name the parameter, the value and what is allowed. Pure: `now` is passed in.
+ * Every value is checked against what ClickHouse can store before any SQL is built, so bad input
+ * is a 400 naming the parameter, never an engine error answered as 503.
  */
 
 /** A request parameter that cannot be used; the routes answer it with 400 `{ error, message }`. */
@@ -20,44 +22,47 @@ const TIME_HINT = 'use Unix milliseconds or RFC 3339, e.g. 1763780000000 or 2025
 const DURATION_HINT = 'use a duration such as 10s, 5m, 1h';
 
 const MS_PATTERN = /^\d{1,16}$/;
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
-/**
- * A point in time as Unix milliseconds or RFC 3339 (sub-millisecond digits are truncated).
- * Checked field by field because `Date.parse` accepts impossible dates such as February 30.
- */
+/** A point in time as Unix milliseconds or RFC 3339, within the range ClickHouse stores (1970 to 2262). */
 export function parseTime(parameter: string, text: string): number {
   const t = text.trim();
-  if (MS_PATTERN.test(t)) return Number(t);
-  const m = RFC3339.exec(t);
-  const fail = () => new ParameterError(parameter, `${JSON.stringify(text)} is not a time (${TIME_HINT})`);
-  if (!m) throw fail();
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const offH = m[9] === undefined ? 0 : Number(m[9]);
-  const offM = m[10] === undefined ? 0 : Number(m[10]);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59 || offH > 23 || offM > 59) {
-    throw fail();
+  const ms = MS_PATTERN.test(t) ? Number(t) : parseRfc3339(t);
+  if (ms === undefined) throw new ParameterError(parameter, `${JSON.stringify(text)} is not a time (${TIME_HINT})`);
+  if (!isStorableTime(ms)) {
+    throw new ParameterError(parameter, `${JSON.stringify(text)} is ${ms < MIN_STORED_TIME_MS ? 'before' : 'after'} any time stored (give a time ${STORED_RANGE_HINT})`);
   }
-  const ms = Date.parse(t.replace(' ', 'T'));
-  if (Number.isNaN(ms)) throw fail();
   return ms;
 }
 
-/** A positive duration in milliseconds (`since=15m`). */
+/** A positive duration in milliseconds (`since=15m`), no longer than the range ClickHouse stores. */
 export function parsePositiveDuration(parameter: string, text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined) throw new ParameterError(parameter, `${JSON.stringify(text)} is not a duration (${DURATION_HINT})`);
   if (ms <= 0) throw new ParameterError(parameter, `${JSON.stringify(text)} must be longer than zero (${DURATION_HINT})`);
+  if (!(ms <= MAX_STORED_TIME_MS)) throw new ParameterError(parameter, `${JSON.stringify(text)} is longer than any time stored (${DURATION_HINT})`);
   return ms;
 }
 
-/** The start of a `since` window ending now. */
+/** The start of a `since` window ending now; it may not reach back before 1970, where nothing is stored. */
 export function sinceStart(text: string | undefined, defaultMs: number, now: number): number {
-  return now - (text === undefined ? defaultMs : parsePositiveDuration('since', text));
+  if (text === undefined) return Math.max(MIN_STORED_TIME_MS, now - defaultMs);
+  const ms = parsePositiveDuration('since', text);
+  if (now - ms < MIN_STORED_TIME_MS) {
+    throw new ParameterError('since', `${JSON.stringify(text)} reaches back before ${new Date(MIN_STORED_TIME_MS).toISOString()}, where nothing is stored (use at most ${formatDuration(now - MIN_STORED_TIME_MS)})`);
+  }
+  return now - ms;
+}
+
+/** Most rows a list route returns. */
+export const MAX_LIMIT = 1000;
+
+/**
+ * `limit`, once more after the schema: ajv coerces "1e400" to Infinity and lets it through
+ * `maximum`, and Infinity in a `{limit:UInt32}` parameter fails in ClickHouse.
+ */
+export function checkLimit(limit: number): number {
+  if (Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT) return limit;
+  throw new ParameterError('limit', `${JSON.stringify(String(limit))} is not a whole number from 1 to ${MAX_LIMIT}`);
 }
 
 export const DEFAULT_RANGE_MS = 3_600_000;
@@ -66,6 +71,8 @@ export const TARGET_POINTS = 300;
 /** Refused above this: more points than any chart shows, and a heavy query. */
 export const MAX_POINTS = 11_000;
 export const MIN_STEP_MS = 1_000;
+/** A step longer than this has one bucket for any range worth asking; it also keeps `{step:UInt64}` far from overflow. */
+export const MAX_STEP_MS = 3650 * 86_400_000;
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -105,7 +112,7 @@ export interface Range {
  */
 export function planRange(q: RangeQuery, now: number): Range {
   const toMs = q.to === undefined ? now : parseTime('to', q.to);
-  const fromMs = q.from === undefined ? toMs - DEFAULT_RANGE_MS : parseTime('from', q.from);
+  const fromMs = q.from === undefined ? Math.max(MIN_STORED_TIME_MS, toMs - DEFAULT_RANGE_MS) : parseTime('from', q.from);
   if (fromMs >= toMs) {
     throw new ParameterError('from', `${new Date(fromMs).toISOString()} is not before to (${new Date(toMs).toISOString()}); give a from earlier than to`);
   }
@@ -116,6 +123,7 @@ export function planRange(q: RangeQuery, now: number): Range {
   const stepMs = parseDuration(q.step);
   if (stepMs === undefined) throw new ParameterError('step', `${JSON.stringify(q.step)} is not a duration (use 10s, 1m, 1h)`);
   if (stepMs < MIN_STEP_MS) throw new ParameterError('step', `${JSON.stringify(q.step)} is below the minimum of 1s`);
+  if (!(stepMs <= MAX_STEP_MS)) throw new ParameterError('step', `${JSON.stringify(q.step)} is above the maximum of ${formatDuration(MAX_STEP_MS)} (omit step for one that fits from and to)`);
   const points = pointCount(fromMs, toMs, stepMs);
   if (points > MAX_POINTS) {
     const least = niceStepAtLeast(span / MAX_POINTS);

@@ -10,6 +10,7 @@ import {
   pointCount,
   severityName,
   sinceStart,
+  checkLimit,
 } from '../src/parameters.js';
 
 const NOW = Date.UTC(2025, 10, 22, 12, 0, 0); // 2025-11-22T12:00:00Z
@@ -73,7 +74,38 @@ describe('parseTime', () => {
   });
 });
 
+describe('parseTime: only what ClickHouse can store', () => {
+  it.each([
+    ['9999999999999999', 'after'],
+    ['9223372036855', 'after'],
+    ['2262-04-12T00:00:00Z', 'after'],
+    ['9999-12-31T23:59:59Z', 'after'],
+    ['1969-12-31T23:59:59Z', 'before'],
+    ['1970-01-01T01:00:00+02:00', 'before'],
+    ['0000-01-01T00:00:00Z', 'before'],
+  ])('refuses %j (%s the stored range), naming the range', (text, side) => {
+    expect(error(() => parseTime('from', text)).message).toBe(
+      `from: ${JSON.stringify(text)} is ${side} any time stored (give a time between 1970-01-01T00:00:00.000Z and 2262-04-11T23:47:16.854Z)`,
+    );
+  });
+
+  it('takes both ends of the range', () => {
+    expect(parseTime('to', '9223372036854')).toBe(9_223_372_036_854);
+    expect(parseTime('to', '1970-01-01T00:00:00Z')).toBe(0);
+    expect(parseTime('to', '2262-04-11T23:47:16.854Z')).toBe(9_223_372_036_854);
+  });
+});
+
 describe('parsePositiveDuration and sinceStart', () => {
+  it('refuses a since reaching before 1970, or longer than any time stored', () => {
+    expect(error(() => sinceStart('100000d', 1, NOW)).message).toBe(
+      'since: "100000d" reaches back before 1970-01-01T00:00:00.000Z, where nothing is stored (use at most 20414d12h)',
+    );
+    expect(error(() => sinceStart(`${'9'.repeat(400)}d`, 1, NOW)).message).toMatch(/^since: "9+d" is longer than any time stored/);
+    expect(error(() => sinceStart('999999999999999w', 1, NOW)).parameter).toBe('since');
+    expect(sinceStart(undefined, NOW + 1, NOW)).toBe(0);
+  });
+
   it('reads durations into milliseconds', () => {
     expect(parsePositiveDuration('since', '5m')).toBe(300_000);
     expect(parsePositiveDuration('since', '1h30m')).toBe(5_400_000);
@@ -94,6 +126,15 @@ describe('parsePositiveDuration and sinceStart', () => {
     expect(sinceStart(undefined, 86_400_000, NOW)).toBe(NOW - 86_400_000);
     expect(sinceStart('15m', 86_400_000, NOW)).toBe(NOW - 900_000);
     expect(error(() => sinceStart('soon', 1, NOW)).parameter).toBe('since');
+  });
+});
+
+describe('checkLimit', () => {
+  it('passes 1 to 1000 and names anything else', () => {
+    expect(checkLimit(1)).toBe(1);
+    expect(checkLimit(1000)).toBe(1000);
+    for (const n of [0, 1001, 1.5, Infinity, -Infinity, Number.NaN]) expect(error(() => checkLimit(n)).parameter).toBe('limit');
+    expect(error(() => checkLimit(Infinity)).message).toBe('limit: "Infinity" is not a whole number from 1 to 1000');
   });
 });
 
@@ -176,6 +217,18 @@ describe('planRange', () => {
     expect(error(() => planRange({ step: 'fast' }, NOW)).message).toBe('step: "fast" is not a duration (use 10s, 1m, 1h)');
     expect(error(() => planRange({ step: '500ms' }, NOW)).message).toBe('step: "500ms" is below the minimum of 1s');
     expect(error(() => planRange({ step: '0s' }, NOW)).message).toBe('step: "0s" is below the minimum of 1s');
+  });
+
+  it('refuses a step longer than ten years, before it reaches SQL', () => {
+    expect(error(() => planRange({ step: '5000w' }, NOW)).message).toBe('step: "5000w" is above the maximum of 3650d (omit step for one that fits from and to)');
+    expect(error(() => planRange({ step: `${'9'.repeat(400)}s` }, NOW)).parameter).toBe('step');
+    expect(planRange({ step: '3650d' }, NOW).stepMs).toBe(3650 * 86_400_000);
+  });
+
+  it('refuses from and to outside the stored range, and keeps a default from at 1970', () => {
+    expect(error(() => planRange({ from: '9999999999999999' }, NOW)).parameter).toBe('from');
+    expect(error(() => planRange({ to: '9999999999999999' }, NOW)).parameter).toBe('to');
+    expect(planRange({ to: '1000' }, NOW)).toMatchObject({ fromMs: 0, toMs: 1000 });
   });
 
   it('names from or to when one is not a time', () => {

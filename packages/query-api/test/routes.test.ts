@@ -399,6 +399,26 @@ describe('GET /api/v1/events', () => {
   });
 });
 
+describe('input out of what ClickHouse stores', () => {
+  // Each reached the engine and came back as a 503 blaming storage; now a 400 naming the parameter.
+  it.each([
+    ['/api/v1/metrics/series?name=x&from=9999999999999999', 'from: "9999999999999999" is after any time stored'],
+    ['/api/v1/metrics/series?name=x&to=9999-01-01T00:00:00Z', 'to: "9999-01-01T00:00:00Z" is after any time stored'],
+    ['/api/v1/metrics/series?name=x&from=1969-12-31T00:00:00Z', 'from: "1969-12-31T00:00:00Z" is before any time stored'],
+    ['/api/v1/metrics/series?name=x&step=99999999999999999999w', 'step: "99999999999999999999w" is above the maximum of 3650d'],
+    ['/api/v1/hosts?since=99999d', 'since: "99999d" reaches back before 1970-01-01T00:00:00.000Z'],
+    [`/api/v1/events?since=${'9'.repeat(400)}d`, 'since: "'],
+    ['/api/v1/alerts?since=999999999999999w', 'since: "999999999999999w" is longer than any time stored'],
+    ['/api/v1/alerts?limit=1e400', 'limit: '],
+    ['/api/v1/events?limit=-1', 'limit: '],
+  ])('%s is a 400 naming the parameter', async (url, start) => {
+    const { status, body } = await get(url);
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_parameter');
+    expect(body.message.startsWith(start)).toBe(true);
+  });
+});
+
 describe('the server around the API', () => {
   it('keeps /health and counts API requests on /metrics', async () => {
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { ConfigError, logger, parseDuration, requireAccessControl, type AlertSeverity, type AlertTransition, type createHttpServer } from '@vigil/platform';
+import { ConfigError, logger, requireAccessControl, type AlertSeverity, type AlertTransition, type createHttpServer } from '@vigil/platform';
 import type { AlertNotification, NotificationChannel } from '../model.js';
 import type { ChannelResult } from '../pipeline/deliver.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../pipeline/retry.js';
@@ -8,6 +8,7 @@ import { DEFAULT_CHANNELS_BY_SEVERITY } from '../routing/routes.js';
 import type { SilenceState } from '../routing/silences.js';
 import { notificationOf } from '../templates/view.js';
 import type { NotifierServices } from '../role.js';
+import { BadRequest, checkLimit, silenceTimes, sinceStart } from './parameters.js';
 
 /**
  * The notifier's HTTP API on the process's server, one encapsulated plugin under /api/v1, every
@@ -32,6 +33,7 @@ export interface NotifierApiOptions {
 }
 
 const log = logger('notifier.api');
+const MAX_DELIVERIES = 1000;
 const API_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 2_000, budgetMs: 10_000 };
 
 const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() });
@@ -84,7 +86,7 @@ const DeliveriesQuery = Type.Object(
     channel: Type.Optional(Type.String({ description: 'a channel name' })),
     receiver: Type.Optional(Type.String({ description: 'a receiver name' })),
     since: Type.String({ default: '24h', pattern: '^\\d+(ms|s|m|h|d|w)$', description: 'how far back, e.g. 1h, 7d' }),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: '1 to 1000' }),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_DELIVERIES, default: 100, description: '1 to 1000' }),
   },
   { additionalProperties: false },
 );
@@ -131,7 +133,6 @@ const SilenceItem = Type.Object({
   state: Type.String({ description: 'pending, active or expired' }),
 });
 
-class BadRequest extends Error {}
 class NotFound extends Error {}
 
 const read = { scope: 'read' } as const;
@@ -246,10 +247,10 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
 
       api.get<{ Querystring: DeliveriesQuery }>('/deliveries', { config: read, schema: { querystring: DeliveriesQuery, response: { 200: Type.Object({ deliveries: Type.Array(Delivery) }), ...errors } } }, async (req) => {
         const q = req.query;
-        const since = now() - (parseDuration(q.since) ?? 86_400_000);
+        const since = sinceStart(q.since, now());
         const deliveries = await services.ledger.list({
           since,
-          limit: q.limit,
+          limit: checkLimit(q.limit, MAX_DELIVERIES),
           ...(q.status ? { status: q.status } : {}),
           ...(q.channel ? { channel: q.channel } : {}),
           ...(q.receiver ? { receiver: q.receiver } : {}),
@@ -268,10 +269,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
       api.post<{ Body: SilenceBody }>('/silences', { config: write, schema: { body: SilenceBody, response: { 200: Type.Object({ silence: SilenceItem }), ...errors } } }, async (req) => {
         const b = req.body;
         const t = now();
-        const startsAt = b.startsAt ?? new Date(t).toISOString();
-        let endsAt = b.endsAt;
-        if (endsAt === undefined && b.duration !== undefined) endsAt = new Date(Date.parse(startsAt) + (parseDuration(b.duration) ?? 0)).toISOString();
-        if (endsAt === undefined) throw new BadRequest('body.endsAt: give endsAt (RFC 3339) or duration (e.g. 2h)');
+        const { startsAt, endsAt } = silenceTimes(b, t);
         const silence = services.routing.silences.add(
           { ...(b.id ? { id: b.id } : {}), matchers: b.matchers, startsAt, endsAt, comment: b.comment, createdBy: b.createdBy },
           t,

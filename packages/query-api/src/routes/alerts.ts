@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AlertSeverity, AlertStatus } from '@vigil/platform';
 import { errorResponses } from '../errors.js';
-import { sinceStart } from '../parameters.js';
+import { checkLimit, sinceStart } from '../parameters.js';
 import { isoFromMs, readRows, toNumber, type ChNumber } from '../read-rows.js';
 import type { RouteOptions } from './options.js';
 
@@ -130,9 +130,10 @@ export const alertsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
     { config: { scope: 'read' }, schema: { querystring: AlertsQuery, response: { 200: AlertsReply, ...errorResponses } } },
     async (req) => {
       const since = sinceStart(req.query.since, DEFAULT_ALERTS_SINCE_MS, now());
+      const limit = checkLimit(req.query.limit);
       const [activeRows, recentRows] = await Promise.all([
         readRows<AlertRow>(storage, 'active alerts', active, {}),
-        readRows<AlertRow>(storage, 'recent alerts', recent, { since, limit: req.query.limit }),
+        readRows<AlertRow>(storage, 'recent alerts', recent, { since, limit }),
       ]);
       return { active: orderActive(activeRows.map(alertFromRow)), recent: recentRows.map(alertFromRow) };
     },

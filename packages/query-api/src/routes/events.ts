@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../errors.js';
-import { SEVERITY_FLOOR, SEVERITY_NAMES, severityName, sinceStart, type SeverityName } from '../parameters.js';
+import { SEVERITY_FLOOR, SEVERITY_NAMES, checkLimit, severityName, sinceStart, type SeverityName } from '../parameters.js';
 import { isoFromMs, readRows, toNumber, type ChNumber } from '../read-rows.js';
 import type { RouteOptions } from './options.js';
 
@@ -81,11 +81,12 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
     { config: { scope: 'read' }, schema: { querystring: EventsQuery, response: { 200: EventsReply, ...errorResponses } } },
     async (req) => {
       const since = sinceStart(req.query.since, DEFAULT_EVENTS_SINCE_MS, now());
+      const limit = checkLimit(req.query.limit);
       const rows = await readRows<EventRow>(storage, 'events', sql, {
         since,
         host: req.query.host ?? '',
         minSeverity: req.query.severity ? SEVERITY_FLOOR[req.query.severity] : 0,
-        limit: req.query.limit,
+        limit,
       });
       return { events: rows.map(eventFromRow) };
     },

@@ -2,9 +2,10 @@ import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { logEntries, metricPoints, type OtlpDecodeError } from '@vigil/platform';
-import { requireAccessControl } from '@vigil/platform';
+import { detectEncoding, requireAccessControl } from '@vigil/platform';
 import type { LogRecordInput, OtlpSignal } from '../../plugin.js';
 import { parseEvents } from './events.js';
+import { jsonTooDeepAt, MAX_JSON_DEPTH } from './json-depth.js';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
@@ -128,8 +129,21 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
   });
 }
 
-/** The body, decompressed per Content-Encoding, never larger than `limit`. */
+/**
+ * The body, decompressed per Content-Encoding, never larger than `limit`, and when it is JSON never
+ * nested deeper than MAX_JSON_DEPTH (checked before anything parses it). JSON is what the
+ * Content-Type says, or what the OTLP decoder will read as JSON whatever the Content-Type.
+ */
 async function requestBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+  const body = await decompressedBody(req, limit);
+  if ((req.headers['content-type'] ?? '').startsWith('application/json') || detectEncoding(body) === 'otlp_json') {
+    const at = jsonTooDeepAt(body);
+    if (at >= 0) throw new HttpProblem(400, 'bad_request', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (at byte ${at}); send flatter records`);
+  }
+  return body;
+}
+
+async function decompressedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
   const raw = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw new HttpProblem(400, 'bad_request', 'the body is empty');
   const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installAccessControl, logger } from '@vigil/platform';
+import { ConfigError, hostPortProblem, installAccessControl, logger } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
 import { DEFAULT_BODY_LIMIT, registerIntake } from './intake.js';
 
@@ -37,6 +37,10 @@ export const otlpPlugin = definePlugin({
   type: 'otlp',
   description: 'OTLP/HTTP receiver (POST /v1/logs, /v1/metrics; protobuf or JSON, gzip) and a plain JSON events intake (POST /v1/events).',
   schema,
+  check(options, at) {
+    const problem = options.listen === '' ? undefined : hostPortProblem(options.listen, true);
+    if (problem) throw new ConfigError([`${at}.listen: ${problem}; or "" to use the collector's HTTP server`]);
+  },
   create(options, ctx) {
     let own: FastifyInstance | undefined;
     const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs }), bodyLimit: options.bodyLimit, events: options.events };
