@@ -1,9 +1,9 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
   HealthRegistry,
   KafkaBus,
-  MemoryBus,
+  LogBus,
   accessPolicy,
   backoffDelay,
   createHttpServer,
@@ -27,6 +27,7 @@ export type RoleName = 'collector' | 'ingest' | 'rules' | 'notifier' | 'query-ap
 /** Consumers start before producers, so nothing waits on a group that is not there yet. */
 const START_ORDER: RoleName[] = ['ingest', 'notifier', 'rules', 'query-api', 'collector'];
 const NEEDS_STORAGE: RoleName[] = ['ingest', 'rules', 'notifier', 'query-api'];
+const USES_BUS: RoleName[] = ['collector', 'ingest', 'rules', 'notifier'];
 
 const log = logger('vigil');
 
@@ -74,9 +75,10 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
 
   const bus: Bus =
     opts.mode === 'all-in-one'
-      ? new MemoryBus({ partitions: config.kafka.partitions })
+      ? new LogBus({ dir: resolve(config.bus.dir ?? join(config.dataDir, 'bus')), partitions: config.kafka.partitions, segmentBytes: config.bus.segmentBytes })
       : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, partitions: config.kafka.partitions });
-  health.register(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.status());
+  // Readiness counts what the roles use: a query API alone never connects to Kafka.
+  if (opts.roles.some((r) => USES_BUS.includes(r))) health.register(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.status());
 
   let storage: Storage | undefined;
   let pinger: NodeJS.Timeout | undefined;
@@ -170,17 +172,24 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
         await bus.close();
         await Promise.race([startup.catch(() => undefined), sleep(5_000)]);
       }
-      // Producers first, then let consumers finish what is on the bus, then consumers.
+      // Producers first, then let consumers store what is on the bus (up to bus.drainTimeout), then consumers.
       const order: RoleName[] = ['collector', 'rules', 'query-api', 'notifier', 'ingest'];
+      const drainUntil = Date.now() + config.bus.drainTimeout;
+      let drained = true;
       for (const name of order) {
         const role = roles.get(name);
         if (!role || !running.has(name)) continue;
         try {
-          if (bus instanceof MemoryBus) await bus.drained(10_000);
+          if (bus instanceof LogBus && drained && (name === 'notifier' || name === 'ingest')) drained = await bus.drained(Math.max(0, drainUntil - Date.now()));
           await role.stop();
         } catch (err) {
           log.error({ role: name, err: (err as Error).message }, 'role did not stop cleanly');
         }
+      }
+      if (bus instanceof LogBus) {
+        const left = bus.pending();
+        if (left > 0) log.warn({ records: left, drainTimeoutMs: config.bus.drainTimeout }, 'stopped before every record on the local log was processed; they stay on disk and are processed at the next start');
+        else log.info('every record on the local log was processed');
       }
       await app.close();
       await bus.close();

@@ -14,6 +14,7 @@ import {
   type RoleContext,
   type Rejection,
   type Subscription,
+  watchConsumer,
 } from '@vigil/platform';
 import { insertIsolating } from './isolate.js';
 import { dedupToken, planRanges, type OffsetRange } from './ledger.js';
@@ -56,6 +57,7 @@ export function createIngestRole(ctx: RoleContext): Role {
   const refusedRows = m.createCounter('vigil_ingest_refused_rows', { description: 'Rows the engine refused on their own (their records went to the dead-letter topic), by table.' });
 
   let subscription: Subscription | undefined;
+  let unwatch: (() => void) | undefined;
   let producer: Promise<BusProducer> | undefined;
   /** Last offset written per topic-partition in this process; a batch right after it needs no ledger lookup. */
   const handled = new Map<string, bigint>();
@@ -183,9 +185,11 @@ export function createIngestRole(ctx: RoleContext): Role {
         fromBeginning: true,
         handler: handle,
       });
+      unwatch = watchConsumer({ name: 'ingest', group: config.ingest.groupId, subscription, health: ctx.health, meter: m });
       log.info({ topics: [topics.metrics, topics.logs, topics.alerts], group: config.ingest.groupId }, 'ingest started');
     },
     async stop() {
+      unwatch?.();
       await subscription?.stop();
       subscription = undefined;
     },

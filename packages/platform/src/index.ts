@@ -8,6 +8,7 @@ export * from './storage/index.js';
 export * from './otlp/index.js';
 export * from './telemetry/index.js';
 export * from './health.js';
+export * from './consumer-health.js';
 export * from './http.js';
 export * from './access.js';
 export * from './alerts.js';

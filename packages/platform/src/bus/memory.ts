@@ -11,6 +11,8 @@ interface Partition {
 interface Group {
   committed: Map<string, number>;
   active: boolean;
+  lastCommitAt: number;
+  failing?: { since: number; error: string; attempts: number };
 }
 
 /** Stable partitioner for keyed records (FNV-1a), round-robin for unkeyed ones. */
@@ -75,7 +77,7 @@ export class MemoryBus implements Bus {
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     const existing = this.groups.get(opts.groupId);
     if (existing?.active) throw new Error(`in-process bus: group "${opts.groupId}" already has a consumer`);
-    const group: Group = existing ?? { committed: new Map(), active: true };
+    const group: Group = existing ?? { committed: new Map(), active: true, lastCommitAt: 0 };
     group.active = true;
     this.groups.set(opts.groupId, group);
     for (const t of opts.topics) {
@@ -98,6 +100,15 @@ export class MemoryBus implements Bus {
         await loop;
         group.active = false;
       },
+      progress: () => {
+        let lag = 0;
+        for (const t of opts.topics) {
+          this.topic(t).forEach((part, p) => {
+            lag += part.base + part.records.length - Math.max(part.base, group.committed.get(`${t}:${p}`) ?? 0);
+          });
+        }
+        return { lag, lastCommitAt: group.lastCommitAt, ...(group.failing ? { failing: { ...group.failing } } : {}) };
+      },
     };
   }
 
@@ -119,11 +130,14 @@ export class MemoryBus implements Bus {
           try {
             await opts.handler(batch);
             group.committed.set(key, start + records.length);
+            group.lastCommitAt = Date.now();
+            group.failing = undefined;
             failures = 0;
             progressed = true;
             this.trim(topic, p, part);
           } catch (err) {
             const delay = backoffDelay(failures++);
+            group.failing = { since: group.failing?.since ?? Date.now(), error: (err as Error).message, attempts: (group.failing?.attempts ?? 0) + 1 };
             this.log.warn({ err: (err as Error).message, topic, partition: p, group: opts.groupId, retryInMs: delay }, 'batch handler failed; retrying the same batch');
             await sleep(delay, signal);
           }

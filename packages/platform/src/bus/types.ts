@@ -38,9 +38,22 @@ export interface SubscribeOptions {
   handler: BatchHandler;
 }
 
+/** How far a consumer group is behind, for /health and /metrics. */
+export interface SubscriptionProgress {
+  /** Records on its topics it has not committed yet. */
+  lag: number;
+  /** The same in bytes, where the bus knows it. */
+  lagBytes?: number;
+  /** When it last committed a batch (Unix ms; 0: not yet). */
+  lastCommitAt: number;
+  /** Set while the handler keeps failing on the same batch. */
+  failing?: { since: number; error: string; attempts: number };
+}
+
 export interface Subscription {
   /** Stops fetching, waits for the batch in hand and its commit. */
   stop(): Promise<void>;
+  progress?(): SubscriptionProgress;
 }
 
 export interface BusProducer {
@@ -56,7 +69,8 @@ export interface TopicSpec {
 export type DependencyStatus = 'up' | 'degraded' | 'down' | 'starting';
 
 export interface Bus {
-  readonly kind: 'kafka' | 'memory';
+  /** kafka: a Kafka cluster; local: the all-in-one's durable log; memory: in memory only (tests). */
+  readonly kind: 'kafka' | 'local' | 'memory';
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   producer(): Promise<BusProducer>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;

@@ -187,6 +187,19 @@ export const ConfigSchema = Type.Object(
       },
       'The collector role.',
     ),
+    bus: section(
+      {
+        dir: Type.Optional(Type.String({ description: "Where the all-in-one's durable local log lives; default <dataDir>/bus." })),
+        segmentBytes: Type.Integer({ minimum: 64 * 1024, default: 64 * 1024 * 1024, description: 'A log segment file is rolled past this size; whole segments are deleted once every consumer passed them.' }),
+        maxPendingBytes: Type.Integer({
+          minimum: 1024 * 1024,
+          default: 256 * 1024 * 1024,
+          description: 'Bytes accepted but not yet stored (the ingest lag on the local log) beyond which the intake answers 429 with Retry-After.',
+        }),
+        drainTimeout: Duration({ default: '10s', description: 'At stop, how long consumers may take to store what is on the log; what is left stays on disk for the next start.' }),
+      },
+      "The all-in-one process's bus: a durable log under the data directory in place of Kafka (distributed roles use kafka).",
+    ),
     ingest: section(
       {
         groupId: Type.String({ default: 'vigil-ingest' }),
