@@ -27,11 +27,17 @@ describe('vigil validate', () => {
   });
 
   it('rejects an unknown key and a bad duration, naming each key and what is allowed', () => {
-    const p = file('bad.yaml', 'kafka:\n  brokerz: [x:1]\nrules:\n  rules:\n    - { name: cpu, metric: system.cpu.utilization, window: 5x, warning: 0.7 }\n');
+    const p = file('bad.yaml', 'kafka:\n  brokerz: [x:1]\n');
     const r = vigil('validate', p);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${p}: kafka.brokerz: unknown key (allowed here: brokers, clientId, encoding, partitions, topics)`);
-    expect(r.err).toContain(`${p}: rules.rules[0].window: "5x" is not a duration (use 30s, 5m, 1h)`);
+  });
+
+  it('rejects a bad rule, naming the file, the rule and the key', () => {
+    const p = file('bad-rule.yaml', 'rules:\n  rules:\n    - { name: cpu, metric: system.cpu.utilization, window: 5x, warning: 0.7 }\n');
+    const r = vigil('validate', p);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${p}: rules.rules[0] "cpu": window: "5x" is not a duration (use 30s, 5m, 1h)`);
   });
 
   it('says which file it cannot read', () => {
@@ -59,7 +65,7 @@ describe('vigil validate, beyond the schema', () => {
     );
     const r = vigil('validate', p);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/rules: .*r1.*host\.name/);
+    expect(r.err).toContain(`${p}: rules.rules[0] "r1": where.host.name: "[unclosed" is not a valid regular expression`);
     expect(r.err).toContain('notifier.templates');
   });
 });

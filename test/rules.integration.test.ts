@@ -197,7 +197,7 @@ describe('rules worker over Kafka', () => {
     await app.close();
     expect(text).toMatch(/vigil_rules_transitions(_total)?\{status="firing",severity="critical"\} 1\b/);
     expect(text).toMatch(/vigil_rules_transitions(_total)?\{status="resolved",severity="critical"\} 1\b/);
-    expect(text).toMatch(/vigil_rules_records_undecodable(_total)? 1\b/);
+    expect(text).toMatch(/vigil_rules_records_undecodable(_total)?\{signal="metrics"\} 1\b/);
     expect(text).toMatch(/vigil_rules_evaluation_duration_count \d+/);
   }, 120_000);
 

@@ -79,12 +79,12 @@ async function checkRolesConfig(config: VigilConfig, source: string, roles: read
     }
   }
   if (roles.includes('rules')) {
-    const { compileRules, effectiveRules, RuleError } = await import('@vigil/rules');
+    const { checkRulesConfig } = await import('@vigil/rules');
     try {
-      compileRules(effectiveRules(config.rules));
+      checkRulesConfig(config, source);
     } catch (err) {
-      if (!(err instanceof RuleError)) throw err;
-      problems.push(...err.problems.map((p) => `${source}: rules: ${p}`));
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
     }
   }
   if (roles.includes('notifier')) {
@@ -158,8 +158,10 @@ export async function main(argv: string[]): Promise<number> {
         const file = args.positional[0] ?? args.config;
         if (!file) throw new UsageError('validate needs a file: vigil validate vigil.yaml');
         const config = await loadConfig(file);
-        const rules = config.rules.rules.length;
-        process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'} configured${config.rules.defaults ? ' plus the defaults' : ''}; ${notifierSummary(config.notifier)})\n`);
+        const { checkRulesConfig } = await import('@vigil/rules');
+        const set = checkRulesConfig(config, file);
+        const rules = set.rules.length;
+        process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'}${set.settings.defaults ? ', the default pack included' : ''}${set.files.length > 0 ? ` from ${set.files.length} rule file(s) and the config` : ''}; ${notifierSummary(config.notifier)})\n`);
         return 0;
       }
       case 'parse': {

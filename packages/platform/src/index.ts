@@ -12,6 +12,7 @@ export * from './consumer-health.js';
 export * from './http.js';
 export * from './access.js';
 export * from './alerts.js';
+export * from './fingerprint.js';
 export * from './role.js';
 export * from './version.js';
 export * from './dlq.js';

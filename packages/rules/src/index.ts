@@ -1,8 +1,11 @@
-export { RuleEngine, alertLabels, type RestoredAlert, type IngestResult } from './engine.js';
-export { DEFAULT_RULES, RuleError, compileRules, effectiveRules, ruleProblems, ruleLabelNames, type Rule, type CompiledRule } from './rules.js';
+export { RuleEngine, SOURCE_SILENT_RULE, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RestoredAlert, type IngestResult, type IngestContext, type RuleStatus, type GroupStatus } from './engine.js';
+export { RuleError, compileRules, ruleProblems, ruleLabelNames, kindOf, type CompiledRule } from './rules.js';
+export { checkRulesConfig, loadRuleSet, parseRuleFile, checkRule, defaultPack, DEFAULT_PACK_PATH, type RuleSet } from './config.js';
+export * from './schema.js';
 export { parseMatcher, parseMatchers, matchesAll, attributeValue, MatcherError, type Matcher, type MatcherOp } from './matchers.js';
-export { WindowStore, windowValue, groupSamples, aggregateSamples, combineValues, type Aggregate, type Combine, type GroupWindow, type Sample } from './window.js';
-export { step, severityOf, compare, type AlertState, type Emission, type StepResult, type Op, type Thresholds, type ThresholdSeverity } from './state.js';
-export { renderTemplate, renderAnnotations, templateProblems, formatValue, type TemplateContext } from './template.js';
+export { compare, levelOf, thresholdProblems, type Op, type Thresholds, type Severity } from './levels.js';
+export { step, INACTIVE, displayState, type AlertState, type Emission, type Observation, type StepOptions, type StepResult } from './state.js';
+export { renderTemplate, renderAnnotations, templateProblems, formatValue, humanValue, type TemplateContext } from './template.js';
+export { compileEventSelector, severityNumberOf, eventView, type EventView } from './selector.js';
 export { createRulesRole, type RulesRole, type RulesRoleOptions } from './role.js';
 export { loadFiringAlerts } from './restore.js';

@@ -1,6 +1,11 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import {
+  ConfigError,
   backoffDelay,
   encodeAlert,
+  loadConfigFile,
+  logEntries,
   logger,
   metricPoints,
   sleep,
@@ -11,58 +16,93 @@ import {
   type RoleContext,
   type Subscription,
 } from '@vigil/platform';
-import { RuleEngine } from './engine.js';
+import { checkRulesConfig, loadRuleSet, type RuleSet } from './config.js';
+import { RuleEngine, type EngineOptions } from './engine.js';
 import { loadFiringAlerts } from './restore.js';
-import { effectiveRules, type Rule } from './rules.js';
+import type { RulesSettings } from './schema.js';
+import { createSqlRunner, type SqlRunner } from './sql.js';
 
 const log = logger('rules');
 
 /** Transitions kept while the bus refuses them; beyond this the oldest are dropped and counted. */
 const OUTBOX_LIMIT = 10_000;
+/** How often stalled and silent sources are looked at. */
+const TICK_MS = 1_000;
 
 export interface RulesRoleOptions {
-  /** The clock evaluations run on (default Date.now); tests pass their own. */
+  /** The clock (default Date.now); tests pass their own. */
   now?: () => number;
-  /** Rules to run instead of those the config gives (defaults + `rules.rules`). */
-  rules?: readonly Rule[];
+  /** Rules to run instead of those the config gives. */
+  ruleSet?: RuleSet;
+  /** The config file: a reload reads its rules section again (else only the rule files). */
+  configFile?: string;
+  /** Watch rule files and reload on change (default true). */
+  watchFiles?: boolean;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  at: string;
+  rules: number;
+  /** Why the new set was refused (the running one stays). */
+  problems?: string[];
 }
 
 export interface RulesRole extends Role {
   /**
-   * Evaluates every rule now and publishes the transitions (also what the timer does). Resolves
-   * with this evaluation's transitions once they are on the bus; rejects when the bus refused
-   * them (they stay queued and go out with the next evaluation).
+   * Evaluates what is due now and publishes the transitions (also what the timer does). Resolves
+   * with them once they are on the bus; rejects when the bus refused them (they stay queued).
    */
   evaluateNow(): Promise<AlertTransition[]>;
-  /** The engine, for diagnostics and tests. */
+  /** Loads the rules again (SIGHUP, a rule file's change, POST /api/v1/rules/reload); a bad set is refused whole. */
+  reload(why?: string): Promise<ReloadResult>;
+  /** The last reload's outcome. */
+  lastReload(): ReloadResult | undefined;
+  /** The engine now running (replaced by a reload). */
   readonly engine: RuleEngine;
+  readonly settings: RulesSettings;
+  /** sql rules: their last runs. */
+  readonly sql: SqlRunner;
+}
+
+export function engineOptions(s: RulesSettings): Partial<EngineOptions> {
+  return {
+    stepMs: s.evaluationInterval,
+    maxLatenessMs: s.maxLateness,
+    silentAfterMs: s.sources.silentAfter,
+    forgetAfterMs: s.sources.forgetAfter,
+    sourceSeverity: s.sources.severity,
+    flapping: { changes: s.flapping.changes, windowMs: s.flapping.window },
+  };
 }
 
 /**
- * The rules worker: consumes `otlp_metrics` as its own consumer group into sliding windows and
- * every `rules.evaluationInterval` publishes alert transitions on `vigil.alerts`, keyed by
- * fingerprint. Alert state survives restarts through the alert history in ClickHouse: what was
- * firing is taken over, so it is resolved later and not announced twice. Window contents are
- * not persisted; they refill from the metrics stream (the group resumes at its committed offsets).
+ * The rules worker: consumes `otlp_metrics` and `otlp_logs` as its own consumer group, feeds the
+ * engine, and publishes alert transitions on `vigil.alerts` keyed by fingerprint, as soon as a
+ * batch completes a window (and every second for stalled and silent sources). Alert state
+ * survives restarts through the alert history in ClickHouse; windows refill from the topics.
  */
 export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): RulesRole {
   const { config, bus, storage, telemetry } = ctx;
   const now = opts.now ?? Date.now;
-  const rules = opts.rules ?? effectiveRules(config.rules);
-  const engine = new RuleEngine(rules);
+  let ruleSet = opts.ruleSet ?? checkRulesConfig(config);
+  let engine = new RuleEngine(ruleSet.rules, engineOptions(ruleSet.settings));
+  const settings = ruleSet.settings;
   const topics = config.kafka.topics;
 
   const m = telemetry.meter;
-  const pointsIn = m.createCounter('vigil_rules_points_consumed', { description: 'Metric data points decoded from the metrics topic.' });
-  const samplesIn = m.createCounter('vigil_rules_samples', { description: 'Data points taken into a rule window.' });
-  const samplesDropped = m.createCounter('vigil_rules_samples_dropped', { description: 'Matching data points not taken: older than the window, or without a scalar value.' });
-  const undecodable = m.createCounter('vigil_rules_records_undecodable', { description: 'Metrics records that could not be decoded (ingest sends them to the dead-letter topic).' });
-  const evaluations = m.createCounter('vigil_rules_evaluations', { description: 'Evaluations of all rules.' });
+  const recordsIn = m.createCounter('vigil_rules_records_consumed', { description: 'Metric data points and log records decoded, by signal.' });
+  const samplesIn = m.createCounter('vigil_rules_samples', { description: 'Samples taken into a rule group.' });
+  const samplesDropped = m.createCounter('vigil_rules_samples_dropped', { description: 'Matching data points without a scalar value.' });
+  const samplesLate = m.createCounter('vigil_rules_samples_late', { description: 'Samples older than what was already evaluated for their group (after maxLateness): counted, never rewriting a transition.' });
+  const undecodable = m.createCounter('vigil_rules_records_undecodable', { description: 'Records that could not be decoded (ingest sends them to the dead-letter topic).' });
   const transitionsOut = m.createCounter('vigil_rules_transitions', { description: 'Alert transitions published, by status and severity.' });
   const transitionsDropped = m.createCounter('vigil_rules_transitions_dropped', { description: 'Alert transitions dropped because the bus refused them for too long.' });
-  const evalMs = m.createHistogram('vigil_rules_evaluation_duration', { unit: 'ms', description: 'Time to evaluate all rules once.' });
+  const reloads = m.createCounter('vigil_rules_reloads', { description: 'Rule reloads, by outcome (applied, refused).' });
+  const evalMs = m.createHistogram('vigil_rules_evaluation_duration', { unit: 'ms', description: 'Time to evaluate what a batch or a tick made due.' });
   const firingGauge = m.createObservableGauge('vigil_rules_alerts_firing', { description: 'Alerts currently firing.' });
-  const groupsGauge = m.createObservableGauge('vigil_rules_groups', { description: 'Groups held in rule windows.' });
+  const groupsGauge = m.createObservableGauge('vigil_rules_groups', { description: 'Groups held by rules.' });
+  const sourcesGauge = m.createObservableGauge('vigil_rules_sources', { description: 'Sources with a watermark.' });
   const outboxGauge = m.createObservableGauge('vigil_rules_outbox', { description: 'Transitions waiting for the bus.' });
 
   let outbox: AlertTransition[] = [];
@@ -70,33 +110,32 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   let subscription: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running = false;
+  let last: ReloadResult | undefined;
+  const watchers: FSWatcher[] = [];
+  let watchTimer: NodeJS.Timeout | undefined;
   const stopping = new AbortController();
-  /** Evaluations run one at a time, in order (timer and evaluateNow share this chain). */
+  /** Offsets handled per topic and partition: a batch delivered again (a rebalance) is not counted twice. */
+  const handled = new Map<string, bigint>();
+  /** Engine work and publishing run one at a time, in order. */
   let chain: Promise<unknown> = Promise.resolve();
+
+  const sql = createSqlRunner(ctx, { now, engine: () => engine, emit: (ts) => queue(ts) });
 
   const observe: Parameters<typeof m.addBatchObservableCallback>[0] = (r) => {
     r.observe(firingGauge, engine.firingCount());
     r.observe(groupsGauge, engine.groupCount());
+    r.observe(sourcesGauge, engine.sourceCount());
     r.observe(outboxGauge, outbox.length);
   };
 
-  async function handle(batch: Batch): Promise<void> {
-    const at = now();
-    for (const record of batch.records) {
-      let points;
-      try {
-        points = metricPoints(record.value);
-      } catch (err) {
-        // Skipped and counted only: ingest consumes the same topic and sends poison to the
-        // dead-letter topic; doing it here too would make two entries for one record.
-        undecodable.add(1);
-        log.debug({ topic: batch.topic, partition: batch.partition, offset: record.offset, err: (err as Error).message }, 'skipping a metrics record that does not decode');
-        continue;
-      }
-      pointsIn.add(points.length);
-      const r = engine.ingest(points, at, record.timestamp);
-      if (r.accepted > 0) samplesIn.add(r.accepted);
-      if (r.dropped > 0) samplesDropped.add(r.dropped);
+  function queue(transitions: AlertTransition[]): void {
+    if (transitions.length === 0) return;
+    outbox.push(...transitions);
+    if (outbox.length > OUTBOX_LIMIT) {
+      const over = outbox.length - OUTBOX_LIMIT;
+      outbox = outbox.slice(over);
+      transitionsDropped.add(over);
+      log.error({ dropped: over, topic: topics.alerts }, 'the bus has refused alert transitions for too long; dropped the oldest');
     }
   }
 
@@ -111,37 +150,114 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
     outbox = outbox.slice(sending.length);
     for (const t of sending) {
       transitionsOut.add(1, { status: t.status, severity: t.severity });
-      log.info({ rule: t.rule, fingerprint: t.fingerprint, status: t.status, severity: t.severity, startsAt: t.startsAt }, `alert ${t.status}`);
+      log.info({ rule: t.rule, fingerprint: t.fingerprint, status: t.status, severity: t.severity, startsAt: t.startsAt, labels: t.labels }, `alert ${t.status}`);
     }
   }
 
-  function evaluate(): Promise<AlertTransition[]> {
-    const run = chain.then(async () => {
+  /** Runs engine work in order, queues what it returns and publishes. */
+  function run(work: () => AlertTransition[]): Promise<AlertTransition[]> {
+    const next = chain.then(async () => {
       const started = performance.now();
-      const transitions = engine.evaluate(now());
-      evaluations.add(1);
+      const transitions = work();
       evalMs.record(performance.now() - started);
-      outbox.push(...transitions);
-      if (outbox.length > OUTBOX_LIMIT) {
-        const over = outbox.length - OUTBOX_LIMIT;
-        outbox = outbox.slice(over);
-        transitionsDropped.add(over);
-        log.error({ dropped: over, topic: topics.alerts }, 'the bus has refused alert transitions for too long; dropped the oldest');
-      }
+      queue(transitions);
       await publish();
       return transitions;
     });
-    chain = run.catch(() => undefined);
-    return run;
+    chain = next.catch(() => undefined);
+    return next;
+  }
+
+  const warnPublish = (err: Error) => log.warn({ topic: topics.alerts, queued: outbox.length, err: err.message }, 'could not publish alert transitions; retrying at the next evaluation');
+
+  function seen(batch: Batch, offset: string): boolean {
+    const key = `${batch.topic}/${batch.partition}`;
+    const o = BigInt(offset);
+    const prev = handled.get(key);
+    if (prev !== undefined && o <= prev) return true;
+    handled.set(key, o);
+    return false;
+  }
+
+  async function handle(batch: Batch): Promise<void> {
+    const at = now();
+    const logs = batch.topic === topics.logs;
+    for (const record of batch.records) {
+      if (seen(batch, record.offset)) continue;
+      const context = { now: at, partition: batch.partition, fallbackMs: record.timestamp, key: record.key };
+      try {
+        const r = logs ? engine.ingestLogs(logEntries(record.value), context) : engine.ingestMetrics(metricPoints(record.value), context);
+        recordsIn.add(r.accepted + r.dropped + r.late, { signal: logs ? 'logs' : 'metrics' });
+        if (r.accepted > 0) samplesIn.add(r.accepted);
+        if (r.dropped > 0) samplesDropped.add(r.dropped);
+        if (r.late > 0) samplesLate.add(r.late);
+      } catch (err) {
+        // Skipped and counted only: ingest consumes the same topics and sends poison to the
+        // dead-letter topic; doing it here too would make two entries for one record.
+        undecodable.add(1, { signal: logs ? 'logs' : 'metrics' });
+        log.debug({ topic: batch.topic, partition: batch.partition, offset: record.offset, err: (err as Error).message }, 'skipping a record that does not decode');
+      }
+    }
+    // Publishing is not awaited here: the transitions are queued, and a bus that refuses them does not hold the topics back.
+    run(() => engine.advance(now())).catch(warnPublish);
   }
 
   function schedule(): void {
     if (!running) return;
     timer = setTimeout(() => {
-      evaluate()
-        .catch((err: Error) => log.warn({ topic: topics.alerts, queued: outbox.length, err: err.message }, 'could not publish alert transitions; retrying at the next evaluation'))
+      run(() => engine.tick(now()))
+        .catch(warnPublish)
         .finally(schedule);
-    }, config.rules.evaluationInterval);
+    }, TICK_MS);
+    timer.unref?.();
+  }
+
+  async function reload(why = 'api'): Promise<ReloadResult> {
+    const at = new Date(now()).toISOString();
+    let next: RuleSet;
+    try {
+      const section = opts.configFile ? (await loadConfigFile(opts.configFile)).rules : config.rules;
+      next = loadRuleSet(section, { source: opts.configFile ?? 'config' });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      last = { ok: false, at, rules: engine.status().length + engine.sql.length, problems: err.problems };
+      reloads.add(1, { outcome: 'refused' });
+      log.error({ why, problems: err.problems }, 'rules reload refused: the running rules stay');
+      return last;
+    }
+    await run(() => {
+      const fresh = new RuleEngine(next.rules, engineOptions(next.settings));
+      const out = fresh.adopt(engine, now());
+      engine = fresh;
+      ruleSet = next;
+      return out;
+    }).catch(warnPublish);
+    sql.reset();
+    rewatch();
+    last = { ok: true, at, rules: next.rules.length };
+    reloads.add(1, { outcome: 'applied' });
+    log.info({ why, rules: next.rules.map((r) => r.rule.name) }, 'rules reloaded');
+    return last;
+  }
+
+  function rewatch(): void {
+    for (const w of watchers.splice(0)) w.close();
+    if (opts.watchFiles === false || !running) return;
+    const paths = new Set<string>([...ruleSet.files.map((f) => dirname(f)), ...(opts.configFile ? [opts.configFile] : [])]);
+    for (const p of paths) {
+      try {
+        const w = watch(p, () => {
+          if (watchTimer) clearTimeout(watchTimer);
+          // Editors write in several steps: wait for the change to settle.
+          watchTimer = setTimeout(() => void reload('file change').catch((err: Error) => log.error({ err: err.message }, 'rules reload failed')), 300);
+          watchTimer.unref?.();
+        });
+        w.on('error', () => undefined);
+        watchers.push(w);
+      } catch (err) {
+        log.warn({ path: p, err: (err as Error).message }, 'cannot watch a rule path; reload with SIGHUP or POST /api/v1/rules/reload');
+      }
+    }
   }
 
   /** Retries until ClickHouse answers or the role stops: evaluating without the history would page twice or lose resolves. */
@@ -163,26 +279,40 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
 
   return {
     name: 'rules',
-    engine,
-    evaluateNow: evaluate,
+    get engine() {
+      return engine;
+    },
+    settings,
+    sql,
+    evaluateNow: () => run(() => engine.tick(now())),
+    reload,
+    lastReload: () => last,
     async start() {
-      await bus.ensureTopics([{ name: topics.metrics }, { name: topics.alerts }]);
-      m.addBatchObservableCallback(observe, [firingGauge, groupsGauge, outboxGauge]);
-      subscription = await bus.subscribe({ groupId: config.rules.groupId, topics: [topics.metrics], handler: handle });
+      await bus.ensureTopics([{ name: topics.metrics }, { name: topics.logs }, { name: topics.alerts }]);
+      m.addBatchObservableCallback(observe, [firingGauge, groupsGauge, sourcesGauge, outboxGauge]);
       await restore();
       if (stopping.signal.aborted) return;
+      subscription = await bus.subscribe({ groupId: settings.groupId, topics: [topics.metrics, topics.logs], handler: handle });
       running = true;
       schedule();
-      log.info({ rules: rules.map((r) => r.name), intervalMs: config.rules.evaluationInterval, group: config.rules.groupId }, 'rules worker started');
+      rewatch();
+      await sql.start();
+      log.info(
+        { rules: ruleSet.rules.map((r) => r.rule.name), stepMs: settings.evaluationInterval, maxLatenessMs: settings.maxLateness, group: settings.groupId, files: ruleSet.files },
+        'rules worker started',
+      );
     },
     async stop() {
       running = false;
       stopping.abort();
       if (timer) clearTimeout(timer);
+      if (watchTimer) clearTimeout(watchTimer);
+      for (const w of watchers.splice(0)) w.close();
+      await sql.stop();
       await subscription?.stop();
       subscription = undefined;
       await chain;
-      m.removeBatchObservableCallback(observe, [firingGauge, groupsGauge, outboxGauge]);
+      m.removeBatchObservableCallback(observe, [firingGauge, groupsGauge, sourcesGauge, outboxGauge]);
       if (outbox.length > 0) log.warn({ queued: outbox.length, topic: topics.alerts }, 'stopping with alert transitions not yet published');
     },
   };

@@ -1,242 +1,261 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAlert, encodeAlert, fingerprint, type AlertTransition, type MetricPoint } from '@vigil/platform';
-import { RuleEngine, alertLabels } from '../src/engine.js';
-import { DEFAULT_RULES, type Rule } from '../src/rules.js';
+import { decodeAlert, encodeAlert, fingerprint, type AlertTransition, type LogEntry, type MetricPoint } from '@vigil/platform';
+import { defaultPack } from '../src/config.js';
+import { RuleEngine, SOURCE_SILENT_RULE, type EngineOptions } from '../src/engine.js';
+import { compileRules, type CompiledRule } from '../src/rules.js';
+import { counter, event, gauge, rules } from './helpers.js';
 
-/** A gauge point as metricPoints() gives it; `host` goes in the resource, like the collector's host.name. */
-function gauge(name: string, value: number, atMs: number, attributes: Record<string, string> = {}, host = 'web-1'): MetricPoint {
+const OPTS: Partial<EngineOptions> = { stepMs: 10_000, maxLatenessMs: 30_000, silentAfterMs: 120_000, forgetAfterMs: 86_400_000 };
+
+/** Drives an engine on a virtual clock: records arrive at their event time (plus `lag`), the timer ticks every second. */
+function drive(compiled: CompiledRule[], opts: Partial<EngineOptions> = OPTS) {
+  const engine = new RuleEngine(compiled, opts);
+  const out: { at: number; t: AlertTransition }[] = [];
+  let clock = 0;
+  const push = (at: number, ts: AlertTransition[]) => ts.forEach((t) => out.push({ at, t }));
   return {
-    resource: { attributes: { 'host.name': host, 'service.name': 'vigil-collector' }, schemaUrl: '', serviceName: 'vigil-collector' },
-    scope: { name: 'vigil.collector.host', version: '', attributes: {}, droppedAttributesCount: 0, schemaUrl: '' },
-    name,
-    description: '',
-    unit: '1',
-    attributes,
-    startTimeUnixNano: '0',
-    timeUnixNano: atMs === 0 ? '0' : `${atMs}000000`,
-    flags: 0,
-    exemplars: [],
-    kind: 'gauge',
-    value,
+    engine,
+    out,
+    metrics(points: MetricPoint[], now: number) {
+      clock = Math.max(clock, now);
+      engine.ingestMetrics(points, { now });
+      push(now, engine.advance(now));
+    },
+    logs(entries: LogEntry[], now: number) {
+      clock = Math.max(clock, now);
+      engine.ingestLogs(entries, { now });
+      push(now, engine.advance(now));
+    },
+    /** Runs the timer until `until`, a tick a second. */
+    until(until: number) {
+      for (let t = Math.ceil(clock / 1000) * 1000; t <= until; t += 1000) push(t, engine.tick(t));
+      clock = until;
+    },
+    brief: () => out.map(({ at, t }) => [at, t.rule, t.status, t.severity, t.labels['host.name'] ?? '']),
   };
 }
 
-/** One collection of CPU utilization per mode with the given busy fraction (split over user and system). */
-function cpu(busy: number, atMs: number, host = 'web-1'): MetricPoint[] {
-  return [
-    gauge('system.cpu.utilization', busy * 0.75, atMs, { 'cpu.mode': 'user' }, host),
-    gauge('system.cpu.utilization', busy * 0.25, atMs, { 'cpu.mode': 'system' }, host),
-    gauge('system.cpu.utilization', 0, atMs, { 'cpu.mode': 'nice' }, host),
-    gauge('system.cpu.utilization', 1 - busy, atMs, { 'cpu.mode': 'idle' }, host),
-  ];
-}
+const cpu = (busy: number, at: number, host = 'web-1') => [
+  gauge('system.cpu.utilization', busy * 0.75, at, { 'cpu.mode': 'user' }, host),
+  gauge('system.cpu.utilization', busy * 0.25, at, { 'cpu.mode': 'system' }, host),
+  gauge('system.cpu.utilization', 1 - busy, at, { 'cpu.mode': 'idle' }, host),
+];
 
-const rule = (over: Partial<Rule> = {}): Rule => ({
-  name: 'load_high',
-  kind: 'threshold',
-  metric: 'load',
-  where: {},
-  groupBy: ['host.name'],
-  aggregate: 'avg',
-  window: 10_000,
-  op: '>=',
-  warning: 1,
-  critical: 2,
-  for: 0,
-  labels: {},
-  annotations: {},
-  ...over,
-});
+const cpuRule = () => compileRules(defaultPack().rules.filter((r) => r.name === 'cpu_high'));
 
-const brief = (ts: AlertTransition[]) => ts.map((t) => [t.status, t.severity, t.labels['host.name'], +t.value.toFixed(6)]);
-const cpuFp = (host: string) => fingerprint({ alertname: 'cpu_high', 'host.name': host });
-
-describe('RuleEngine with the default cpu_high rule', () => {
-  it('sums the non-idle modes, waits "for" 1m, fires, de-escalates, and resolves', () => {
-    const engine = new RuleEngine(DEFAULT_RULES);
-    const out: { at: number; t: AlertTransition }[] = [];
-    const tick = (at: number, busy: number) => {
-      engine.ingest(cpu(busy, at), at);
-      for (const t of engine.evaluate(at)) out.push({ at, t });
-    };
-    for (let at = 10_000; at <= 60_000; at += 10_000) tick(at, 0.95);
-    expect(out).toEqual([]);
-    expect(engine.stateOf(cpuFp('web-1'))).toEqual({ phase: 'pending', severity: 'critical' });
-    tick(70_000, 0.95);
-    expect(out.map((o) => o.at)).toEqual([70_000]);
-    expect(out[0]!.t).toEqual({
-      fingerprint: cpuFp('web-1'),
-      status: 'firing',
-      severity: 'critical',
+describe('threshold over watermarks (default cpu_high)', () => {
+  it('evaluates each window once the source passed its end, waits "for", fires with value, unit and threshold, and resolves', () => {
+    const d = drive(cpuRule());
+    for (let at = 10_000; at <= 70_000; at += 10_000) d.metrics(cpu(0.95, at), at + 100);
+    expect(d.out).toEqual([]);
+    d.metrics(cpu(0.95, 80_000), 80_100);
+    expect(d.brief()).toEqual([[80_100, 'cpu_high', 'firing', 'critical', 'web-1']]);
+    const t = d.out[0]!.t as AlertTransition & { unit: string; threshold: number; expr: string };
+    expect(t).toMatchObject({
+      fingerprint: fingerprint({ alertname: 'cpu_high', 'host.name': 'web-1' }),
       labels: { alertname: 'cpu_high', 'host.name': 'web-1' },
-      annotations: {
-        summary: 'CPU busy 95% on web-1',
-        description: 'CPU utilization on web-1 averaged 95% over the last minute (critical: warning at 70 %, critical at 90 %).',
-      },
-      startsAt: new Date(70_000).toISOString(),
-      value: expect.closeTo(0.95, 9),
-      rule: 'cpu_high',
+      startsAt: new Date(80_000).toISOString(),
+      unit: '1',
+      threshold: 0.9,
       window: 60_000,
+      annotations: { summary: 'CPU busy 95 % on web-1', description: 'CPU utilization on web-1 averaged 95 % over the last minute (critical at 90 %).', 'vigil.source': 'id-web-1' },
     });
-    // The 1m average falls as less busy samples replace busy ones: 0.875 (warning), 0.733 (still warning), 0.592 (resolved).
-    tick(80_000, 0.5);
-    expect(brief(out.slice(1).map((o) => o.t))).toEqual([['firing', 'warning', 'web-1', +((5 * 0.95 + 0.5) / 6).toFixed(6)]]);
-    tick(90_000, 0.1);
-    expect(out).toHaveLength(2);
-    tick(100_000, 0.1);
-    const resolved = out[2]!.t;
-    expect(brief([resolved])).toEqual([['resolved', 'warning', 'web-1', +((3 * 0.95 + 0.5 + 2 * 0.1) / 6).toFixed(6)]]);
-    expect(resolved.startsAt).toBe(new Date(70_000).toISOString());
-    expect(resolved.endsAt).toBe(new Date(100_000).toISOString());
+    expect(t.value).toBeCloseTo(0.95, 9);
+    expect(t.expr).toBe('avg(sum of system.cpu.utilization{cpu.mode!="idle"})');
+    expect(decodeAlert(encodeAlert(t))).toMatchObject({ fingerprint: t.fingerprint, value: t.value });
+    // Falls below the recover thresholds (hysteresis at 0.85 and 0.65) as idle samples replace busy ones.
+    for (let at = 90_000; at <= 200_000; at += 10_000) d.metrics(cpu(0.1, at), at + 100);
+    expect(d.brief().slice(1).map((b) => b.slice(2, 4))).toEqual([['firing', 'warning'], ['resolved', 'warning']]);
   });
 
-  it('keeps hosts apart: one alert per host.name, with its own fingerprint', () => {
-    const engine = new RuleEngine(DEFAULT_RULES.map((r) => ({ ...r, for: 0 })));
-    engine.ingest([...cpu(0.95, 1_000, 'web-1'), ...cpu(0.2, 1_000, 'web-2'), ...cpu(0.8, 1_000, 'web-3')], 1_000);
-    const ts = engine.evaluate(1_000);
-    expect(brief(ts).sort()).toEqual([
-      ['firing', 'critical', 'web-1', 0.95],
-      ['firing', 'warning', 'web-3', 0.8],
-    ]);
-    expect(ts.map((t) => t.fingerprint).sort()).toEqual([cpuFp('web-1'), cpuFp('web-3')].sort());
-    expect(engine.firingCount()).toBe(2);
+  it('waits for a window to complete: nothing is evaluated before the source sends past its end', () => {
+    const d = drive(rules({ name: 'hot', metric: 'temp', critical: 50, window: '10s' }));
+    d.metrics([gauge('temp', 90, 5_000)], 5_100);
+    d.until(9_000);
+    expect(d.out).toEqual([]);
+    d.metrics([gauge('temp', 20, 10_000)], 10_100);
+    expect(d.brief()).toEqual([[10_100, 'hot', 'firing', 'critical', 'web-1']]);
   });
 
-  it('a redelivered batch (at least once) does not inflate the combined value', () => {
-    const engine = new RuleEngine(DEFAULT_RULES.map((r) => ({ ...r, for: 0 })));
-    const batch = cpu(0.5, 1_000);
-    engine.ingest(batch, 1_000);
-    engine.ingest(batch, 1_000);
-    expect(engine.evaluate(1_000)).toEqual([]);
-  });
-
-  it('ignores other metrics, histograms and points flagged "no recorded value"', () => {
-    const engine = new RuleEngine([rule()]);
-    const hist = { ...gauge('load', 5, 1_000), kind: 'histogram', count: 1, sum: 5, bucketCounts: [1], explicitBounds: [], min: 5, max: 5, temporality: 2 } as MetricPoint;
-    const flagged = { ...gauge('load', 5, 1_000), flags: 1 };
-    expect(engine.ingest([gauge('other', 5, 1_000), hist, flagged], 1_000)).toEqual({ accepted: 0, dropped: 2 });
-    expect(engine.evaluate(1_000)).toEqual([]);
-    expect(engine.groupCount()).toBe(0);
-  });
-
-  it('takes sum points as well as gauges', () => {
-    const engine = new RuleEngine([rule()]);
-    const sum = { ...gauge('load', 1.5, 1_000), kind: 'sum', temporality: 2, monotonic: false } as MetricPoint;
-    expect(engine.ingest([sum], 1_000)).toEqual({ accepted: 1, dropped: 0 });
-    expect(brief(engine.evaluate(1_000))).toEqual([['firing', 'warning', 'web-1', 1.5]]);
+  it('keeps hosts apart, one alert each', () => {
+    const d = drive(rules({ name: 'hot', metric: 'temp', warning: 40, critical: 50, window: '10s' }));
+    for (const at of [1_000, 11_000]) d.metrics([gauge('temp', 90, at, {}, 'a'), gauge('temp', 45, at, {}, 'b'), gauge('temp', 10, at, {}, 'c')], at);
+    expect(d.brief().map((b) => b.slice(3)).sort()).toEqual([['critical', 'a'], ['warning', 'b']]);
   });
 });
 
-describe('RuleEngine grouping and labels', () => {
-  it('groups by point and resource attributes (disk_high by host and mountpoint), labels without severity', () => {
-    const engine = new RuleEngine([{ ...DEFAULT_RULES.find((r) => r.name === 'disk_high')!, for: 0 }]);
-    const fs = (mount: string, v: number) => gauge('system.filesystem.utilization', v, 1_000, { 'system.filesystem.mountpoint': mount, 'system.device': `/dev/${mount.length}` });
-    engine.ingest([fs('/', 0.95), fs('/var', 0.85), fs('/home', 0.3)], 1_000);
-    const ts = engine.evaluate(1_000);
-    expect(ts.map((t) => [t.labels, t.severity, t.annotations.summary]).sort()).toEqual([
-      [{ alertname: 'disk_high', 'host.name': 'web-1', 'system.filesystem.mountpoint': '/' }, 'critical', 'Disk / 95% full on web-1'],
-      [{ alertname: 'disk_high', 'host.name': 'web-1', 'system.filesystem.mountpoint': '/var' }, 'warning', 'Disk /var 85% full on web-1'],
-    ].sort());
-    for (const t of ts) expect(t.fingerprint).toBe(fingerprint(t.labels));
+describe('late versus absent', () => {
+  const hot = () => rules({ name: 'hot', metric: 'temp', critical: 50, window: '10s' });
+
+  it('a stopped source gives one source_silent alert and no burst of resolves; its alerts go nodata and come back', () => {
+    const d = drive(hot());
+    for (let at = 0; at <= 60_000; at += 10_000) d.metrics([gauge('temp', 90, at, { sensor: 'x' }, 'a'), gauge('temp', 95, at, { sensor: 'x' }, 'b')], at + 50);
+    expect(d.brief().map((b) => b.slice(1, 5))).toEqual([['hot', 'firing', 'critical', 'a'], ['hot', 'firing', 'critical', 'b']]);
+    d.out.length = 0;
+    // b stops; a goes on. Past maxLateness b's windows close but are incomplete: no resolve.
+    for (let at = 70_000; at <= 300_000; at += 10_000) {
+      d.metrics([gauge('temp', 90, at, { sensor: 'x' }, 'a')], at + 50);
+      d.until(at + 9_000);
+    }
+    expect(d.brief().map((b) => b.slice(1, 5))).toEqual([[SOURCE_SILENT_RULE, 'firing', 'warning', 'b']]);
+    const silent = d.out[0]!;
+    expect(silent.at).toBe(181_000); // the first tick 120 s after b last sent (60 050)
+    expect(silent.t.labels).toEqual({ alertname: SOURCE_SILENT_RULE, 'vigil.source': 'id-b', 'host.name': 'b', 'service.name': 'vigil-collector' });
+    expect(silent.t.annotations.description).toMatch(/its 1 firing alert\(s\) are held in nodata/);
+    expect(d.engine.stateOf(fingerprint({ alertname: 'hot', 'host.name': 'b' }))).toMatchObject({ phase: 'firing', display: 'nodata' });
+    // b comes back, cooled down: source_silent resolves, then its alert resolves on complete data.
+    d.out.length = 0;
+    d.metrics([gauge('temp', 10, 310_000, { sensor: 'x' }, 'b')], 310_050);
+    d.until(311_000);
+    d.metrics([gauge('temp', 10, 320_000, { sensor: 'x' }, 'b')], 320_050);
+    expect(d.brief().map((b) => b.slice(1, 5))).toEqual([[SOURCE_SILENT_RULE, 'resolved', 'warning', 'b'], ['hot', 'resolved', 'critical', 'b']]);
   });
 
-  it('adds the rule\'s labels, leaves out empty group values, and renders its annotations', () => {
-    const engine = new RuleEngine([rule({ groupBy: ['host.name', 'queue'], labels: { team: 'ops' }, annotations: { summary: '{{rule}} {{value}} on {{labels.host.name}} ({{labels.team}})' } })]);
-    engine.ingest([gauge('load', 3, 1_000)], 1_000);
-    const [t] = engine.evaluate(1_000);
-    expect(t!.labels).toEqual({ alertname: 'load_high', 'host.name': 'web-1', team: 'ops' });
-    expect(t!.labels).toEqual(alertLabels(rule({ labels: { team: 'ops' } }), { 'host.name': 'web-1', queue: '' }));
-    expect(t!.annotations).toEqual({ summary: 'load_high 3 on web-1 (ops)' });
+  it('nodata: alerting fires a silent group, resolve resolves it', () => {
+    for (const [nodata, expected] of [['alerting', [['hot', 'firing', 'warning']]], ['resolve', [['hot', 'resolved', 'critical']]]] as const) {
+      const d = drive(rules({ name: 'hot', metric: 'temp', critical: 50, window: '10s', nodata }));
+      const value = nodata === 'alerting' ? 10 : 90;
+      for (let at = 0; at <= 40_000; at += 10_000) d.metrics([gauge('temp', value, at)], at + 50);
+      d.out.length = 0;
+      d.until(400_000);
+      const got = d.out.filter((o) => o.t.rule === 'hot');
+      expect(got.map((o) => [o.t.rule, o.t.status, o.t.severity])).toEqual(expected);
+      expect(got[0]!.t.annotations.nodata).toMatch(/source id-web-1 is silent/);
+    }
   });
 
-  it('where filters with the point attribute before the resource attribute', () => {
-    const engine = new RuleEngine([rule({ where: { 'host.name': '~db-.*' } })]);
-    engine.ingest([gauge('load', 3, 1_000, {}, 'web-1'), gauge('load', 3, 1_000, {}, 'db-1'), gauge('load', 3, 1_000, { 'host.name': 'db-9' }, 'web-2')], 1_000);
-    expect(engine.evaluate(1_000).map((t) => t.labels['host.name']).sort()).toEqual(['db-1', 'db-9']);
+  it('data older than what was evaluated is late: counted, and never changes a sent transition', () => {
+    const d = drive(hot());
+    for (let at = 0; at <= 30_000; at += 10_000) d.metrics([gauge('temp', 10, at)], at + 50);
+    const r = d.engine.ingestMetrics([gauge('temp', 99, 15_000)], { now: 40_000 });
+    expect(r).toEqual({ accepted: 0, dropped: 0, late: 1 });
+    d.metrics([gauge('temp', 10, 40_000)], 40_050);
+    expect(d.out).toEqual([]);
   });
 
-  it('transitions survive the alerts topic encoding unchanged', () => {
-    const engine = new RuleEngine([rule()]);
-    engine.ingest([gauge('load', 2.5, 1_000)], 1_000);
-    const [t] = engine.evaluate(1_000);
-    expect(decodeAlert(encodeAlert(t!))).toEqual(t);
-  });
-});
-
-describe('RuleEngine windows over time', () => {
-  it('refuses points older than the window, dates points without a timestamp by the fallback', () => {
-    const engine = new RuleEngine([rule()]);
-    expect(engine.ingest([gauge('load', 9, 1_000)], 20_000)).toEqual({ accepted: 0, dropped: 1 });
-    expect(engine.ingest([gauge('load', 3, 0)], 20_000, 19_000)).toEqual({ accepted: 1, dropped: 0 });
-    expect(brief(engine.evaluate(20_000))).toEqual([['firing', 'critical', 'web-1', 3]]);
-    // The point dated 19 000 leaves the 10 s window at 29 000.
-    expect(engine.evaluate(28_999)).toEqual([]);
-    expect(brief(engine.evaluate(29_000))).toEqual([['resolved', 'critical', 'web-1', 3]]);
-  });
-
-  it('a group with no data for a whole window resolves, and not before', () => {
-    const engine = new RuleEngine([rule()]);
-    engine.ingest([gauge('load', 1.2, 1_000)], 1_000);
-    engine.ingest([gauge('load', 1.4, 5_000)], 5_000);
-    expect(brief(engine.evaluate(5_000))).toEqual([['firing', 'warning', 'web-1', 1.3]]);
-    expect(engine.evaluate(14_999)).toEqual([]);
-    const [resolved] = engine.evaluate(15_000);
-    expect(resolved).toMatchObject({ status: 'resolved', severity: 'warning', value: 1.4, endsAt: new Date(15_000).toISOString() });
-    expect(engine.firingCount()).toBe(0);
-    expect(engine.groupCount()).toBe(0);
-  });
-
-  it('a pending alert whose data stops is dropped without a transition', () => {
-    const engine = new RuleEngine([rule({ for: 60_000 })]);
-    engine.ingest([gauge('load', 5, 1_000)], 1_000);
-    expect(engine.evaluate(1_000)).toEqual([]);
-    expect(engine.stateOf(fingerprint({ alertname: 'load_high', 'host.name': 'web-1' }))?.phase).toBe('pending');
-    expect(engine.evaluate(11_000)).toEqual([]);
-    expect(engine.stateOf(fingerprint({ alertname: 'load_high', 'host.name': 'web-1' }))).toBeUndefined();
+  it('a stalled source still has its windows closed after maxLateness (a rise fires, nothing resolves)', () => {
+    const d = drive(hot());
+    d.metrics([gauge('temp', 99, 1_000)], 1_050);
+    expect(d.out).toEqual([]);
+    d.until(41_000);
+    // The source sent at 1 050 (processing time); after 30 s of waiting its clock moves on, and
+    // the window ending at 10 000 closes 9 s later.
+    expect(d.brief()).toEqual([[41_000, 'hot', 'firing', 'critical', 'web-1']]);
+    d.until(100_000);
+    expect(d.out).toHaveLength(1);
   });
 });
 
-describe('RuleEngine restored from storage', () => {
-  const labels = { alertname: 'load_high', 'host.name': 'web-1' };
-  const restored = { fingerprint: fingerprint(labels), rule: 'load_high', severity: 'critical' as const, labels, startsAt: new Date(500).toISOString(), value: 2.5 };
-
-  it('does not fire again what was firing, and resolves it with the original startsAt', () => {
-    const engine = new RuleEngine([rule()]);
-    engine.restore([restored], 100_000);
-    engine.ingest([gauge('load', 2.2, 100_000)], 100_000);
-    expect(engine.evaluate(100_000)).toEqual([]);
-    engine.ingest([gauge('load', 0.1, 111_000)], 111_000);
-    const [t] = engine.evaluate(111_000);
-    expect(t).toMatchObject({ fingerprint: restored.fingerprint, status: 'resolved', severity: 'critical', startsAt: restored.startsAt, value: 0.1 });
+describe('event rules', () => {
+  it('frequency counts matching records per group and window', () => {
+    const d = drive(rules({ name: 'errs', kind: 'frequency', events: { severity: 'error' }, groupBy: ['host.name', 'service.name'], window: '1m', warning: 2, critical: 5 }));
+    const err = (at: number, host = 'pos-1') => event(at, { host, service: 'pos', severityNumber: 17, severityText: 'ERROR', body: `failed ${at}` });
+    d.logs([err(1_000), err(2_000), event(3_000, { host: 'pos-1', service: 'pos' })], 3_050);
+    d.logs([err(11_000, 'pos-2')], 11_050);
+    d.logs([event(12_000, { host: 'pos-1', service: 'pos' })], 12_050);
+    expect(d.brief()).toEqual([[12_050, 'errs', 'firing', 'warning', 'pos-1']]);
+    expect(d.out[0]!.t.value).toBe(2);
   });
 
-  it('announces a change of severity of a restored alert', () => {
-    const engine = new RuleEngine([rule()]);
-    engine.restore([restored], 100_000);
-    engine.ingest([gauge('load', 1.5, 100_000)], 100_000);
-    expect(brief(engine.evaluate(100_000))).toEqual([['firing', 'warning', 'web-1', 1.5]]);
+  it('absence fires for a group seen before that stops, and resolves when it returns', () => {
+    const d = drive(rules({ name: 'silent', kind: 'absence', events: {}, groupBy: ['host.name'], after: '1m', annotations: { summary: '{{labels.host.name}} silent for {{human}}' } }));
+    for (let at = 0; at <= 60_000; at += 10_000) d.logs([event(at, { host: 'pos-17' }), event(at, { host: 'pos-18' })], at + 50);
+    for (let at = 70_000; at <= 200_000; at += 10_000) {
+      d.logs([event(at, { host: 'pos-18' })], at + 50);
+      d.until(at + 9_000);
+    }
+    const fired = d.out.filter((o) => o.t.rule === 'silent');
+    expect(fired.map((o) => [o.t.status, o.t.labels['host.name']])).toEqual([['firing', 'pos-17']]);
+    expect(fired[0]!.t.annotations.summary).toBe('pos-17 silent for 1m');
+    d.out.length = 0;
+    d.logs([event(205_000, { host: 'pos-17' })], 205_050);
+    d.logs([event(210_000, { host: 'pos-17' }), event(210_000, { host: 'pos-18' })], 210_050);
+    expect(d.out.filter((o) => o.t.rule === 'silent').map((o) => [o.t.status, o.t.labels['host.name']])).toEqual([['resolved', 'pos-17']]);
   });
 
-  it('gives a restored alert a whole window for its data to come back before resolving it', () => {
-    const engine = new RuleEngine([rule()]);
-    engine.restore([restored], 100_000);
-    expect(engine.evaluate(100_000)).toEqual([]);
-    expect(engine.evaluate(109_999)).toEqual([]);
-    expect(engine.firingCount()).toBe(1);
-    const [t] = engine.evaluate(110_000);
-    expect(t).toMatchObject({ status: 'resolved', severity: 'critical', value: 2.5, startsAt: restored.startsAt, endsAt: new Date(110_000).toISOString() });
+  it('state fires at once on the record that changes it', () => {
+    const d = drive(rules({ name: 'db', kind: 'state', metric: 'vigil.probe.up', groupBy: ['host.name', 'vigil.probe.name'], critical: 0 }));
+    const up = (v: number, at: number) => [gauge('vigil.probe.up', v, at, { 'vigil.probe.name': 'orders' })];
+    d.metrics(up(1, 1_000), 1_050);
+    d.metrics(up(0, 2_000), 2_050);
+    expect(d.brief()).toEqual([[2_050, 'db', 'firing', 'critical', 'web-1']]);
+    d.metrics(up(1, 3_000), 3_050);
+    expect(d.brief()[1]).toEqual([3_050, 'db', 'resolved', 'critical', 'web-1']);
+  });
+});
+
+describe('counters', () => {
+  it('rate/increase handles resets as Prometheus does, and ratio treats a zero denominator as no value', () => {
+    const d = drive(
+      rules(
+        { name: 'restarts', kind: 'rate', function: 'increase', metric: 'restarts_total', window: '1m', op: '>', warning: 3 },
+        { name: 'err_ratio', kind: 'ratio', numerator: { metric: 'errors' }, denominator: { metric: 'conns' }, groupBy: ['host.name'], window: '1m', warning: 0.1 },
+      ),
+    );
+    // 0, 2, reset to 1, 3: increase 2 + 1 + 2 = 5 over the minute.
+    const values = [0, 2, 1, 3];
+    values.forEach((v, i) => d.metrics([counter('restarts_total', v, i * 10_000 + 1_000), counter('conns', 0, i * 10_000 + 1_000), counter('errors', i, i * 10_000 + 1_000)], i * 10_000 + 1_050));
+    d.metrics([counter('restarts_total', 3, 41_000), counter('conns', 0, 41_000), counter('errors', 9, 41_000)], 41_050);
+    expect(d.out.map((o) => [o.t.rule, o.t.status, o.t.value])).toEqual([['restarts', 'firing', 5]]);
+  });
+});
+
+describe('restart', () => {
+  it('a restored alert continues when its group comes back (no second page) and resolves when it clears', () => {
+    const compiled = rules({ name: 'hot', metric: 'temp', critical: 50, window: '10s' });
+    const labels = { alertname: 'hot', 'host.name': 'web-1' };
+    const d = drive(compiled);
+    d.engine.restore([{ fingerprint: fingerprint(labels), rule: 'hot', severity: 'critical', labels, startsAt: new Date(500).toISOString(), value: 80, annotations: { 'vigil.source': 'id-web-1' } }], 100_000);
+    d.metrics([gauge('temp', 90, 100_000)], 100_050);
+    d.metrics([gauge('temp', 90, 110_000)], 110_050);
+    expect(d.out).toEqual([]);
+    d.metrics([gauge('temp', 10, 120_000)], 120_050);
+    d.metrics([gauge('temp', 10, 130_000)], 130_050);
+    expect(d.out.map((o) => [o.t.status, o.t.startsAt])).toEqual([['resolved', new Date(500).toISOString()]]);
   });
 
-  it('resolves at once an alert whose rule is no longer configured, with the texts it fired with', () => {
-    const engine = new RuleEngine([rule({ name: 'other' })]);
-    engine.restore([{ ...restored, annotations: { summary: 'load high' } }], 100_000);
-    const [t] = engine.evaluate(100_000);
-    expect(t).toMatchObject({ status: 'resolved', rule: 'load_high', labels, annotations: { summary: 'load high' }, window: 0 });
+  it('a restored alert whose source sends without it resolves after a window; one whose source never shows stays', () => {
+    const compiled = rules({ name: 'hot', metric: 'temp', critical: 50, window: '10s' });
+    const a = { alertname: 'hot', 'host.name': 'gone' };
+    const b = { alertname: 'hot', 'host.name': 'elsewhere' };
+    const d = drive(compiled);
+    d.engine.restore([
+      { fingerprint: fingerprint(a), rule: 'hot', severity: 'critical', labels: a, startsAt: new Date(500).toISOString(), value: 80, annotations: { 'vigil.source': 'id-web-1' } },
+      { fingerprint: fingerprint(b), rule: 'hot', severity: 'critical', labels: b, startsAt: new Date(500).toISOString(), value: 80, annotations: { 'vigil.source': 'id-other' } },
+    ], 100_000);
+    for (let at = 100_000; at <= 160_000; at += 10_000) {
+      d.metrics([gauge('other', 1, at)], at + 50);
+      d.until(at + 9_000);
+    }
+    expect(d.out.map((o) => [o.t.status, o.t.labels['host.name']])).toEqual([['resolved', 'gone']]);
   });
+});
 
-  it('skips restored entries it cannot use', () => {
-    const engine = new RuleEngine([rule()]);
-    engine.restore([{ ...restored, startsAt: 'not a time' }, { ...restored, severity: 'info' }], 100_000);
-    expect(engine.firingCount()).toBe(0);
+describe('properties', () => {
+  it('data older than what was evaluated never makes or changes a transition', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 40 })), { minLength: 1, maxLength: 40 }),
+        (steps) => {
+          const compiled = () => rules({ name: 'hot', metric: 'temp', warning: 50, critical: 80, window: '20s', for: '10s' });
+          const plain = drive(compiled());
+          const noisy = drive(compiled());
+          let at = 0;
+          for (const [value, lateValue, back] of steps) {
+            at += 5_000;
+            plain.metrics([gauge('temp', value, at)], at + 10);
+            noisy.metrics([gauge('temp', value, at)], at + 10);
+            // A record from the past of the same source, after its windows were evaluated.
+            const lateAt = at - back * 1_000;
+            const last = noisy.engine.status()[0]!.groups[0]?.lastEvaluation;
+            // (time 0 means "no timestamp" in OTLP: the record would be dated by its arrival.)
+            if (last !== undefined && lateAt > 0 && lateAt < Date.parse(last)) noisy.metrics([gauge('temp', lateValue, lateAt)], at + 20);
+          }
+          expect(noisy.out.map((o) => o.t)).toEqual(plain.out.map((o) => o.t));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -143,14 +143,7 @@ function semanticProblems(config: VigilConfig, source: string): string[] {
   config.kafka.brokers.forEach((b, i) => address(`kafka.brokers[${i}]`, hostPortProblem(b)));
   if (config.clickhouse.url !== undefined) address('clickhouse.url', httpUrlProblem(config.clickhouse.url));
   out.push(...tokenProblems(config.http, source));
-  const seen = new Set<string>();
-  config.rules.rules.forEach((rule, i) => {
-    const at = `${source}: rules.rules[${i}]`;
-    if (seen.has(rule.name)) out.push(`${at}.name: rule "${rule.name}" is defined twice (names must be unique)`);
-    seen.add(rule.name);
-    if (rule.warning === undefined && rule.critical === undefined) out.push(`${at}: rule "${rule.name}" needs a warning or a critical threshold`);
-    if (rule.window <= 0) out.push(`${at}.window: rule "${rule.name}": the window must be longer than 0s`);
-  });
+  // rules: checked by the rules package (checkRulesConfig), rule files included.
   // notifier: checked by the notifier package (checkNotifierConfig), webhook names included.
   return out;
 }

@@ -44,43 +44,6 @@ const literals = <const T extends readonly string[]>(values: T, options?: Schema
 
 const LogLevel = literals(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level; LOG_LEVEL overrides it.' });
 
-export const Aggregation = literals(['avg', 'min', 'max', 'sum', 'count', 'last']);
-
-const Labels = Type.Record(Type.String(), Type.String(), { default: {} });
-
-/** Attribute matcher: `value` (equal), `!value` (not equal), `~regex` (matches), `!~regex` (does not match). */
-const Matchers = Type.Record(Type.String(), Type.String(), {
-  default: {},
-  description: 'Attribute or resource-attribute matchers: "x" equals, "!x" not equal, "~re" matches, "!~re" does not match.',
-});
-
-export const ThresholdRule = Type.Object(
-  {
-    name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.:-]*$', description: 'Unique rule name.' }),
-    kind: Type.Literal('threshold', { default: 'threshold' }),
-    metric: Type.String({ minLength: 1, description: 'OpenTelemetry metric name, e.g. system.cpu.utilization.' }),
-    where: Matchers,
-    groupBy: Type.Array(Type.String(), { default: ['host.name'], description: 'Attributes that make one alert each.' }),
-    combine: Type.Optional(
-      literals(['sum', 'avg', 'max', 'min'], {
-        description: 'How series sharing a timestamp in one group are combined before the window aggregate (e.g. sum over CPU modes).',
-      }),
-    ),
-    aggregate: literals(['avg', 'min', 'max', 'sum', 'count', 'last'], { default: 'avg' }),
-    window: Duration({ default: '1m', description: 'Aggregation window.' }),
-    op: literals(['>', '>=', '<', '<='], { default: '>=' }),
-    warning: Type.Optional(Type.Number({ description: 'Threshold for a warning.' })),
-    critical: Type.Optional(Type.Number({ description: 'Threshold for a critical alert.' })),
-    for: Duration({ default: '0s', description: 'How long the condition must hold before the alert fires.' }),
-    labels: Labels,
-    annotations: Type.Record(Type.String(), Type.String(), {
-      default: {},
-      description: 'Texts for notifications (summary, description), with {{value}}, {{percent}}, {{severity}}, {{rule}}, {{status}} and {{labels.NAME}} substituted.',
-    }),
-  },
-  Closed,
-);
-
 export const WebhookChannel = Type.Object(
   {
     name: Type.String({ default: 'webhook' }),
@@ -206,14 +169,16 @@ export const ConfigSchema = Type.Object(
       },
       'The ingest role: Kafka topics into ClickHouse.',
     ),
-    rules: section(
+    rules: Type.Object(
       {
-        groupId: Type.String({ default: 'vigil-rules' }),
-        evaluationInterval: Duration({ default: '10s', description: 'How often rules are evaluated.' }),
-        defaults: Type.Boolean({ default: true, description: 'Include the built-in CPU, memory and disk rules.' }),
-        rules: Type.Array(ThresholdRule, { default: [] }),
+        groupId: Type.String({ default: 'vigil-rules', description: 'Kafka consumer group of the rules workers.' }),
       },
-      'The rules role.',
+      {
+        additionalProperties: true,
+        default: {},
+        description:
+          'The rules role. Open here: evaluationInterval, rule files, rules of every kind and the rest are checked by the rules package (packages/rules/src/schema.ts, via checkRulesConfig).',
+      },
     ),
     notifier: Type.Object(
       {
@@ -239,5 +204,4 @@ export const ConfigSchema = Type.Object(
 );
 
 export type VigilConfig = StaticDecode<typeof ConfigSchema>;
-export type ThresholdRuleConfig = StaticDecode<typeof ThresholdRule>;
 export type WebhookChannelConfig = StaticDecode<typeof WebhookChannel>;

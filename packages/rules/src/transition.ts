@@ -1,0 +1,44 @@
+import type { AlertTransition } from '@vigil/platform';
+import type { Emission } from './state.js';
+
+/** What a rule adds to the transition of `vigil.alerts` (ARCHITECTURE.md), so a channel can say "CPU 93.4 % (critical at 90 %)". */
+export interface RuleTransition extends AlertTransition {
+  /** Unit of `value` (UCUM: 1, s, By, /s, {event}). */
+  unit?: string;
+  /** The threshold of the level crossed (firing only). */
+  threshold?: number;
+  /** What was measured: the metric and matchers, or the event selector. */
+  expr?: string;
+}
+
+export interface TransitionParts {
+  fingerprint: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  emission: Emission;
+  rule: string;
+  windowMs: number;
+  unit?: string | undefined;
+  threshold?: number | undefined;
+  expr: string;
+}
+
+/** One alert transition from what the state machine emitted. */
+export function alertTransition(p: TransitionParts): RuleTransition {
+  const e = p.emission;
+  return {
+    fingerprint: p.fingerprint,
+    status: e.status,
+    severity: e.severity,
+    labels: p.labels,
+    annotations: p.annotations,
+    startsAt: new Date(e.startsAtMs).toISOString(),
+    ...(e.endsAtMs !== undefined ? { endsAt: new Date(e.endsAtMs).toISOString() } : {}),
+    value: e.value,
+    rule: p.rule,
+    window: p.windowMs,
+    ...(p.unit ? { unit: p.unit } : {}),
+    ...(e.status === 'firing' && p.threshold !== undefined ? { threshold: p.threshold } : {}),
+    expr: p.expr,
+  };
+}
