@@ -1,4 +1,4 @@
-import type { AlertTransition, Exemplar, LogEntry, MetricPoint, Storage } from '@vigil/platform';
+import { withErrorFingerprint, type AlertTransition, type Exemplar, type LogEntry, type MetricPoint, type Storage } from '@vigil/platform';
 
 /**
  * Pure mapping from decoded OTLP records to rows of the OpenTelemetry ClickHouse exporter's
@@ -85,7 +85,7 @@ export function logRow(e: LogEntry): Row {
   return [
     e.timeUnixNano, e.traceId, e.spanId, e.flags & 0xff, e.severityText, e.severityNumber, e.resource.serviceName, e.body,
     e.resource.schemaUrl, e.resource.attributes, e.scope.schemaUrl, e.scope.name, e.scope.version, e.scope.attributes,
-    e.attributes, e.eventName,
+    withErrorFingerprint(e.attributes, e.body), e.eventName,
   ];
 }
 

@@ -24,6 +24,12 @@ export interface AlertTransition {
   rule: string;
   /** Aggregation window in milliseconds. */
   window: number;
+  /** Unit of `value` (UCUM, as OpenTelemetry writes it: 1 for a fraction, s, By, /s, {event}). */
+  unit?: string;
+  /** The threshold of the level crossed (firing transitions), so a channel can say "93.4 % (critical at 90 %)". */
+  threshold?: number;
+  /** What was measured: the metric and its matchers, or the event selector. */
+  expr?: string;
 }
 
 /** Alertmanager-style fingerprint: a stable hash of the sorted label set. */
@@ -101,5 +107,8 @@ export function decodeAlert(value: Buffer): AlertTransition {
     value: Number.isFinite(value_) ? value_ : 0,
     rule: a.rule!.toWellFormed(),
     window: typeof a.window === 'number' && Number.isFinite(a.window) && a.window >= 0 ? a.window : 0,
+    ...(typeof a.unit === 'string' && a.unit !== '' ? { unit: a.unit.toWellFormed() } : {}),
+    ...(typeof a.threshold === 'number' && Number.isFinite(a.threshold) ? { threshold: a.threshold } : {}),
+    ...(typeof a.expr === 'string' && a.expr !== '' ? { expr: a.expr.toWellFormed() } : {}),
   };
 }

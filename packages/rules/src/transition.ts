@@ -1,15 +1,8 @@
 import type { AlertTransition } from '@vigil/platform';
 import type { Emission } from './state.js';
 
-/** What a rule adds to the transition of `vigil.alerts` (ARCHITECTURE.md), so a channel can say "CPU 93.4 % (critical at 90 %)". */
-export interface RuleTransition extends AlertTransition {
-  /** Unit of `value` (UCUM: 1, s, By, /s, {event}). */
-  unit?: string;
-  /** The threshold of the level crossed (firing only). */
-  threshold?: number;
-  /** What was measured: the metric and matchers, or the event selector. */
-  expr?: string;
-}
+/** A transition of `vigil.alerts` as rules make it: with `unit`, `threshold` and `expr`. */
+export type RuleTransition = AlertTransition;
 
 export interface TransitionParts {
   fingerprint: string;
