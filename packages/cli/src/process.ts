@@ -109,7 +109,16 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
     switch (name) {
       case 'collector': {
         const { createCollectorRole, registerIntake } = await import('@vigil/collector');
-        const collector = createCollectorRole(ctx, { http: app });
+        // All-in-one: what the intake accepted and ingest has not stored is bounded (bus.maxPendingBytes).
+        const pressure =
+          bus instanceof LogBus
+            ? () => {
+                const lag = bus.lagOf(config.ingest.groupId);
+                if (!lag || lag.bytes <= config.bus.maxPendingBytes) return undefined;
+                return { retryAfterSeconds: 5, reason: `${lag.bytes} bytes (${lag.records} records) wait to be stored, more than bus.maxPendingBytes (${config.bus.maxPendingBytes})` };
+              }
+            : undefined;
+        const collector = createCollectorRole(ctx, { http: app, pressure });
         roles.set(name, collector);
         // OTLP/HTTP and JSON events on the main port, through the collector's queue and spool.
         registerIntake(app, { sink: () => collector.sink('http') });

@@ -26,6 +26,12 @@ export interface LogRecordInput {
 
 export type OtlpSignal = 'metrics' | 'logs';
 
+/** A reason to hold senders back for a while. */
+export interface Pressure {
+  retryAfterSeconds: number;
+  reason: string;
+}
+
 export interface PluginContext {
   /** Instance name (unique per collector). */
   readonly name: string;
@@ -51,6 +57,12 @@ export interface PluginContext {
    * points or log records in it, for the per-source counters (default 1).
    */
   otlp(signal: OtlpSignal, payload: Buffer, key?: string, count?: number): Promise<void>;
+  /**
+   * Why records should not be accepted right now, if so: what is behind the shipper cannot keep
+   * up (the spool nearly full while Kafka is away; the all-in-one's ingest too far behind). A
+   * receiver answers 429 with Retry-After, so senders wait instead of the collector dropping.
+   */
+  pressure(): Pressure | undefined;
   /** A directory of this instance's own (checkpoints), created on first use. */
   stateDir(): Promise<string>;
   /** The collector's HTTP server, for plugins that receive (OTLP, JSON events). Absent when it has none. */

@@ -8,11 +8,11 @@ import { ConfigError, VIGIL_VERSION, accessPolicy, checkSection, logger, type Ro
 import { BusMetricExporter } from './exporters.js';
 import { HOST_DEFAULTS, hostPlugin, registerHostMetrics } from './plugins/host/index.js';
 import { hostIdentity, type HostIdentity } from './identity.js';
-import type { CollectorPlugin, LogRecordInput, PluginContext, PluginInstance } from './plugin.js';
+import type { CollectorPlugin, LogRecordInput, PluginContext, PluginInstance, Pressure } from './plugin.js';
 import { PLUGINS } from './plugins/index.js';
 import { encodeLogRecords } from './records.js';
 import type { IntakeSink } from './plugins/otlp/intake.js';
-import { openShipper, type Shipper } from './shipper.js';
+import { openShipper, type QueuedShipper } from './shipper.js';
 
 const log = logger('collector');
 
@@ -31,6 +31,8 @@ export interface CollectorOptions {
   http?: FastifyInstance;
   /** Plugin kinds by type; default every built-in plugin. */
   plugins?: Record<string, CollectorPlugin>;
+  /** Pressure from beyond the bus (the all-in-one's ingest lag), besides the shipper's own. */
+  pressure?: () => Pressure | undefined;
 }
 
 interface PlannedPlugin {
@@ -82,7 +84,8 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
   let meterProvider: MeterProvider | undefined;
   let identity: HostIdentity | undefined;
   let resource: Resource | undefined;
-  let shipper: Shipper | undefined;
+  let shipper: QueuedShipper | undefined;
+  const pressure = (): Pressure | undefined => options.pressure?.() ?? shipper?.pressure();
   let stopping: AbortController | undefined;
   const instances: { name: string; instance: PluginInstance }[] = [];
 
@@ -102,6 +105,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
       return {
         otlp: (signal, payload, k, count = 1) => to.ship(signal === 'metrics' ? metricsTopic : logsTopic, k ?? key, payload, count, source),
         logs: (records) => shipLogs(source, records),
+        pressure,
       };
     },
     async start() {
@@ -160,6 +164,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
             if (!shipper || !identity) throw new Error('the collector is not started');
             await shipper.ship(signal === 'metrics' ? metricsTopic : logsTopic, key ?? identity['host.id'], payload, count, p.name);
           },
+          pressure,
           stateDir: async () => {
             const dir = join(stateRoot, p.name);
             await mkdir(dir, { recursive: true });

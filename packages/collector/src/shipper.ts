@@ -54,6 +54,8 @@ export interface ShipperState {
 
 export interface QueuedShipper extends Shipper {
   state(): ShipperState;
+  /** A reason to hold senders back: the spool is nearly full (at 90 % of collector.spool.maxBytes it would soon drop the oldest). */
+  pressure(): { retryAfterSeconds: number; reason: string } | undefined;
 }
 
 interface Item extends SpoolRecord {
@@ -187,6 +189,14 @@ class Pump implements QueuedShipper {
       return { status: 'degraded', detail: `${s.spool.records} records (${s.spool.bytes} bytes) wait on disk for the bus` };
     });
     this.done = this.run();
+  }
+
+  pressure(): { retryAfterSeconds: number; reason: string } | undefined {
+    if (!this.spooling || this.spool.bytes < 0.9 * this.opts.spool.maxBytes) return undefined;
+    return {
+      retryAfterSeconds: 10,
+      reason: `the collector's spool holds ${this.spool.bytes} of ${this.opts.spool.maxBytes} bytes (collector.spool.maxBytes) while the bus does not take records`,
+    };
   }
 
   state(): ShipperState {

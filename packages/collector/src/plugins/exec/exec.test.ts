@@ -40,6 +40,7 @@ function sink(): Sink {
     otlp: async () => {
       throw new Error('not used by exec');
     },
+    pressure: () => undefined,
     stateDir: async () => {
       throw new Error('not used by exec');
     },

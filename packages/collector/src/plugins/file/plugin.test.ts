@@ -23,6 +23,7 @@ function context(name: string) {
     logs: async (r) => void records.push(...r),
     event: async () => undefined,
     otlp: async () => undefined,
+    pressure: () => undefined,
     stateDir: async () => {
       const d = join(root, name, 'state');
       mkdirSync(d, { recursive: true });

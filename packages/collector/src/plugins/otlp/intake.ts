@@ -1,9 +1,9 @@
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { logEntries, metricPoints, type OtlpDecodeError } from '@vigil/platform';
+import { encodeExportResponse, readLogs, readMetrics, type LogEntry, type MetricPoint, type OtlpDecodeError, type Read, type Rejection } from '@vigil/platform';
 import { detectEncoding, requireAccessControl } from '@vigil/platform';
-import type { LogRecordInput, OtlpSignal } from '../../plugin.js';
+import type { LogRecordInput, OtlpSignal, Pressure } from '../../plugin.js';
 import { parseEvents } from './events.js';
 import { jsonTooDeepAt, MAX_JSON_DEPTH } from './json-depth.js';
 
@@ -14,6 +14,8 @@ const inflateAsync = promisify(inflate);
 export interface IntakeSink {
   otlp(signal: OtlpSignal, payload: Buffer, key?: string, count?: number): Promise<void>;
   logs(records: LogRecordInput[]): Promise<void>;
+  /** A reason to refuse new requests for now (429 with Retry-After). */
+  pressure?(): Pressure | undefined;
 }
 
 export interface IntakeOptions {
@@ -23,7 +25,16 @@ export interface IntakeOptions {
   bodyLimit?: number;
   /** Serve the plain JSON events intake `POST /v1/events`. Default true. */
   events?: boolean;
+  /**
+   * Most bytes of request bodies being handled at once (a compressed body counts as what it may
+   * become, up to `bodyLimit`); beyond it, 429. Bounds the intake's memory under any load. Default 64 MiB.
+   */
+  maxInFlightBytes?: number;
 }
+
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+/** How much a compressed body is assumed to grow, for the in-flight budget. */
+const COMPRESSION_FACTOR = 8;
 
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 
@@ -67,6 +78,32 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message });
     });
+    // Backpressure, before a body is read: the pipeline behind says it cannot keep up, or too many
+    // bytes are being handled right now. OTLP clients retry a 429 after Retry-After.
+    const budget = opts.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+    let inFlight = 0;
+    const charged = new WeakMap<FastifyRequest, number>();
+    scope.addHook('onRequest', async (req, reply) => {
+      const pressure = opts.sink()?.pressure?.();
+      if (pressure) return tooMany(reply, pressure.retryAfterSeconds, pressure.reason);
+      const length = Number(req.headers['content-length']);
+      const compressed = (req.headers['content-encoding'] ?? 'identity') !== 'identity';
+      const cost = Number.isFinite(length) && length >= 0 ? Math.min(limit, compressed ? length * COMPRESSION_FACTOR : length) : limit;
+      if (inFlight > 0 && inFlight + cost > budget) {
+        return tooMany(reply, 1, `the intake is handling ${inFlight} bytes of requests (its limit is ${budget}); retry shortly`);
+      }
+      inFlight += cost;
+      charged.set(req, cost);
+    });
+    scope.addHook('onResponse', async (req) => {
+      inFlight -= charged.get(req) ?? 0;
+      charged.delete(req);
+    });
+    scope.addHook('onRequestAbort', async (req) => {
+      inFlight -= charged.get(req) ?? 0;
+      charged.delete(req);
+    });
+
     const sinkOrFail = (): IntakeSink => {
       const sink = opts.sink();
       if (!sink) throw new HttpProblem(503, 'unavailable', 'the collector is starting; retry shortly');
@@ -83,26 +120,23 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
 
     const otlp = (signal: OtlpSignal) => async (req: FastifyRequest, reply: FastifyReply) => {
       const body = await requestBody(req, limit);
-      const json = (req.headers['content-type'] ?? '').startsWith('application/json');
-      let key: string | undefined;
-      let count: number;
+      const encoding = (req.headers['content-type'] ?? '').startsWith('application/json') ? 'otlp_json' : 'otlp_proto';
+      let read: Read<MetricPoint | LogEntry>;
       try {
-        if (signal === 'metrics') {
-          const points = metricPoints(body);
-          key = sourceKey(points[0]?.resource.attributes);
-          count = points.length;
-        } else {
-          const entries = logEntries(body);
-          key = sourceKey(entries[0]?.resource.attributes);
-          count = entries.length;
-        }
+        read = signal === 'metrics' ? readMetrics(body) : readLogs(body);
       } catch (err) {
         throw new HttpProblem(400, 'bad_request', `${(err as OtlpDecodeError).message} (POST /v1/${signal} takes an OTLP Export${signal === 'metrics' ? 'Metrics' : 'Logs'}ServiceRequest)`);
       }
+      const count = read.records.length;
+      const rejected = read.rejected.reduce((n, r) => n + r.records, 0);
+      const why = rejectionSummary(read.rejected);
+      // Nothing storable: the client must not retry (400). Some storable: keep them, tell what was left out (partial success).
+      if (count === 0 && read.rejected.length > 0) throw new HttpProblem(400, 'bad_request', why);
+      const key = sourceKey(read.records[0]?.resource.attributes);
       const sink = sinkOrFail();
-      await deliver(reply, () => sink.otlp(signal, body, key, count));
-      // An empty Export*ServiceResponse, in the request's encoding.
-      return json ? reply.code(200).send({}) : reply.code(200).type('application/x-protobuf').send(Buffer.alloc(0));
+      if (count > 0) await deliver(reply, () => sink.otlp(signal, read.accepted(), key, count));
+      const response = encodeExportResponse(signal, encoding, rejected, read.rejected.length > 0 ? why : '');
+      return reply.code(200).type(encoding === 'otlp_json' ? 'application/json' : 'application/x-protobuf').send(response);
     };
     scope.post('/v1/metrics', ingest, otlp('metrics'));
     scope.post('/v1/logs', ingest, otlp('logs'));
@@ -127,6 +161,19 @@ export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void 
       });
     }
   });
+}
+
+function tooMany(reply: FastifyReply, retryAfterSeconds: number, reason: string) {
+  return reply.code(429).header('retry-after', String(Math.max(1, Math.round(retryAfterSeconds)))).send({ error: 'too_many_requests', message: `${reason}; retry after the Retry-After seconds` });
+}
+
+/** What was left out and why, for a 400 or a partial success: the first few problems by their path. */
+export function rejectionSummary(rejected: Rejection[]): string {
+  if (rejected.length === 0) return '';
+  const records = rejected.reduce((n, r) => n + r.records, 0);
+  const shown = rejected.slice(0, 5).map((r) => `${r.path}: ${r.reason}`);
+  const more = rejected.length > shown.length ? `; and ${rejected.length - shown.length} more` : '';
+  return `${records} record${records === 1 ? '' : 's'} left out: ${shown.join('; ')}${more}`;
 }
 
 /**

@@ -43,7 +43,7 @@ export const otlpPlugin = definePlugin({
   },
   create(options, ctx) {
     let own: FastifyInstance | undefined;
-    const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs }), bodyLimit: options.bodyLimit, events: options.events };
+    const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs, pressure: ctx.pressure }), bodyLimit: options.bodyLimit, events: options.events };
     return {
       async start() {
         if (options.listen === '') {

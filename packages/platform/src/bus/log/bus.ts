@@ -355,6 +355,26 @@ export class LogBus implements Bus {
     }
   }
 
+  /**
+   * How far a group is behind on every topic it reads, in records and bytes (bytes where its
+   * position is known: since it started in this process). Undefined for a group never seen.
+   */
+  lagOf(groupId: string): { records: number; bytes: number } | undefined {
+    const g = this.groups.get(groupId);
+    if (!g) return undefined;
+    let records = 0;
+    let bytes = 0;
+    for (const [key, offset] of Object.entries(g.offsets)) {
+      const i = key.lastIndexOf(':');
+      const part = this.partitions.get(key.slice(0, i))?.[Number(key.slice(i + 1))];
+      if (!part) continue;
+      records += Math.max(0, part.durableEnd - offset);
+      const cursor = g.cursors.get(key);
+      if (cursor) bytes += Math.max(0, part.durableEndByte - part.byteAt(cursor));
+    }
+    return { records, bytes };
+  }
+
   /** Records that active consumer groups have not processed yet. */
   pending(): number {
     let n = 0;
