@@ -18,6 +18,22 @@ function file(name: string, text: string): string {
   return p;
 }
 
+describe('vigil test rules', () => {
+  it('runs the default pack\'s tests, and fails a wrong expectation with a readable diff', () => {
+    const ok = vigil('test', 'rules', 'packages/rules/pack/default.test.yaml');
+    expect(ok.out).toMatch(/default\.test\.yaml: \d+ passed, 0 failed/);
+    expect(ok.code).toBe(0);
+    const bad = file(
+      'bad.test.yaml',
+      "rule_files: [default]\ntests:\n  - name: wrong\n    input_series:\n      - { series: 'system.memory.utilization{host.name=\"h\", system.memory.state=\"used\"}', values: '0.95x12', unit: '1' }\n    alert_rule_test:\n      - { eval_time: 2m, alertname: memory_high, exp_alerts: [{ exp_labels: { host.name: h }, severity: warning }] }\n",
+    );
+    const r = vigil('test', 'rules', bad);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`FAIL ${bad}: tests[0] "wrong": at 2m, alertname memory_high:\n  expected:\n    - labels {host.name: "h"} severity warning\n  got:\n    - labels {host.name: "h"} severity critical`);
+    expect(r.out).toContain('rule tests: 0 passed, 1 failed');
+  });
+});
+
 describe('vigil validate', () => {
   it.each(['deploy/vigil.example.yaml', 'deploy/distributed.yaml'])('accepts the shipped %s', (path) => {
     const r = vigil('validate', path);

@@ -11,7 +11,8 @@ Usage:
                                         rules, notifier and query API (what \`pnpm start\` runs)
   vigil collector  [--config FILE]      host metrics and events onto Kafka
   vigil ingest     [--config FILE]      Kafka topics into ClickHouse
-  vigil rules      [--config FILE]      windowed threshold rules; alert transitions onto Kafka
+  vigil rules      [--config FILE]      rules over metrics and events; alert transitions onto Kafka
+                                        (SIGHUP reloads the rules)
   vigil notifier   [--config FILE]      alert transitions to the console and webhooks
   vigil query-api  [--config FILE]      the HTTP API over ClickHouse
   vigil validate FILE                   check a config without running it
@@ -19,6 +20,8 @@ Usage:
                                         what a rule pack makes of each log line (severity, category, attributes, metrics)
   vigil template render --channel KIND --alert sample.json [--config FILE] [--format text|json]
                                         what a channel would send for a sample alert, without sending it
+  vigil test rules FILE...              unit tests of rules (input series and events on a virtual clock,
+                                        expected alerts), as promtool test rules; non-zero with a diff
   vigil version
 
 Environment: VIGIL_PORT (HTTP port, default 8080), VIGIL_DATA_DIR (default ./data), KAFKA_BROKERS,
@@ -171,6 +174,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'template': {
         const { templateCommand } = await import('@vigil/notifier');
         return await templateCommand(argv.slice(1));
+      }
+      case 'test': {
+        if (args.positional[0] !== 'rules') throw new UsageError('vigil test knows one kind: vigil test rules FILE...');
+        const { testRulesCommand } = await import('@vigil/rules');
+        return await testRulesCommand(args.positional.slice(1));
       }
       case 'all-in-one':
         return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES]);

@@ -7,5 +7,8 @@ export { compare, levelOf, thresholdProblems, type Op, type Thresholds, type Sev
 export { step, INACTIVE, displayState, type AlertState, type Emission, type Observation, type StepOptions, type StepResult } from './state.js';
 export { renderTemplate, renderAnnotations, templateProblems, formatValue, humanValue, type TemplateContext } from './template.js';
 export { compileEventSelector, severityNumberOf, eventView, type EventView } from './selector.js';
-export { createRulesRole, type RulesRole, type RulesRoleOptions } from './role.js';
+export { createRulesRole, engineOptions, type RulesRole, type RulesRoleOptions, type ReloadResult } from './role.js';
 export { loadFiringAlerts } from './restore.js';
+export { testRulesCommand, runRuleTestFile, expandValues, parseSelector, type RuleTestResult } from './test-rules.js';
+export { sqlRows, queryParams, type SqlRunner, type SqlRuleStatus } from './sql.js';
+export { alertTransition, type RuleTransition } from './transition.js';
