@@ -53,7 +53,11 @@ const Series = Type.Object(
 const Events = Type.Object(
   {
     event: Type.String({ description: 'name{attr="value", ...}; the name may be empty: {attr="value"}' }),
-    severity: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((s) => Type.Literal(s)))),
+    severity: Type.Optional(
+      Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal')], {
+        description: 'trace, debug, info, warn, error or fatal',
+      }),
+    ),
     body: Type.String({ default: '' }),
     attributes: Type.Record(Type.String(), Type.String(), { default: {} }),
     times: Type.String({ description: 'How many such records at each step, in the expanding notation (1x5, 1 _ 2, _x10 1).' }),
@@ -194,7 +198,7 @@ function inputs(tc: TestCaseConfig, at: string): Map<number, Step> {
     const { name, attrs } = parseSelector(ev.event, `${where}.event`);
     const { resource, own } = split(attrs);
     const res = resourceOf(resource);
-    const severityNumber = ev.severity ? SEVERITY_NUMBER[ev.severity as keyof typeof SEVERITY_NUMBER] : 0;
+    const severityNumber = ev.severity ? SEVERITY_NUMBER[ev.severity] : 0;
     expandValues(ev.times, `${where}.times`).forEach((n, i) => {
       for (let k = 0; k < (n ?? 0); k++) {
         const t = TEST_EPOCH + i * tc.interval + k;
