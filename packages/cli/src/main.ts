@@ -102,9 +102,9 @@ async function checkRolesConfig(config: VigilConfig, source: string, roles: read
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', roles: RoleName[]): Promise<number> {
+async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', roles: RoleName[], configFile?: string): Promise<number> {
   const { runVigil } = await import('./process.js');
-  const vigil = await runVigil(config, { mode, roles });
+  const vigil = await runVigil(config, { mode, roles, ...(configFile ? { configFile } : {}) });
   const url = vigil.url.replace('://127.0.0.1', '://localhost');
   process.stdout.write(`Vigil ${VIGIL_VERSION} (${mode === 'all-in-one' ? 'all-in-one' : roles.join(', ')}) listening on ${url}\n`);
   process.stdout.write(`  health ${url}/health   metrics ${url}/metrics${roles.includes('query-api') ? `   alerts ${url}/api/v1/alerts` : ''}\n`);
@@ -134,6 +134,12 @@ async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', role
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // SIGHUP reloads the rules (the config file's rules section and the rule files), as Prometheus does.
+    process.on('SIGHUP', () => {
+      const rules = vigil.roles.get('rules') as { reload?: (why: string) => Promise<unknown> } | undefined;
+      if (!rules?.reload) return;
+      rules.reload('SIGHUP').catch((err: Error) => logger('vigil').error({ err: err.message }, 'rules reload failed'));
+    });
     vigil.started.catch((err: Error) => {
       if (stopRequested) return;
       process.stderr.write(`vigil: could not start: ${err.message}\n`);
@@ -181,11 +187,11 @@ export async function main(argv: string[]): Promise<number> {
         return await testRulesCommand(args.positional.slice(1));
       }
       case 'all-in-one':
-        return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES]);
+        return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES], args.config);
       default: {
         const role = ROLE_NAMES.find((r) => r === args.command);
         if (!role) throw new UsageError(`unknown command "${args.command}"`);
-        return await run(await loadConfig(args.config, [role]), 'distributed', [role]);
+        return await run(await loadConfig(args.config, [role]), 'distributed', [role], args.config);
       }
     }
   } catch (err) {

@@ -47,6 +47,8 @@ export interface RunningVigil {
 export interface RunOptions {
   mode: 'all-in-one' | 'distributed';
   roles: RoleName[];
+  /** The config file, when there is one: a rules reload reads its rules section again. */
+  configFile?: string;
 }
 
 async function untilMigrated(storage: Storage, retentionMs: number, signal: AbortSignal): Promise<void> {
@@ -130,8 +132,11 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
         break;
       }
       case 'rules': {
-        const { createRulesRole } = await import('@vigil/rules');
-        roles.set(name, createRulesRole(ctx));
+        const { createRulesRole, registerRulesApi } = await import('@vigil/rules');
+        const rules = createRulesRole(ctx, opts.configFile ? { configFile: opts.configFile } : {});
+        roles.set(name, rules);
+        // GET /api/v1/rules (read), POST /api/v1/rules/reload (write).
+        registerRulesApi(app, rules);
         break;
       }
       case 'notifier': {

@@ -12,3 +12,4 @@ export { loadFiringAlerts } from './restore.js';
 export { testRulesCommand, runRuleTestFile, expandValues, parseSelector, type RuleTestResult } from './test-rules.js';
 export { sqlRows, queryParams, type SqlRunner, type SqlRuleStatus } from './sql.js';
 export { alertTransition, type RuleTransition } from './transition.js';
+export { registerRulesApi, type RulesApiOptions } from './api.js';
