@@ -111,6 +111,34 @@ describe('github channel against a GitHub-like server', () => {
     expect(gh.issues.size).toBe(1);
   });
 
+  it('errors are keyed by their error fingerprint: the same error from two rules or hosts is one issue; a recurrence says how often it occurred', async () => {
+    const ch = githubChannel(config({ commentInterval: '0s', closeOnResolve: false }), { now });
+    const error = (fp: string, host: string, rule: string, severity: 'warning' | 'critical', value: number): AlertTransition => ({
+      ...firing,
+      fingerprint: fp,
+      severity,
+      rule,
+      labels: { alertname: rule, 'vigil.error.fingerprint': 'e91e9818d6c58510' },
+      annotations: { summary: 'database_connection: could not connect to server', 'host.name': host, 'vigil.category': 'database_connection' },
+      value,
+      unit: '{event}',
+      window: 600_000,
+    });
+    await ch.send(note(error('aaaaaaaaaaaaaaaa', 'api-1', 'error_critical', 'critical', 1)), ctx());
+    expect(gh.requests[0]!.url).toContain('labels=vigil%3Ae91e9818d6c58510');
+    clock += 60_000;
+    await ch.send(note(resolved(error('aaaaaaaaaaaaaaaa', 'api-1', 'error_critical', 'critical', 1), '2024-05-01T12:01:00.000Z')), ctx());
+    clock += 60_000;
+    // Another rule and host, the same error: a comment on the same issue, with the count.
+    await ch.send(note({ ...error('bbbbbbbbbbbbbbbb', 'api-2', 'error_high', 'warning', 4), startsAt: '2024-05-01T12:02:00.000Z' }), ctx());
+    expect(gh.issues.size).toBe(1);
+    const comments = gh.issues.get(1)!.comments.map((c) => c.body);
+    expect(comments).toHaveLength(2);
+    expect(comments[1]).toContain('**Fired again**');
+    expect(comments[1]).toContain('4 occurrences of this error in the last 10m, latest on `api-2`.');
+    expect(ch.tracked('e91e9818d6c58510')).toMatchObject({ number: 1, state: 'open' });
+  });
+
   it('resolve comments and closes as completed; a second resolve does nothing; closeOnResolve off only comments, once', async () => {
     const ch = githubChannel(config(), { now });
     await ch.send(note(firing), ctx());

@@ -80,6 +80,19 @@ export function trackFromGithub(issue: GithubIssue, comments: readonly GithubCom
   };
 }
 
+/** The label an error's fingerprint comes in (rules group errors by it: one alert per distinct error). */
+export const ERROR_FINGERPRINT_LABEL = 'vigil.error.fingerprint';
+
+/**
+ * An alert as the channel keys its issue: by its error fingerprint when it has one, so the same
+ * error is one issue whichever rule, host or severity raised it (as Sentry groups issues); else by
+ * the alert's own fingerprint.
+ */
+export function keyedByIssue(alert: AlertTransition): AlertTransition {
+  const error = alert.labels[ERROR_FINGERPRINT_LABEL];
+  return error ? { ...alert, fingerprint: error } : alert;
+}
+
 /** Of the issues carrying a fingerprint's label (newest first): the open one, else the newest. */
 export function chooseIssue(issues: readonly GithubIssue[]): GithubIssue | undefined {
   return issues.find((i) => i.state === 'open') ?? issues[0];
@@ -216,7 +229,7 @@ export function githubChannel(config: GithubChannelConfig, opts: GithubChannelOp
       const errors: DeliveryError[] = [];
       // Alerts one by one: each is its own issue, and a failed one does not stop the others.
       // A retry redoes only the failed ones, since the others' transitions are applied.
-      for (const alert of n.alerts) {
+      for (const alert of n.alerts.map(keyedByIssue)) {
         try {
           const r = await serialised(alert.fingerprint, () => apply(alert, n, ctx.signal));
           if (r.issue !== undefined && r.action !== 'none') done.push(`${r.action} #${r.issue}`);

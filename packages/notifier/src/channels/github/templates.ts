@@ -256,6 +256,12 @@ function plural(n: number, one: string): string {
 }
 
 /** "Fired again" comment: how many occurrences since when, and the latest one. */
+/** For an alert that counts events (a frequency rule: unit {event}), how many occurred in its window. */
+function occurrencesLine(alert: AlertTransition): string {
+  if (alert.unit !== '{event}' || !(alert.window > 0)) return '';
+  return `\n${plural(alert.value, 'occurrence')} of this error in the last ${HELPERS.duration(alert.window)}${alert.annotations['host.name'] ? `, latest on \`${cell(alert.annotations['host.name'])}\`` : ''}.`;
+}
+
 export function recurrenceComment(alert: AlertTransition, occurrences: number, sinceMs: number): string {
   const v = issueView(alert);
   return clip(
@@ -263,7 +269,8 @@ export function recurrenceComment(alert: AlertTransition, occurrences: number, s
       `**Fired again**: ${plural(occurrences, 'occurrence')} since ${HELPERS.time(sinceMs)}.`,
       '',
       `Latest: ${HELPERS.time(alert.startsAt)}, severity **${alert.severity}**, value ${v.fraction ? HELPERS.percent(alert.value) : HELPERS.number(alert.value)}${v.message ? `: ${cell(v.message)}` : ''}`,
-    ].join('\n'),
+      occurrencesLine(alert),
+    ].join('\n').trimEnd(),
     BODY_MAX,
     `\n\n${noteMarker('recurrence', alert)}`,
   );
@@ -285,6 +292,7 @@ export function regressionComment(alert: AlertTransition, reopening: boolean): s
       `**Regression**: fired again at ${HELPERS.time(alert.startsAt)} after this issue was closed${reopening ? '; reopening' : ''}.`,
       '',
       `Severity **${alert.severity}**, value ${v.fraction ? HELPERS.percent(alert.value) : HELPERS.number(alert.value)}${v.message ? `: ${cell(v.message)}` : ''}`,
+      occurrencesLine(alert),
       v.traceback ? `\n${code(v.traceback)}` : '',
     ].join('\n').trimEnd(),
     BODY_MAX,
