@@ -81,6 +81,9 @@ export function ruleProblems(rule: Rule, at = `rule "${rule.name}"`): string[] {
   if (rule.kind === 'absence' && rule.forgetAfter <= rule.after) out.push(`${at}: forgetAfter (${rule.forgetAfter} ms) must be longer than after (${rule.after} ms)`);
   if ('window' in rule && rule.kind !== 'sql' && !(rule.window > 0)) out.push(`${at}: window: must be longer than 0s`);
   if (rule.kind === 'sql' && !(rule.interval > 0)) out.push(`${at}: interval: must be longer than 0s`);
+  if (rule.kind === 'sql' && /\b(SETTINGS|FORMAT|INTO\s+OUTFILE)\b/i.test(rule.query)) {
+    out.push(`${at}: query: may not have SETTINGS, FORMAT or INTO OUTFILE (Vigil runs it read-only with timeout and maxRows, and reads JSON)`);
+  }
   if ('alertname' in rule.labels) out.push(`${at}: labels.alertname is set from the rule name and cannot be given`);
   for (const key of rule.groupBy ?? []) {
     if (key in rule.labels) out.push(`${at}: labels.${key}: is also a groupBy attribute (the alert's identity would not follow the group)`);

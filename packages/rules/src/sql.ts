@@ -11,8 +11,9 @@ const log = logger('rules.sql');
 
 /**
  * `kind: sql`: a read-only, parameterised ClickHouse query run on its own interval; each result
- * row is a group (its label columns) with a value compared with the thresholds. Queries run with
- * `readonly=1`, `max_execution_time` and `max_result_rows`, on exactly one rules worker: the one
+ * row is a group (its label columns) with a value compared with the thresholds. Queries run as a
+ * subquery with `readonly=1`, `max_execution_time` and `max_result_rows` (`readOnlyQuery`), on
+ * exactly one rules worker: the one
  * that consumes the one-partition tick topic (`rules.sql.tickTopic`) in the group
  * `<rules.groupId>.sql`. Every worker produces ticks; Kafka hands them to one consumer, which
  * takes over the sql alerts from the alert history when it becomes that consumer.
@@ -37,6 +38,18 @@ export function sqlRows(rows: readonly Record<string, unknown>[], rule: Pick<Sql
     const value = raw === null || raw === undefined || raw === '' ? undefined : Number(raw);
     return { labels, value: value !== undefined && Number.isFinite(value) ? value : undefined };
   });
+}
+
+/**
+ * The query as it runs: wrapped as a subquery (so it can only be a SELECT) with its limits in the
+ * query's own SETTINGS clause, readonly last (once set, no setting may change). Not through
+ * `clickhouse_settings`: the embedded engine applies those as SET on its one session, which would
+ * make every later query of the process read-only too.
+ */
+export function readOnlyQuery(query: string, timeoutMs: number, maxRows: number): string {
+  const inner = query.trim().replace(/;\s*$/, '');
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return `SELECT * FROM (\n${inner}\n) SETTINGS max_execution_time = ${seconds}, max_result_rows = ${maxRows}, result_overflow_mode = 'throw', readonly = 1`;
 }
 
 /** The parameters a query names (`{now:DateTime64(3)}`), bound from what the runner knows. */
@@ -182,15 +195,9 @@ export function createSqlRunner(ctx: RoleContext, opts: SqlRunnerOptions): SqlRu
     const began = performance.now();
     try {
       const rs = await storage.client.query({
-        query: rule.query,
+        query: readOnlyQuery(rule.query, rule.timeout, rule.maxRows),
         query_params: queryParams(rule.query, { now: t, windowMs: rule.window, database: config.clickhouse.database }),
         format: 'JSONEachRow',
-        clickhouse_settings: {
-          readonly: '1',
-          max_execution_time: Math.max(1, Math.ceil(rule.timeout / 1000)),
-          max_result_rows: String(rule.maxRows),
-          result_overflow_mode: 'throw',
-        },
       });
       const rows = await rs.json<Record<string, unknown>>();
       run.health = 'ok';
