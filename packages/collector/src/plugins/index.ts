@@ -5,6 +5,7 @@ import { probePlugin } from './probe/index.js';
 import { prometheusPlugin } from './prometheus/index.js';
 import { otlpPlugin } from './otlp/plugin.js';
 import { execPlugin } from './exec/index.js';
+import { sqlPlugin } from './sql/index.js';
 
 /**
  * Every plugin kind the collector knows, by `type`. One line per plugin; each plugin lives in
@@ -17,4 +18,5 @@ export const PLUGINS: Record<string, CollectorPlugin> = {
   file: filePlugin as unknown as CollectorPlugin,
   otlp: otlpPlugin as unknown as CollectorPlugin,
   exec: execPlugin as unknown as CollectorPlugin,
+  sql: sqlPlugin as unknown as CollectorPlugin,
 };
