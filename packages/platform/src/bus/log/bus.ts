@@ -162,7 +162,9 @@ export class LogBus implements Bus {
       const waiters = this.syncWaiters;
       this.syncWaiters = [];
       try {
-        for (const parts of this.partitions.values()) for (const p of parts) if (p.dirty) await p.sync();
+        const dirty: PartitionLog[] = [];
+        for (const parts of this.partitions.values()) for (const p of parts) if (p.dirty) dirty.push(p);
+        await Promise.all(dirty.map((p) => p.sync()));
         this.lastError = undefined;
         for (const w of waiters) w.resolve();
         this.wake();
@@ -258,8 +260,9 @@ export class LogBus implements Bus {
           }
           if (read.corrupt) log.error({ topic, partition: p, where: read.corrupt }, 'local log: skipped damaged records');
           if (read.records.length === 0) {
+            // Keep the position even when nothing was read, so the next read does not seek again.
+            g.cursors.set(key, read.next);
             if (read.next.offset !== cursor.offset) {
-              g.cursors.set(key, read.next);
               g.offsets[key] = read.next.offset;
               g.dirty = true;
               progressed = true;

@@ -30,6 +30,15 @@ interface Segment {
   writtenEnd: number;
   writer?: FileHandle;
   reader?: Promise<FileHandle>;
+  /** Sparse index, [offset, byte position] of a frame about every INDEX_EVERY bytes, ascending: seeks start there. */
+  index: [number, number][];
+}
+
+const INDEX_EVERY = 256 * 1024;
+
+function indexAt(seg: Segment, offset: number, pos: number): void {
+  const last = seg.index[seg.index.length - 1];
+  if (!last || pos - last[1] >= INDEX_EVERY) seg.index.push([offset, pos]);
 }
 
 /** Where a reader is: the segment (by base offset), the byte in it, the next offset. */
@@ -56,7 +65,8 @@ export class PartitionLog {
   nextOffset = 0;
   /** Offsets below this are on disk and visible to readers. */
   durableEnd = 0;
-  private chain: Promise<void> = Promise.resolve();
+  /** Frames appended and not yet written. */
+  private queued: { first: number; end: number; buf: Buffer }[] = [];
   private writeError: Error | undefined;
 
   private constructor(
@@ -77,7 +87,7 @@ export class PartitionLog {
     for (const base of bases) {
       const path = join(dir, name(base));
       const size = statSync(path).size;
-      log.segments.push({ base, path, startByte, written: size, durable: size, writtenEnd: base });
+      log.segments.push({ base, path, startByte, written: size, durable: size, writtenEnd: base, index: [] });
       startByte += size;
     }
     let truncatedBytes = 0;
@@ -96,7 +106,7 @@ export class PartitionLog {
       log.nextOffset = next;
     }
     for (let i = 0; i + 1 < log.segments.length; i++) log.segments[i]!.writtenEnd = log.segments[i + 1]!.base;
-    if (log.segments.length === 0) log.segments.push({ base: 0, path: join(dir, name(0)), startByte: 0, written: 0, durable: 0, writtenEnd: 0 });
+    if (log.segments.length === 0) log.segments.push({ base: 0, path: join(dir, name(0)), startByte: 0, written: 0, durable: 0, writtenEnd: 0, index: [] });
     log.durableEnd = log.nextOffset;
     return { log, truncatedBytes };
   }
@@ -116,55 +126,74 @@ export class PartitionLog {
     return this.segments.reduce((n, s) => n + s.written, 0);
   }
 
-  /** Assigns offsets now and queues the write; `sync` makes them durable and visible. */
+  /** Assigns offsets now and queues the frames; `sync` writes, syncs and makes them visible. */
   append(records: AppendInput[]): { first: number; last: number } {
     if (this.writeError) throw this.writeError;
     const first = this.nextOffset;
     const frames = records.map((r, i) => encodeFrame({ offset: first + i, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers }));
     this.nextOffset += records.length;
-    const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
-    const end = this.nextOffset;
-    this.chain = this.chain.then(async () => {
-      if (this.writeError) return;
-      try {
-        let seg = this.segments[this.segments.length - 1]!;
-        if (seg.written > 0 && seg.written + buf.length > this.segmentBytes) seg = this.roll(first);
-        seg.writer ??= await open(seg.path, 'a');
-        await seg.writer.write(buf);
-        seg.written += buf.length;
-        seg.writtenEnd = end;
-      } catch (err) {
-        // The offsets were handed out: nothing after them may be written, or readers would skip.
-        this.writeError = new Error(`local log ${this.dir}: write failed: ${(err as Error).message}`);
-      }
-    });
-    return { first, last: end - 1 };
+    this.queued.push({ first, end: this.nextOffset, buf: frames.length === 1 ? frames[0]! : Buffer.concat(frames) });
+    return { first, last: this.nextOffset - 1 };
   }
 
   private roll(base: number): Segment {
     const prev = this.segments[this.segments.length - 1]!;
-    const seg: Segment = { base, path: join(this.dir, name(base)), startByte: prev.startByte + prev.written, written: 0, durable: 0, writtenEnd: base };
+    const seg: Segment = { base, path: join(this.dir, name(base)), startByte: prev.startByte + prev.written, written: 0, durable: 0, writtenEnd: base, index: [] };
     this.segments.push(seg);
     return seg;
   }
 
-  /** Waits for the queued writes, syncs them and makes them visible; closes writers of rolled segments. */
+  /**
+   * Writes what was appended since the last sync (one write per segment touched: appends that
+   * come together cost one system call, not one each), syncs it and makes it visible. Called by
+   * one sync round at a time.
+   */
   async sync(): Promise<void> {
-    await this.chain;
     if (this.writeError) throw this.writeError;
-    const last = this.segments[this.segments.length - 1]!;
-    const end = last.writtenEnd;
-    for (const seg of this.segments) {
-      if (seg.written === seg.durable || !seg.writer) continue;
-      const upTo = seg.written;
-      await seg.writer.datasync();
-      seg.durable = upTo;
-      if (seg !== this.segments[this.segments.length - 1] && seg.durable === seg.written) {
-        await seg.writer.close();
-        seg.writer = undefined;
+    const batch = this.queued;
+    this.queued = [];
+    if (batch.length === 0) return;
+    try {
+      const touched: Segment[] = [];
+      let seg = this.segments[this.segments.length - 1]!;
+      let bufs: Buffer[] = [];
+      const flush = async () => {
+        if (bufs.length === 0) return;
+        seg.writer ??= await open(seg.path, 'a');
+        await seg.writer.writev(bufs);
+        bufs = [];
+      };
+      let size = seg.written;
+      for (const item of batch) {
+        if (size > 0 && size + item.buf.length > this.segmentBytes) {
+          await flush();
+          seg.written = size;
+          if (!touched.includes(seg)) touched.push(seg);
+          seg = this.roll(item.first);
+          size = 0;
+        }
+        indexAt(seg, item.first, size);
+        bufs.push(item.buf);
+        size += item.buf.length;
+        seg.writtenEnd = item.end;
       }
+      await flush();
+      seg.written = size;
+      if (!touched.includes(seg)) touched.push(seg);
+      for (const t of touched) {
+        await t.writer?.datasync();
+        t.durable = t.written;
+        if (t !== this.segments[this.segments.length - 1]) {
+          await t.writer?.close();
+          t.writer = undefined;
+        }
+      }
+    } catch (err) {
+      // The offsets were handed out: nothing after them may be written, or readers would skip.
+      this.writeError = new Error(`local log ${this.dir}: write failed: ${(err as Error).message}`);
+      throw this.writeError;
     }
-    if (end > this.durableEnd) this.durableEnd = end;
+    this.durableEnd = batch[batch.length - 1]!.end;
   }
 
   /** Whether appends wait for a sync. */
@@ -187,6 +216,10 @@ export class PartitionLog {
     let seg = first;
     for (const s of this.segments) if (s.base <= offset) seg = s;
     let cursor: Cursor = { base: seg.base, pos: 0, offset: seg.base };
+    for (const [o, pos] of seg.index) {
+      if (o > offset) break;
+      cursor = { base: seg.base, pos, offset: o };
+    }
     while (cursor.offset < offset) {
       const r = await this.read(cursor, offset - cursor.offset, READ_CHUNK);
       if (r.records.length === 0) break;
