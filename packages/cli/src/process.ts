@@ -78,7 +78,12 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
   const bus: Bus =
     opts.mode === 'all-in-one'
       ? new LogBus({ dir: resolve(config.bus.dir ?? join(config.dataDir, 'bus')), partitions: config.kafka.partitions, segmentBytes: config.bus.segmentBytes })
-      : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, partitions: config.kafka.partitions });
+      : new KafkaBus({
+          brokers: config.kafka.brokers,
+          clientId: config.kafka.clientId,
+          partitions: config.kafka.partitions,
+          compression: config.kafka.compression,
+        });
   // Readiness counts what the roles use: a query API alone never connects to Kafka.
   if (opts.roles.some((r) => USES_BUS.includes(r))) health.register(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.status());
 

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import './kafkajs-idle.js';
+import { compressionType, type Compression } from './codecs.js';
 import type { Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, SubscribeOptions, Subscription, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
@@ -8,6 +9,8 @@ export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   partitions: number;
+  /** What producers compress with (`kafka.compression`). Default none. */
+  compression?: Compression;
 }
 
 const log = logger('bus.kafka');
@@ -106,6 +109,7 @@ export class KafkaBus implements Bus {
           await p.send({
             topic,
             acks: -1,
+            compression: compressionType(this.opts.compression ?? 'none'),
             messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
           });
           this.ok();

@@ -89,6 +89,10 @@ export const ConfigSchema = Type.Object(
         brokers: Type.Array(Type.String({ pattern: '^[^:\\s]+:\\d+$' }), { minItems: 1, default: ['127.0.0.1:9092'], description: 'Bootstrap brokers; KAFKA_BROKERS (comma-separated) overrides them.' }),
         clientId: Type.String({ default: 'vigil' }),
         encoding: Type.Union([Type.Literal('otlp_proto'), Type.Literal('otlp_json')], { default: 'otlp_proto', description: 'Encoding of OTLP payloads that Vigil produces.' }),
+        compression: literals(['none', 'gzip', 'snappy', 'lz4', 'zstd'], {
+          default: 'none',
+          description: 'Compression of the record batches Vigil produces. Consumers read all five whatever this says (an OpenTelemetry Collector may use any).',
+        }),
         partitions: Type.Integer({ minimum: 1, default: 3, description: 'Partitions for topics Vigil creates.' }),
         topics: section(
           {
