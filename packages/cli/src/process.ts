@@ -83,6 +83,8 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
           clientId: config.kafka.clientId,
           partitions: config.kafka.partitions,
           compression: config.kafka.compression,
+          dlqTopic: config.kafka.topics.dlq,
+          meter: telemetry.meter,
         });
   // Readiness counts what the roles use: a query API alone never connects to Kafka.
   if (opts.roles.some((r) => USES_BUS.includes(r))) health.register(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.status());

@@ -1,9 +1,12 @@
-import { Kafka, logLevel, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type Producer, type LogEntry, type KafkaMessage } from 'kafkajs';
+import type { Counter, Meter } from '@opentelemetry/api';
 import './kafkajs-idle.js';
+import { undecodableBatch } from './kafkajs-undecodable.js';
 import { compressionType, type Compression } from './codecs.js';
 import type { Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, SubscribeOptions, Subscription, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
+import { deadLetterBatch } from '../dlq.js';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -11,6 +14,10 @@ export interface KafkaBusOptions {
   partitions: number;
   /** What producers compress with (`kafka.compression`). Default none. */
   compression?: Compression;
+  /** Where a record batch that cannot be decoded goes (`kafka.topics.dlq`). Default vigil.dlq. */
+  dlqTopic?: string;
+  /** Counts undecodable batches (vigil_kafka_undecodable_batches, _records). */
+  meter?: Meter;
 }
 
 const log = logger('bus.kafka');
@@ -35,8 +42,13 @@ export class KafkaBus implements Bus {
   private readonly consumers = new Set<Consumer>();
   private state: { status: DependencyStatus; detail?: string } = { status: 'starting' };
   private readonly abort = new AbortController();
+  private readonly undecodable: { batches?: Counter; records?: Counter };
 
   constructor(private readonly opts: KafkaBusOptions) {
+    this.undecodable = {
+      batches: opts.meter?.createCounter('vigil_kafka_undecodable_batches', { description: 'Record batches that could not be decompressed or decoded, sent whole to the dead-letter topic, by source topic.' }),
+      records: opts.meter?.createCounter('vigil_kafka_undecodable_records', { description: 'Records in those batches, as their headers declare.' }),
+    };
     this.kafka = new Kafka({
       clientId: opts.clientId,
       brokers: opts.brokers,
@@ -152,7 +164,10 @@ export class KafkaBus implements Bus {
           const held = new Promise<void>((resolve) => (finished = resolve));
           inHand.add(held);
           try {
-            const records: ConsumedRecord[] = batch.messages.map((m) => ({
+            // A record batch kafkajs could not decode arrives as one marker (kafkajs-undecodable.ts).
+            const undecodable = batch.messages.filter((m) => undecodableBatch(m));
+            const messages = undecodable.length > 0 ? batch.messages.filter((m) => !undecodableBatch(m)) : batch.messages;
+            const records: ConsumedRecord[] = messages.map((m) => ({
               topic: batch.topic,
               partition: batch.partition,
               offset: m.offset,
@@ -161,18 +176,23 @@ export class KafkaBus implements Bus {
               value: m.value ?? Buffer.alloc(0),
               headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v)])) : undefined,
             }));
-            for (let attempt = 0; ; attempt++) {
-              if (!isRunning() || isStale() || stopping.signal.aborted) return;
-              try {
-                await opts.handler({ topic: batch.topic, partition: batch.partition, records });
-                break;
-              } catch (err) {
-                const delay = backoffDelay(attempt, 200, 10_000);
-                log.warn({ err: (err as Error).message, topic: batch.topic, partition: batch.partition, group: opts.groupId, retryInMs: delay }, 'batch handler failed; retrying the same batch');
-                await sleep(delay, stopping.signal);
-                await heartbeat().catch(() => undefined);
+            /** Runs `step` until it succeeds; false when the consumer stops or loses the partition first. */
+            const persist = async (what: string, step: () => Promise<void>): Promise<boolean> => {
+              for (let attempt = 0; ; attempt++) {
+                if (!isRunning() || isStale() || stopping.signal.aborted) return false;
+                try {
+                  await step();
+                  return true;
+                } catch (err) {
+                  const delay = backoffDelay(attempt, 200, 10_000);
+                  log.warn({ err: (err as Error).message, topic: batch.topic, partition: batch.partition, group: opts.groupId, retryInMs: delay }, `${what} failed; retrying the same batch`);
+                  await sleep(delay, stopping.signal);
+                  await heartbeat().catch(() => undefined);
+                }
               }
-            }
+            };
+            if (undecodable.length > 0 && !(await persist('dead-lettering an undecodable batch', () => this.deadLetterBatches(batch.topic, batch.partition, undecodable)))) return;
+            if (records.length > 0 && !(await persist('batch handler', () => opts.handler({ topic: batch.topic, partition: batch.partition, records })))) return;
             const last = batch.messages[batch.messages.length - 1]!.offset;
             resolveOffset(last);
             await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
@@ -194,6 +214,20 @@ export class KafkaBus implements Bus {
         this.consumers.delete(consumer);
       },
     };
+  }
+
+  /** Sends undecodable batches to the dead-letter topic whole, with their offsets and the error. */
+  private async deadLetterBatches(topic: string, partition: number, markers: KafkaMessage[]): Promise<void> {
+    const letters = markers.map((m) => {
+      const u = undecodableBatch(m)!;
+      return { u, letter: deadLetterBatch({ topic, partition, firstOffset: u.firstOffset, lastOffset: u.lastOffset, timestamp: Number(m.timestamp), raw: m.value ?? Buffer.alloc(0) }, u.error) };
+    });
+    await (await this.producer()).send(this.opts.dlqTopic ?? 'vigil.dlq', letters.map((l) => l.letter));
+    for (const { u } of letters) {
+      this.undecodable.batches?.add(1, { topic });
+      this.undecodable.records?.add(u.records, { topic });
+      log.warn({ topic, partition, firstOffset: u.firstOffset, lastOffset: u.lastOffset, records: u.records, err: u.error, dlq: this.opts.dlqTopic ?? 'vigil.dlq' }, 'record batch could not be decoded; sent to the dead-letter topic');
+    }
   }
 
   status() {
