@@ -93,7 +93,8 @@ export class PartitionLog {
     let truncatedBytes = 0;
     const last = log.segments[log.segments.length - 1];
     if (last) {
-      const { end, next } = await scanEnd(last.path, last.base);
+      const { end, next, index } = await scanEnd(last.path, last.base);
+      last.index = index;
       if (end < last.written) {
         truncatedBytes = last.written - end;
         const fh = await open(last.path, 'r+');
@@ -334,19 +335,22 @@ export class PartitionLog {
 }
 
 /** The end of the valid frames of a segment file and the offset after its last record. */
-async function scanEnd(path: string, base: number): Promise<{ end: number; next: number }> {
+async function scanEnd(path: string, base: number): Promise<{ end: number; next: number; index: [number, number][] }> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
     let pos = 0;
     let next = base;
     let want = READ_CHUNK;
+    const seg = { index: [] as [number, number][] } as Segment;
     while (pos < size) {
       const buf = Buffer.allocUnsafe(Math.min(want, size - pos));
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       const decoded = decodeFrames(buf.subarray(0, bytesRead));
       const last = decoded.records[decoded.records.length - 1];
       if (last) next = last.offset + 1;
+      // Positions of frames in this chunk: the first one's is `pos`; index about every INDEX_EVERY bytes.
+      if (decoded.records[0]) indexAt(seg, decoded.records[0].offset, pos);
       pos += decoded.end;
       if (decoded.stop) {
         if (decoded.stop.reason === 'partial' && decoded.records.length === 0 && decoded.stop.needs && pos + decoded.stop.needs <= size && decoded.stop.needs > want) {
@@ -358,7 +362,7 @@ async function scanEnd(path: string, base: number): Promise<{ end: number; next:
       want = READ_CHUNK;
       if (bytesRead < FRAME_HEADER_BYTES && decoded.records.length === 0) break;
     }
-    return { end: pos, next };
+    return { end: pos, next, index: seg.index };
   } finally {
     await fh.close();
   }
