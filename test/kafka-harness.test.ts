@@ -150,4 +150,20 @@ describe('Kafka from the test harness, through KafkaBus', () => {
     const after = await offsets(admin, topic, group);
     for (const [p, end] of after.ends) expect(after.committed.get(p), `partition ${p}`).toBe(end);
   });
+
+  it('reports its lag and a handler that keeps failing, for /health', async () => {
+    const topic = unique('harness-lag');
+    const group = unique('harness-group');
+    await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+    const producer = await bus.producer();
+    await producer.send(topic, records([0, 1])[0]!);
+    let gate = false;
+    const run = await collect(bus, group, [topic], () => !gate);
+    await waitUntil('failing with lag', () => (run.sub.progress?.().failing?.attempts ?? 0) >= 2 && run.sub.progress!().lag > 0);
+    expect(run.sub.progress!()).toMatchObject({ lag: KEYS.length, lastCommitAt: 0, failing: { error: 'handler failure injected by the test' } });
+    gate = true;
+    await waitUntil('caught up', () => run.sub.progress!().lag === 0 && run.sub.progress!().lastCommitAt > 0);
+    expect(run.sub.progress!().failing).toBeUndefined();
+    await run.sub.stop();
+  });
 });

@@ -1,4 +1,4 @@
-import { logger, requireStorage, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
+import { logger, requireStorage, watchConsumer, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
 import { checkNotifierConfig as buildSetup, receiverKinds, type NotifierSetup, type SetupOptions } from './config/build.js';
 import { notifierMetrics, type NotifierMetrics } from './metrics.js';
 import type { NotificationChannel } from './model.js';
@@ -95,6 +95,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
   });
 
   let subscription: Subscription | undefined;
+  let unwatch: (() => void) | undefined;
   let started = false;
 
   return {
@@ -117,6 +118,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       const restored = await pipeline.restore();
       pipeline.start();
       subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake });
+      unwatch = watchConsumer({ name: 'notifier', group: settings.groupId, subscription, health: ctx.health, meter: ctx.telemetry.meter });
       const receivers = [...setup.receivers.values()].map((r) => `${r.name}(${receiverKinds(r).join('+') || 'none'})`);
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {
         log.warn({ topic: alerts }, 'no notification channel is configured: transitions are read and dropped (add notifier.receivers, or enable notifier.console)');
@@ -128,6 +130,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       started = false;
       // Taking in stops first (what was not committed is redelivered to the next start), then the
       // flush loop; no new attempt or retry wait starts; attempts in flight get a grace period.
+      unwatch?.();
       await subscription?.stop();
       subscription = undefined;
       await pipeline.stop();

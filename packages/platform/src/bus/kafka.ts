@@ -146,8 +146,16 @@ export class KafkaBus implements Bus {
     const stopping = new AbortController();
     /** Batches being handled; `stop` lets them finish and commit, because kafkajs drops commits once `disconnect` has begun. */
     const inHand = new Set<Promise<void>>();
+    /** Per partition: the broker's high watermark at the last fetch and the next offset to commit, for lag. */
+    const positions = new Map<string, { highWatermark: bigint; committed: bigint }>();
+    const progress: { lastCommitAt: number; failing?: { since: number; error: string; attempts: number } } = { lastCommitAt: 0 };
     consumer.on(consumer.events.CRASH, (e) => this.fail(e.payload.error, `consumer ${opts.groupId} crashed (restarting)`));
-    consumer.on(consumer.events.GROUP_JOIN, () => this.ok());
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.ok();
+      // Partitions handed to another member no longer count in this one's lag.
+      const assigned = new Set(Object.entries(e.payload.memberAssignment ?? {}).flatMap(([t, ps]) => (ps as number[]).map((p) => `${t}:${p}`)));
+      for (const tp of positions.keys()) if (!assigned.has(tp)) positions.delete(tp);
+    });
 
     const run = async () => {
       await this.retrying(`connecting consumer ${opts.groupId}`, async () => {
@@ -159,6 +167,10 @@ export class KafkaBus implements Bus {
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 3,
         eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+          const tp = `${batch.topic}:${batch.partition}`;
+          const position = positions.get(tp);
+          const firstOffset = batch.messages[0] ? BigInt(batch.messages[0].offset) : undefined;
+          positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: position?.committed ?? firstOffset ?? BigInt(batch.highWatermark) });
           if (batch.messages.length === 0) return;
           let finished!: () => void;
           const held = new Promise<void>((resolve) => (finished = resolve));
@@ -182,9 +194,11 @@ export class KafkaBus implements Bus {
                 if (!isRunning() || isStale() || stopping.signal.aborted) return false;
                 try {
                   await step();
+                  progress.failing = undefined;
                   return true;
                 } catch (err) {
                   const delay = backoffDelay(attempt, 200, 10_000);
+                  progress.failing = { since: progress.failing?.since ?? Date.now(), error: (err as Error).message, attempts: (progress.failing?.attempts ?? 0) + 1 };
                   log.warn({ err: (err as Error).message, topic: batch.topic, partition: batch.partition, group: opts.groupId, retryInMs: delay }, `${what} failed; retrying the same batch`);
                   await sleep(delay, stopping.signal);
                   await heartbeat().catch(() => undefined);
@@ -196,6 +210,8 @@ export class KafkaBus implements Bus {
             const last = batch.messages[batch.messages.length - 1]!.offset;
             resolveOffset(last);
             await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+            positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: BigInt(last) + 1n });
+            progress.lastCommitAt = Date.now();
             await heartbeat();
           } finally {
             inHand.delete(held);
@@ -212,6 +228,12 @@ export class KafkaBus implements Bus {
         await Promise.all(inHand);
         await consumer.disconnect().catch(() => undefined);
         this.consumers.delete(consumer);
+      },
+      // Lag over the partitions this instance fetched: high watermark minus what it committed.
+      progress: () => {
+        let lag = 0n;
+        for (const p of positions.values()) if (p.highWatermark > p.committed) lag += p.highWatermark - p.committed;
+        return { lag: Number(lag), lastCommitAt: progress.lastCommitAt, ...(progress.failing ? { failing: { ...progress.failing } } : {}) };
       },
     };
   }
