@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 
 /**
  * Access by token scope, for every API on every Vigil HTTP server: `read` (stored data),
@@ -135,6 +135,8 @@ export interface DeclaredRoute {
   method: string;
   url: string;
   scope: RouteScope | undefined;
+  /** The route's JSON schemas, as declared: what `/openapi.json` is generated from. */
+  schema?: FastifySchema;
 }
 
 interface AccessControl {
@@ -153,7 +155,7 @@ export function installAccessControl(app: FastifyInstance, policy: AccessPolicy)
   const control: AccessControl = { policy, routes: [] };
   app.decorate(CONTROL, control);
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) control.routes.push({ method, url: r.url, scope: r.config?.scope });
+    for (const method of [r.method].flat()) control.routes.push({ method, url: r.url, scope: r.config?.scope, ...(r.schema ? { schema: r.schema } : {}) });
   });
   app.addHook('onRequest', async (req, reply) => {
     const verdict = decideAccess(

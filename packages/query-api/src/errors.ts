@@ -4,7 +4,7 @@ import type { Logger } from '@vigil/platform';
 import { ParameterError } from './parameters.js';
 
 export const ErrorBody = Type.Object({
-  error: Type.String({ description: 'invalid_parameter, storage_unavailable or internal' }),
+  error: Type.String({ description: 'invalid_parameter, query_refused, storage_unavailable or internal' }),
   message: Type.String(),
 });
 export type ErrorBody = Static<typeof ErrorBody>;
@@ -21,6 +21,11 @@ export class StorageUnavailableError extends Error {
   ) {
     super(`ClickHouse could not answer the ${what} query`);
   }
+}
+
+/** The engine refused or failed an analyst's SQL (POST /sql): their query, so the reason is theirs to read; answered 400 query_refused. */
+export class QueryRefusedError extends Error {
+  override readonly name = 'QueryRefusedError';
 }
 
 interface SchemaError {
@@ -57,10 +62,14 @@ export function answerError(log: Logger) {
   return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const send = (code: number, body: ErrorBody) => reply.code(code).send(body);
     if (err instanceof ParameterError) return send(400, { error: 'invalid_parameter', message: err.message });
+    if (err instanceof QueryRefusedError) return send(400, { error: 'query_refused', message: err.message });
     const validation = (err as FastifyError).validation as SchemaError[] | undefined;
     if (validation && validation[0]) {
-      const schema = req.routeOptions.schema?.querystring as ParameterSchema | undefined;
-      return send(400, { error: 'invalid_parameter', message: describeSchemaError(validation[0], (req.query ?? {}) as Record<string, unknown>, schema) });
+      // The part of the request that failed: the query string, the body or the path parameters.
+      const where = ((err as FastifyError).validationContext ?? 'querystring') as 'querystring' | 'body' | 'params';
+      const schema = req.routeOptions.schema?.[where] as ParameterSchema | undefined;
+      const values = (where === 'body' ? req.body : where === 'params' ? req.params : req.query) ?? {};
+      return send(400, { error: 'invalid_parameter', message: describeSchemaError(validation[0], (typeof values === 'object' ? values : {}) as Record<string, unknown>, schema) });
     }
     if (err instanceof StorageUnavailableError) {
       log.warn({ route: req.routeOptions.url, err: (err.cause as Error)?.message ?? String(err.cause) }, err.message);

@@ -44,11 +44,11 @@ export function parsePositiveDuration(parameter: string, text: string): number {
 }
 
 /** The start of a `since` window ending now; it may not reach back before 1970, where nothing is stored. */
-export function sinceStart(text: string | undefined, defaultMs: number, now: number): number {
+export function sinceStart(text: string | undefined, defaultMs: number, now: number, parameter = 'since'): number {
   if (text === undefined) return Math.max(MIN_STORED_TIME_MS, now - defaultMs);
-  const ms = parsePositiveDuration('since', text);
+  const ms = parsePositiveDuration(parameter, text);
   if (now - ms < MIN_STORED_TIME_MS) {
-    throw new ParameterError('since', `${JSON.stringify(text)} reaches back before ${new Date(MIN_STORED_TIME_MS).toISOString()}, where nothing is stored (use at most ${formatDuration(now - MIN_STORED_TIME_MS)})`);
+    throw new ParameterError(parameter, `${JSON.stringify(text)} reaches back before ${new Date(MIN_STORED_TIME_MS).toISOString()}, where nothing is stored (use at most ${formatDuration(now - MIN_STORED_TIME_MS)})`);
   }
   return now - ms;
 }
@@ -148,4 +148,50 @@ export function severityName(n: number): SeverityName | '' {
   let name: SeverityName | '' = '';
   for (const s of SEVERITY_NAMES) if (n >= SEVERITY_FLOOR[s]) name = s;
   return name;
+}
+
+export interface WindowQuery {
+  since?: string;
+  from?: string;
+  to?: string;
+}
+
+/**
+ * The time window of a list: `from` (and `to`, default now) when given, else `since` back from
+ * `to`, else the default. `from` must come before `to`.
+ */
+export function planWindow(q: WindowQuery, defaultMs: number, now: number): { fromMs: number; toMs: number } {
+  const toMs = q.to === undefined ? now : parseTime('to', q.to);
+  let fromMs: number;
+  if (q.from !== undefined) fromMs = parseTime('from', q.from);
+  else if (q.to === undefined) fromMs = sinceStart(q.since, defaultMs, now);
+  else fromMs = Math.max(MIN_STORED_TIME_MS, toMs - (q.since === undefined ? defaultMs : parsePositiveDuration('since', q.since)));
+  if (fromMs >= toMs) {
+    throw new ParameterError('from', `${new Date(fromMs).toISOString()} is not before to (${new Date(toMs).toISOString()}); give a from earlier than to`);
+  }
+  return { fromMs, toMs };
+}
+
+/** Where a page of records ends: the last record's time (Unix ns) and content hash. */
+export interface Cursor {
+  ns: bigint;
+  hash: bigint;
+}
+
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/** An opaque, URL-safe cursor: `<ns>.<hash>` in base64url. */
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(`${c.ns}.${c.hash}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(text: string): Cursor {
+  const bad = () => new ParameterError('cursor', `${JSON.stringify(text)} is not a cursor of this API (pass the \`next\` of the previous page unchanged, or omit cursor for the first page)`);
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(text)) throw bad();
+  const m = /^(\d{1,19})\.(\d{1,20})$/.exec(Buffer.from(text, 'base64url').toString('utf8'));
+  if (!m) throw bad();
+  const ns = BigInt(m[1]!);
+  const hash = BigInt(m[2]!);
+  if (ns <= 0n || ns > BigInt(MAX_STORED_TIME_MS) * 1_000_000n + 999_999n || hash > UINT64_MAX) throw bad();
+  return { ns, hash };
 }

@@ -1,11 +1,17 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { logger, requireAccessControl, requireStorage, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
+import { logger, requireAccessControl, requireStorage, type HealthRegistry, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
 import { answerError } from './errors.js';
 import { alertsRoutes } from './routes/alerts.js';
+import { clientsRoutes } from './routes/clients.js';
+import { entitiesRoutes } from './routes/entities.js';
 import { eventsRoutes } from './routes/events.js';
 import { hostsRoutes } from './routes/hosts.js';
+import { openApiRoutes } from './routes/openapi.js';
 import type { RouteOptions } from './routes/options.js';
+import { overviewRoutes } from './routes/overview.js';
 import { seriesRoutes } from './routes/series.js';
+import { sqlRoutes, type SqlLimits } from './routes/sql.js';
+import { summaryRoutes } from './routes/summary.js';
 
 export interface QueryApiOptions {
   storage: Storage;
@@ -13,13 +19,18 @@ export interface QueryApiOptions {
   now?: () => number;
   /** Counts requests and their durations on the process's /metrics when given. */
   telemetry?: Telemetry;
+  /** The process's dependencies, shown by /api/v1/health/summary and /api/v1/dashboard. */
+  health?: HealthRegistry;
+  /** Bounds of POST /api/v1/sql (default 10 s, 10,000 rows, 10 MiB, 1 GiB of memory). */
+  sqlLimits?: Partial<SqlLimits>;
 }
 
 export const API_PREFIX = '/api/v1';
 
 /**
- * The query API: `/api/v1/hosts`, `/api/v1/metrics/series`, `/api/v1/alerts`, `/api/v1/events`,
- * each group its own plugin, every route of scope `read`. Encapsulated (not wrapped in
+ * The query API: `/api/v1/hosts`, `/metrics/series`, `/metrics/summary`, `/alerts`, `/events`,
+ * `/dashboard`, `/health/summary`, `/clients`, `/entities`, `/sql`, each group its own plugin,
+ * every route of scope `read`; and `/openapi.json` (public), generated from every route's schemas. Encapsulated (not wrapped in
  * fastify-plugin), so its error handler and hooks touch only these routes, not /health or /metrics.
  * Only on a server with the access hook (`createHttpServer`).
  */
@@ -40,13 +51,15 @@ export const queryApiRoutes: FastifyPluginAsync<QueryApiOptions> = async (app, o
       duration.record(reply.elapsedTime / 1000, { route: attrs.route });
     });
   }
-  const routeOptions: RouteOptions = { storage: opts.storage, now: opts.now ?? Date.now };
-  for (const routes of [hostsRoutes, seriesRoutes, alertsRoutes, eventsRoutes]) {
+  const routeOptions: RouteOptions = { storage: opts.storage, now: opts.now ?? Date.now, ...(opts.health ? { health: opts.health } : {}) };
+  for (const routes of [hostsRoutes, seriesRoutes, summaryRoutes, alertsRoutes, eventsRoutes, overviewRoutes, clientsRoutes, entitiesRoutes]) {
     await app.register(routes, { ...routeOptions, prefix: API_PREFIX });
   }
+  await app.register(sqlRoutes, { ...routeOptions, ...(opts.sqlLimits ? { sqlLimits: opts.sqlLimits } : {}), prefix: API_PREFIX });
+  await app.register(openApiRoutes);
 };
 
 /** Adds the query API to the process's HTTP server (the one from `createHttpServer`), on the role's storage. */
 export function registerQueryApi(app: FastifyInstance, ctx: RoleContext): void {
-  void app.register(queryApiRoutes, { storage: requireStorage(ctx, 'query-api'), telemetry: ctx.telemetry });
+  void app.register(queryApiRoutes, { storage: requireStorage(ctx, 'query-api'), telemetry: ctx.telemetry, health: ctx.health });
 }

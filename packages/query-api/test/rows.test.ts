@@ -3,6 +3,7 @@ import { describeSchemaError } from '../src/errors.js';
 import { alertFromRow, orderActive } from '../src/routes/alerts.js';
 import { eventFromRow } from '../src/routes/events.js';
 import { seriesFromRows } from '../src/routes/series.js';
+import { decodeCursor } from '../src/parameters.js';
 
 /**
  * Row shaping without a server. A ClickHouse server quotes 64-bit integers in JSON
@@ -82,10 +83,16 @@ describe('orderActive', () => {
 });
 
 describe('eventFromRow', () => {
-  const base = { ts: '1763780000123', eventName: 'app.startup', body: 'b', host: 'h', service: 's', attributes: {} };
+  const base = { ns: '1763780000123456789', h: '42', eventName: 'app.startup', body: 'b', host: 'h', service: 's', attributes: {}, resource: {}, traceId: '' };
 
   it('keeps SeverityText when sent', () => {
     expect(eventFromRow({ ...base, severityText: 'Warning', severityNumber: 13 })).toMatchObject({ severity: 'Warning', severityNumber: 13, timestamp: '2025-11-22T02:53:20.123Z' });
+  });
+
+  it('carries its cursor as id: time in nanoseconds and content hash, round-tripping', () => {
+    const e = eventFromRow({ ...base, severityText: '', severityNumber: 9 });
+    expect(decodeCursor(e.id)).toEqual({ ns: 1763780000123456789n, hash: 42n });
+    expect(eventFromRow({ ...base, h: '18446744073709551615', severityText: '', severityNumber: 9 }).id).not.toBe(e.id);
   });
 
   it('names the severity from its number when there is no text', () => {

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { AlertSeverity, AlertStatus } from '@vigil/platform';
+import type { AlertSeverity, AlertStatus, Storage } from '@vigil/platform';
 import { errorResponses } from '../errors.js';
 import { checkLimit, sinceStart } from '../parameters.js';
 import { isoFromMs, readRows, toNumber, type ChNumber } from '../read-rows.js';
@@ -36,7 +36,7 @@ export type AlertsReply = Static<typeof AlertsReply>;
 
 export const DEFAULT_ALERTS_SINCE_MS = 86_400_000;
 
-interface AlertRow {
+export interface AlertRow {
   fingerprint: string;
   status: AlertStatus;
   severity: AlertSeverity;
@@ -121,10 +121,14 @@ WHERE EventTime >= fromUnixTimestamp64Milli({since:Int64})
 ORDER BY EventTime DESC, StartsAt DESC, Status = 'resolved' DESC, Fingerprint
 LIMIT {limit:UInt32}`;
 
-export const alertsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
+/** The active and recent queries over a storage's alert history (`{since:Int64}`, `{limit:UInt32}` for recent). */
+export function alertQueries(storage: Storage): { active: string; recent: string } {
   const table = storage.table('vigil_alerts');
-  const active = activeSql(table);
-  const recent = recentSql(table);
+  return { active: activeSql(table), recent: recentSql(table) };
+}
+
+export const alertsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
+  const { active, recent } = alertQueries(storage);
   app.get<{ Querystring: AlertsQuery; Reply: AlertsReply }>(
     '/alerts',
     { config: { scope: 'read' }, schema: { querystring: AlertsQuery, response: { 200: AlertsReply, ...errorResponses } } },

@@ -1,21 +1,34 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { ERROR_FINGERPRINT_ATTRIBUTE } from '@vigil/platform';
 import { errorResponses } from '../errors.js';
-import { SEVERITY_FLOOR, SEVERITY_NAMES, checkLimit, severityName, sinceStart, type SeverityName } from '../parameters.js';
+import { SEVERITY_FLOOR, SEVERITY_NAMES, checkLimit, decodeCursor, encodeCursor, planWindow, severityName, type SeverityName } from '../parameters.js';
 import { isoFromMs, readRows, toNumber, type ChNumber } from '../read-rows.js';
 import type { RouteOptions } from './options.js';
 
+const filter = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 200, description }));
+
 export const EventsQuery = Type.Object({
-  since: Type.Optional(Type.String({ description: 'how far back to look, e.g. 5m, 1h; default 1h' })),
-  host: Type.Optional(Type.String({ minLength: 1, description: 'only this host.name' })),
+  since: Type.Optional(Type.String({ description: 'how far back to look, e.g. 5m, 1h; default 1h (ignored when from is given)' })),
+  from: Type.Optional(Type.String({ description: 'Unix milliseconds or RFC 3339; instead of since' })),
+  to: Type.Optional(Type.String({ description: 'Unix milliseconds or RFC 3339; default now' })),
+  q: filter('text the body contains, case-insensitive'),
+  host: filter('only this host.name'),
+  service: filter('only this service.name'),
+  event: filter('only this event name, e.g. app.startup'),
+  category: filter('only this vigil.category, e.g. database_connection'),
+  fingerprint: filter('only this error fingerprint (vigil.error.fingerprint)'),
   severity: Type.Optional(
     Type.Unsafe<SeverityName>({ type: 'string', enum: SEVERITY_NAMES, description: 'minimum severity: trace, debug, info, warn, error or fatal' }),
   ),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'most events returned (1 to 1000)' }),
+  group: Type.Optional(Type.Unsafe<'fingerprint'>({ type: 'string', enum: ['fingerprint'], description: 'fingerprint: which errors, how often, since when (groups instead of events)' })),
+  cursor: Type.Optional(Type.String({ maxLength: 100, description: 'the `next` of the previous page' })),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'most events (or groups) returned (1 to 1000)' }),
 });
 export type EventsQuery = Static<typeof EventsQuery>;
 
 export const EventItem = Type.Object({
+  id: Type.String({ description: 'stable key of the record: its cursor' }),
   timestamp: Type.String({ description: 'RFC 3339, millisecond precision' }),
   severity: Type.String({ description: 'SeverityText, or the name of SeverityNumber when no text was sent' }),
   severityNumber: Type.Integer({ description: 'OpenTelemetry SeverityNumber, 0 when unspecified' }),
@@ -23,17 +36,37 @@ export const EventItem = Type.Object({
   body: Type.String(),
   host: Type.String({ description: "the resource's host.name" }),
   service: Type.String({ description: 'service.name' }),
-  attributes: Type.Record(Type.String(), Type.String()),
+  attributes: Type.Record(Type.String(), Type.String(), { description: 'log attributes; a stack trace is exception.stacktrace' }),
+  resource: Type.Record(Type.String(), Type.String(), { description: 'resource attributes' }),
+  traceId: Type.String(),
 });
 export type EventItem = Static<typeof EventItem>;
 
-export const EventsReply = Type.Object({ events: Type.Array(EventItem, { description: 'newest first' }) });
+export const ErrorGroup = Type.Object({
+  fingerprint: Type.String(),
+  count: Type.Integer(),
+  firstSeen: Type.String({ description: 'RFC 3339 of the oldest record in the window' }),
+  lastSeen: Type.String(),
+  body: Type.String({ description: 'the newest record body' }),
+  eventName: Type.String(),
+  severity: Type.String({ description: 'the highest severity seen' }),
+  hosts: Type.Array(Type.String(), { description: 'up to 10 hosts' }),
+  services: Type.Array(Type.String(), { description: 'up to 10 services' }),
+});
+export type ErrorGroup = Static<typeof ErrorGroup>;
+
+export const EventsReply = Type.Object({
+  events: Type.Array(EventItem, { description: 'newest first (empty with group=fingerprint)' }),
+  next: Type.Optional(Type.String({ description: 'cursor of the next page; absent on the last page' })),
+  groups: Type.Optional(Type.Array(ErrorGroup, { description: 'with group=fingerprint: most frequent first' })),
+});
 export type EventsReply = Static<typeof EventsReply>;
 
 export const DEFAULT_EVENTS_SINCE_MS = 3_600_000;
 
-interface EventRow {
-  ts: ChNumber;
+export interface EventRow {
+  ns: string | number;
+  h: string | number;
   severityText: string;
   severityNumber: ChNumber;
   eventName: string;
@@ -41,12 +74,16 @@ interface EventRow {
   host: string;
   service: string;
   attributes: Record<string, string>;
+  resource: Record<string, string>;
+  traceId: string;
 }
 
 export function eventFromRow(r: EventRow): EventItem {
   const severityNumber = toNumber(r.severityNumber);
+  const ns = BigInt(r.ns);
   return {
-    timestamp: isoFromMs(r.ts),
+    id: encodeCursor({ ns, hash: BigInt(r.h) }),
+    timestamp: new Date(Number(ns / 1_000_000n)).toISOString(),
     severity: r.severityText || severityName(severityNumber),
     severityNumber,
     eventName: r.eventName,
@@ -54,41 +91,118 @@ export function eventFromRow(r: EventRow): EventItem {
     host: r.host,
     service: r.service,
     attributes: r.attributes,
+    resource: r.resource,
+    traceId: r.traceId,
   };
 }
 
-/**
- * A record without SeverityNumber is ranked by its SeverityText, so `severity=error` still finds
- * "ERROR" lines from sources that only send text.
- */
-const eventsSql = (table: string) => `
-SELECT toUnixTimestamp64Milli(Timestamp) AS ts, SeverityText AS severityText, SeverityNumber AS severityNumber,
-  EventName AS eventName, Body AS body, ResourceAttributes['host.name'] AS host, ServiceName AS service,
-  LogAttributes AS attributes
-FROM ${table}
-WHERE TimestampTime >= toDateTime(intDiv({since:Int64}, 1000)) AND Timestamp >= fromUnixTimestamp64Milli({since:Int64})
+interface GroupRow {
+  fingerprint: string;
+  count: ChNumber;
+  first: ChNumber;
+  last: ChNumber;
+  body: string;
+  eventName: string;
+  severityNumber: ChNumber;
+  hosts: string[];
+  services: string[];
+}
+
+/** SeverityNumber, or for records that only carry text ("WARNING"), the number of the text. */
+export const SEVERITY_EXPR = `if(SeverityNumber > 0, SeverityNumber,
+  transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'], [1, 5, 9, 13, 13, 17, 21, 21], 0))`;
+
+/** The stable tie-break of records with the same timestamp: a hash of what they hold. */
+export const HASH_EXPR = 'cityHash64(Timestamp, Body, ResourceAttributes, LogAttributes, SeverityNumber, EventName, TraceId, SpanId)';
+
+/** The filters every events query shares; empty strings mean "any". */
+const WHERE = `TimestampTime >= toDateTime(intDiv({from:Int64}, 1000)) AND TimestampTime <= toDateTime(intDiv({to:Int64}, 1000))
+  AND Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({to:Int64})
   AND ({host:String} = '' OR ResourceAttributes['host.name'] = {host:String})
-  AND if(SeverityNumber > 0, SeverityNumber,
-         transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'],
-                   [1, 5, 9, 13, 13, 17, 21, 21], 0)) >= {minSeverity:UInt8}
-ORDER BY Timestamp DESC
+  AND ({service:String} = '' OR ServiceName = {service:String})
+  AND ({event:String} = '' OR EventName = {event:String})
+  AND ({category:String} = '' OR LogAttributes['vigil.category'] = {category:String})
+  AND ({fingerprint:String} = '' OR LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] = {fingerprint:String})
+  AND ({q:String} = '' OR positionCaseInsensitiveUTF8(Body, {q:String}) > 0)
+  AND ${SEVERITY_EXPR} >= {minSeverity:UInt8}`;
+
+export const eventsSql = (table: string) => `
+SELECT toUnixTimestamp64Nano(Timestamp) AS ns, ${HASH_EXPR} AS h, SeverityText AS severityText, SeverityNumber AS severityNumber,
+  EventName AS eventName, Body AS body, ResourceAttributes['host.name'] AS host, ServiceName AS service,
+  LogAttributes AS attributes, ResourceAttributes AS resource, TraceId AS traceId
+FROM ${table}
+WHERE ${WHERE}
+  AND ({afterNs:Int64} = 0 OR (toUnixTimestamp64Nano(Timestamp), ${HASH_EXPR}) < ({afterNs:Int64}, {afterHash:UInt64}))
+ORDER BY Timestamp DESC, h DESC
+LIMIT {limit:UInt32}`;
+
+const groupsSql = (table: string) => `
+SELECT LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] AS fingerprint, count() AS count,
+  toUnixTimestamp64Milli(min(Timestamp)) AS first, toUnixTimestamp64Milli(max(Timestamp)) AS last,
+  argMax(Body, Timestamp) AS body, argMax(EventName, Timestamp) AS eventName, max(${SEVERITY_EXPR}) AS severityNumber,
+  arraySort(groupUniqArray(10)(ResourceAttributes['host.name'])) AS hosts, arraySort(groupUniqArray(10)(ServiceName)) AS services
+FROM ${table}
+WHERE ${WHERE} AND fingerprint != ''
+GROUP BY fingerprint
+ORDER BY count DESC, last DESC, fingerprint
 LIMIT {limit:UInt32}`;
 
 export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
-  const sql = eventsSql(storage.table('otel_logs'));
+  const table = storage.table('otel_logs');
+  const events = eventsSql(table);
+  const groups = groupsSql(table);
   app.get<{ Querystring: EventsQuery; Reply: EventsReply }>(
     '/events',
-    { config: { scope: 'read' }, schema: { querystring: EventsQuery, response: { 200: EventsReply, ...errorResponses } } },
+    {
+      config: { scope: 'read' },
+      schema: {
+        description: 'Log records and events, newest first, filtered; pages by cursor; group=fingerprint counts errors by fingerprint.',
+        querystring: EventsQuery,
+        response: { 200: EventsReply, ...errorResponses },
+      },
+    },
     async (req) => {
-      const since = sinceStart(req.query.since, DEFAULT_EVENTS_SINCE_MS, now());
-      const limit = checkLimit(req.query.limit);
-      const rows = await readRows<EventRow>(storage, 'events', sql, {
-        since,
-        host: req.query.host ?? '',
-        minSeverity: req.query.severity ? SEVERITY_FLOOR[req.query.severity] : 0,
+      const q = req.query;
+      const { fromMs, toMs } = planWindow(q, DEFAULT_EVENTS_SINCE_MS, now());
+      const limit = checkLimit(q.limit);
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+      const params = {
+        from: fromMs,
+        to: toMs,
+        host: q.host ?? '',
+        service: q.service ?? '',
+        event: q.event ?? '',
+        category: q.category ?? '',
+        fingerprint: q.fingerprint ?? '',
+        q: q.q ?? '',
+        minSeverity: q.severity ? SEVERITY_FLOOR[q.severity] : 0,
         limit,
+      };
+      if (q.group === 'fingerprint') {
+        const rows = await readRows<GroupRow>(storage, 'error groups', groups, params);
+        return {
+          events: [],
+          groups: rows.map((r) => ({
+            fingerprint: r.fingerprint,
+            count: toNumber(r.count),
+            firstSeen: isoFromMs(r.first),
+            lastSeen: isoFromMs(r.last),
+            body: r.body,
+            eventName: r.eventName,
+            severity: severityName(toNumber(r.severityNumber)),
+            hosts: r.hosts,
+            services: r.services,
+          })),
+        };
+      }
+      const rows = await readRows<EventRow>(storage, 'events', events, {
+        ...params,
+        afterNs: after ? after.ns.toString() : '0',
+        afterHash: after ? after.hash.toString() : '0',
       });
-      return { events: rows.map(eventFromRow) };
+      const items = rows.map(eventFromRow);
+      const last = items.at(-1);
+      return { events: items, ...(items.length === limit && last ? { next: last.id } : {}) };
     },
   );
 };

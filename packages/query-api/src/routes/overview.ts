@@ -1,0 +1,312 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import {
+  RESOURCE_METRICS,
+  databaseFindings,
+  dependencyFindings,
+  hostStatus,
+  resourceFindings,
+  resourcesFromReadings,
+  statusOf,
+  type HostResources,
+  type LatestReading,
+} from '../assessment.js';
+import { errorResponses } from '../errors.js';
+import { isoFromMs, readRows, toFiniteOrNull, toNumber, type ChNumber } from '../read-rows.js';
+import { AlertItem, alertFromRow, alertQueries, orderActive, type AlertRow } from './alerts.js';
+import { EventItem, eventFromRow, eventsSql, type EventRow } from './events.js';
+import type { RouteOptions } from './options.js';
+
+/**
+ * GET /api/v1/health/summary: the brief's health report (B). GET /api/v1/dashboard: what the
+ * console's overview shows, in one call. Both read the per-minute rollup for current readings.
+ */
+
+const Nullable = (description: string) => Type.Unsafe<number | null>({ type: ['number', 'null'], description });
+
+export const Finding = Type.Object({
+  check: Type.String({ description: 'cpu, memory, disk, database or dependency' }),
+  subject: Type.String({ description: 'the host (host:mountpoint for a disk), clickhouse, or the dependency' }),
+  level: Type.Unsafe<'warning' | 'critical'>({ type: 'string', enum: ['warning', 'critical'] }),
+  value: Type.Number(),
+  message: Type.String(),
+});
+
+export const HostResourcesItem = Type.Object({
+  host: Type.String(),
+  lastSeen: Type.String({ description: 'RFC 3339 of the newest per-minute reading' }),
+  status: Type.Unsafe<'up' | 'stale'>({ type: 'string', enum: ['up', 'stale'], description: 'stale: no reading for 3 minutes' }),
+  cpu: Nullable('busy fraction (0 to 1): every cpu.mode but idle'),
+  memory: Nullable('used fraction (0 to 1)'),
+  load1: Nullable('1-minute load average'),
+  disks: Type.Array(Type.Object({ mountpoint: Type.String(), utilization: Nullable('used fraction (0 to 1)'), freeBytes: Nullable('free bytes') })),
+});
+
+export const Counter = Type.Object({
+  name: Type.String(),
+  attributes: Type.Record(Type.String(), Type.String()),
+  value: Type.Number({ description: 'the newest value, summed over hosts' }),
+});
+
+export const HealthSummary = Type.Object({
+  status: Type.Unsafe<'healthy' | 'degraded' | 'unhealthy'>({ type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] }),
+  checkedAt: Type.String(),
+  database: Type.Object({ status: Type.Unsafe<'up' | 'down'>({ type: 'string', enum: ['up', 'down'] }), responseMs: Type.Number() }),
+  dependencies: Type.Record(Type.String(), Type.Object({ status: Type.String(), detail: Type.Optional(Type.String()) }), { description: "this process's dependencies, as on /health" }),
+  resources: Type.Array(HostResourcesItem, { description: 'each host that reported in the last 10 minutes' }),
+  application: Type.Object({ counters: Type.Array(Counter, { description: 'metrics other than system.*, process.* and vigil.*, newest values (at most 100)' }) }),
+  findings: Type.Array(Finding, { description: 'what made the status: thresholds crossed, dependencies not up' }),
+});
+export type HealthSummary = Static<typeof HealthSummary>;
+
+export const DashboardHost = Type.Object({
+  name: Type.String(),
+  id: Type.String(),
+  os: Type.String(),
+  osDescription: Type.String(),
+  lastSeen: Type.String(),
+  status: Type.Unsafe<'up' | 'stale'>({ type: 'string', enum: ['up', 'stale'] }),
+  cpu: Nullable('busy fraction'),
+  memory: Nullable('used fraction'),
+  disk: Nullable('the fullest filesystem, used fraction'),
+});
+
+export const DeliveryItem = Type.Object({
+  key: Type.String(),
+  channel: Type.String(),
+  receiver: Type.String(),
+  rule: Type.String(),
+  severity: Type.String(),
+  attempts: Type.Integer(),
+  lastError: Type.String(),
+  time: Type.String(),
+});
+
+export const DashboardReply = Type.Object({
+  generatedAt: Type.String(),
+  health: HealthSummary,
+  hosts: Type.Array(DashboardHost, { description: 'hosts with metrics in the last 24h' }),
+  metrics: Type.Object({
+    hostsUp: Type.Integer(),
+    hostsTotal: Type.Integer(),
+    events5m: Type.Integer({ description: 'log records and events in the last 5 minutes' }),
+    errors1h: Type.Integer({ description: 'records of severity error or worse in the last hour' }),
+  }),
+  alerts: Type.Object({
+    counts: Type.Object({ critical: Type.Integer(), warning: Type.Integer(), info: Type.Integer() }, { description: 'active alerts by level' }),
+    active: Type.Array(AlertItem, { description: 'most severe first, at most 20' }),
+    recent: Type.Array(AlertItem, { description: 'the last 10 transitions' }),
+  }),
+  errors: Type.Array(EventItem, { description: 'the last 10 records of severity error or worse (24h)' }),
+  deliveries: Type.Object({ failed24h: Type.Integer(), recentFailed: Type.Array(DeliveryItem, { description: 'at most 10' }) }),
+});
+export type DashboardReply = Static<typeof DashboardReply>;
+
+const CURRENT_MS = 10 * 60_000;
+const DAY_MS = 86_400_000;
+
+interface ReadingRow {
+  host: string;
+  name: string;
+  attributes: Record<string, string>;
+  value: ChNumber;
+  at: ChNumber;
+}
+
+interface CounterRow {
+  name: string;
+  attributes: Record<string, string>;
+  value: ChNumber;
+}
+
+interface HostInfoRow {
+  name: string;
+  id: string;
+  os: string;
+  osDescription: string;
+  lastSeen: ChNumber;
+}
+
+interface DeliveryRow {
+  key: string;
+  channel: string;
+  receiver: string;
+  rule: string;
+  severity: string;
+  attempts: ChNumber;
+  lastError: string;
+  time: ChNumber;
+}
+
+export const overviewRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now, health }) => {
+  const m1 = storage.table('vigil_metrics_1m');
+  const logs1m = storage.table('vigil_log_counts_1m');
+  const readingsSql = `
+SELECT Host AS host, MetricName AS name, Attributes AS attributes, argMaxMerge(Last) AS value, toInt64(toUnixTimestamp(max(Bucket))) * 1000 AS at
+FROM ${m1}
+WHERE MetricName IN {names:Array(String)} AND Bucket >= toDateTime(intDiv({from:Int64}, 1000)) AND Host != ''
+GROUP BY host, name, attributes`;
+  const countersSql = `
+SELECT name, attributes, sum(v) AS value FROM (
+  SELECT Host, MetricName AS name, Attributes AS attributes, argMaxMerge(Last) AS v
+  FROM ${m1}
+  WHERE Bucket >= toDateTime(intDiv({from:Int64}, 1000))
+    AND NOT startsWith(MetricName, 'system.') AND NOT startsWith(MetricName, 'process.') AND NOT startsWith(MetricName, 'vigil.')
+  GROUP BY Host, name, attributes)
+GROUP BY name, attributes ORDER BY name, toString(attributes) LIMIT 100`;
+  // Identity and OS from system.uptime (one series per host); hosts without it by their rollup rows.
+  const hostsSql = `
+SELECT name, any(id) AS id, any(os) AS os, any(osDescription) AS osDescription, max(seen) AS lastSeen FROM (
+  SELECT ResourceAttributes['host.name'] AS name, argMax(ResourceAttributes['host.id'], TimeUnix) AS id,
+    argMax(ResourceAttributes['os.type'], TimeUnix) AS os, argMax(ResourceAttributes['os.description'], TimeUnix) AS osDescription,
+    toUnixTimestamp64Milli(max(TimeUnix)) AS seen
+  FROM ${storage.table('otel_metrics_gauge')}
+  WHERE MetricName = 'system.uptime' AND TimeUnix >= fromUnixTimestamp64Milli({from:Int64}) AND ResourceAttributes['host.name'] != ''
+  GROUP BY name
+  UNION ALL
+  SELECT Host AS name, '' AS id, '' AS os, '' AS osDescription, toInt64(toUnixTimestamp(max(Bucket))) * 1000 AS seen
+  FROM ${m1} WHERE Bucket >= toDateTime(intDiv({from:Int64}, 1000)) AND Host != ''
+  GROUP BY name)
+GROUP BY name ORDER BY name`;
+  const countsSql = `
+SELECT sumIf(Count, Bucket >= toDateTime(intDiv({from5m:Int64}, 1000))) AS events5m, sumIf(Count, SeverityNumber >= 17) AS errors1h
+FROM ${logs1m} WHERE Bucket >= toDateTime(intDiv({from1h:Int64}, 1000))`;
+  const deliveriesTable = storage.table('vigil_deliveries');
+  const failedSql = `
+SELECT DeliveryKey AS key, Channel AS channel, Receiver AS receiver, Rule AS rule, Severity AS severity, Attempts AS attempts, Error AS lastError,
+  toUnixTimestamp64Milli(Time) AS time
+FROM ${deliveriesTable} FINAL
+WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})
+ORDER BY Time DESC LIMIT 10`;
+  const failedCountSql = `SELECT count() AS n FROM ${deliveriesTable} FINAL WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})`;
+  const errorsSql = eventsSql(storage.table('otel_logs'));
+  const alerts = alertQueries(storage);
+
+  async function healthSummary(t: number): Promise<{ summary: HealthSummary; resources: HostResources[] }> {
+    const started = performance.now();
+    const reachable = await storage.ping();
+    const responseMs = Math.round((performance.now() - started) * 10) / 10;
+    const [readings, counters] = reachable
+      ? await Promise.all([
+          readRows<ReadingRow>(storage, 'resource readings', readingsSql, { names: RESOURCE_METRICS, from: t - CURRENT_MS }),
+          readRows<CounterRow>(storage, 'application counters', countersSql, { from: t - CURRENT_MS }),
+        ])
+      : [[], []];
+    const resources = resourcesFromReadings(
+      readings.map((r): LatestReading => ({ host: r.host, name: r.name, attributes: r.attributes, value: toNumber(r.value), at: toNumber(r.at) })),
+    );
+    const dependencies = health?.report().checks ?? {};
+    const findings = [...databaseFindings({ reachable, responseMs }), ...dependencyFindings(dependencies), ...resourceFindings(resources)];
+    return {
+      resources,
+      summary: {
+        status: statusOf(findings),
+        checkedAt: new Date(t).toISOString(),
+        database: { status: reachable ? 'up' : 'down', responseMs },
+        dependencies,
+        resources: resources.map((h) => ({ ...h, lastSeen: isoFromMs(h.lastSeen), status: hostStatus(h.lastSeen, t) })),
+        application: { counters: counters.map((c) => ({ name: c.name, attributes: c.attributes, value: toFiniteOrNull(c.value) ?? 0 })) },
+        findings,
+      },
+    };
+  }
+
+  app.get<{ Reply: HealthSummary }>(
+    '/health/summary',
+    {
+      config: { scope: 'read' },
+      schema: {
+        description:
+          'The health report: database response time, each host\'s CPU, memory and disks (percent and free space), application counters; healthy, degraded or unhealthy by the built-in thresholds.',
+        response: { 200: HealthSummary, ...errorResponses },
+      },
+    },
+    async () => (await healthSummary(now())).summary,
+  );
+
+  app.get<{ Reply: DashboardReply }>(
+    '/dashboard',
+    {
+      config: { scope: 'read' },
+      schema: {
+        description: 'The dashboard summary in one call: health, hosts, key counts, alerts by level with the recent ones, the last errors, failed deliveries.',
+        response: { 200: DashboardReply, ...errorResponses },
+      },
+    },
+    async () => {
+      const t = now();
+      const [{ summary, resources }, hostRows, counts, activeRows, recentRows, errorRows, failed, failedCount] = await Promise.all([
+        healthSummary(t),
+        readRows<HostInfoRow>(storage, 'dashboard hosts', hostsSql, { from: t - DAY_MS }),
+        readRows<{ events5m: ChNumber; errors1h: ChNumber }>(storage, 'event counts', countsSql, { from5m: t - 5 * 60_000, from1h: t - 3_600_000 }),
+        readRows<AlertRow>(storage, 'active alerts', alerts.active, {}),
+        readRows<AlertRow>(storage, 'recent alerts', alerts.recent, { since: t - DAY_MS, limit: 10 }),
+        readRows<EventRow>(storage, 'recent errors', errorsSql, {
+          ...NO_FILTERS,
+          from: t - DAY_MS,
+          to: t + 1,
+          minSeverity: 17,
+          limit: 10,
+        }),
+        readRows<DeliveryRow>(storage, 'failed deliveries', failedSql, { from: t - DAY_MS }),
+        readRows<{ n: ChNumber }>(storage, 'failed deliveries', failedCountSql, { from: t - DAY_MS }),
+      ]);
+      const byHost = new Map(resources.map((r) => [r.host, r]));
+      const hosts = hostRows.map((h) => {
+        const r = byHost.get(h.name);
+        const lastSeen = Math.max(toNumber(h.lastSeen), r?.lastSeen ?? 0);
+        const disk = r?.disks.reduce<number | null>((m, d) => (d.utilization === null ? m : Math.max(m ?? 0, d.utilization)), null) ?? null;
+        return {
+          name: h.name,
+          id: h.id,
+          os: h.os,
+          osDescription: h.osDescription,
+          lastSeen: isoFromMs(lastSeen),
+          status: hostStatus(lastSeen, t),
+          cpu: r?.cpu ?? null,
+          memory: r?.memory ?? null,
+          disk,
+        };
+      });
+      const active = orderActive(activeRows.map(alertFromRow));
+      const c = counts[0];
+      return {
+        generatedAt: new Date(t).toISOString(),
+        health: summary,
+        hosts,
+        metrics: {
+          hostsUp: hosts.filter((h) => h.status === 'up').length,
+          hostsTotal: hosts.length,
+          events5m: c ? toNumber(c.events5m) : 0,
+          errors1h: c ? toNumber(c.errors1h) : 0,
+        },
+        alerts: {
+          counts: {
+            critical: active.filter((a) => a.severity === 'critical').length,
+            warning: active.filter((a) => a.severity === 'warning').length,
+            info: active.filter((a) => a.severity === 'info').length,
+          },
+          active: active.slice(0, 20),
+          recent: recentRows.map(alertFromRow),
+        },
+        errors: errorRows.map(eventFromRow),
+        deliveries: {
+          failed24h: failedCount[0] ? toNumber(failedCount[0].n) : 0,
+          recentFailed: failed.map((d) => ({
+            key: d.key,
+            channel: d.channel,
+            receiver: d.receiver,
+            rule: d.rule,
+            severity: d.severity,
+            attempts: toNumber(d.attempts),
+            lastError: d.lastError,
+            time: isoFromMs(d.time),
+          })),
+        },
+      };
+    },
+  );
+};
+
+/** The events query's parameters with no filter set. */
+const NO_FILTERS = { host: '', service: '', event: '', category: '', fingerprint: '', q: '', afterNs: '0', afterHash: '0' };
