@@ -260,6 +260,20 @@ describe('GET /api/v1/metrics/summary', () => {
   });
 });
 
+describe('GET /api/v1/metrics/series from the rollups', () => {
+  it('whole-hour steps read the hourly rollup, whole-minute steps the per-minute one, with the same aggregations', async () => {
+    const q = `name=system.cpu.utilization&host=web-1&from=${NOW - 2 * HOUR}&to=${NOW}`;
+    const user = (body: any) => body.series.find((x: any) => x.attributes['cpu.mode'] === 'user').points;
+    expect(user((await get(`/api/v1/metrics/series?${q}&step=1h`)).body)).toEqual([[NOW - HOUR, 0.35]]);
+    expect(user((await get(`/api/v1/metrics/series?${q}&step=1h&agg=max`)).body)).toEqual([[NOW - HOUR, 0.6]]);
+    expect(user((await get(`/api/v1/metrics/series?${q}&step=1h&agg=last`)).body)).toEqual([[NOW - HOUR, 0.6]]);
+    expect(user((await get(`/api/v1/metrics/series?${q}&step=1m`)).body)).toEqual([
+      [NOW - 30 * MIN, 0.1],
+      [NOW - 2 * MIN, 0.6],
+    ]);
+  });
+});
+
 describe('GET /api/v1/clients', () => {
   it('clients active in the last hour with last activity, version, OS, recent activity and errors', async () => {
     const { status, body } = await get('/api/v1/clients');

@@ -15,6 +15,7 @@ import { ParameterError, decodeCursor, encodeCursor, planWindow } from '../src/p
 import { entitiesFromRows } from '../src/routes/entities.js';
 import { explainEngineError, DEFAULT_SQL_LIMITS } from '../src/routes/sql.js';
 import { statsFromRows } from '../src/routes/summary.js';
+import { seriesSource } from '../src/routes/series.js';
 import { checkSqlText, checkTables, skeleton, tablesOfQueryTree } from '../src/sql-check.js';
 
 /** The dashboard APIs' logic without a server: health judgement, OpenAPI, SQL checks, cursors, row shaping. */
@@ -204,6 +205,21 @@ describe('SQL checks', () => {
     expect(explainEngineError('Code: 159. DB::Exception: Timeout exceeded: elapsed 10.1 s. (TIMEOUT_EXCEEDED)', l)).toMatch(/^the query ran longer than 10 s and was stopped/);
     expect(explainEngineError('Code: 396. DB::Exception: Limit for result exceeded, max rows: 10.00 thousand. (TOO_MANY_ROWS_OR_BYTES)', l)).toMatch(/^the result is larger than 10000 rows/);
     expect(explainEngineError("Code: 60. DB::Exception: Unknown table expression identifier 'otel_logs'. (UNKNOWN_TABLE)", l)).toMatch(/; name tables with their database, e\.g\. vigil\.otel_logs$/);
+  });
+});
+
+describe('seriesSource', () => {
+  it.each([
+    [1_000, 'raw'],
+    [15_000, 'raw'],
+    [90_000, 'raw'],
+    [60_000, '1m'],
+    [300_000, '1m'],
+    [5_400_000, '1m'],
+    [3_600_000, '1h'],
+    [86_400_000, '1h'],
+  ])('a %d ms step reads %s', (step, source) => {
+    expect(seriesSource(step)).toBe(source);
   });
 });
 

@@ -91,15 +91,47 @@ FROM (
 GROUP BY host, attributes`;
 };
 
+/**
+ * The same series from a rollup (vigil_metrics_1m or _1h): each stored bucket already holds the
+ * count, sum, min, max and last value of its minute or hour, so a week at a 1h step reads 168 rows
+ * per series instead of 60,480 points. A rollup bucket is taken when it starts in [from, to), so
+ * from and to count at the rollup's resolution.
+ */
+const rollupSeriesSql = (table: string) => `
+SELECT host, attributes, groupArray((t, v)) AS points
+FROM (
+  SELECT Host AS host, Attributes AS attributes,
+    intDiv(toUnixTimestamp(Bucket) * 1000, {step:UInt64}) * {step:UInt64} AS t,
+    multiIf({agg:String} = 'min', min(Min), {agg:String} = 'max', max(Max), {agg:String} = 'sum', sum(Sum),
+            {agg:String} = 'last', argMaxMerge(Last), sum(Sum) / sum(Count)) AS v
+  FROM ${table}
+  WHERE MetricName = {name:String}
+    AND Bucket >= toDateTime(intDiv({from:Int64}, 1000)) AND Bucket < toDateTime(intDiv({to:Int64}, 1000))
+    AND ({host:String} = '' OR Host = {host:String})
+  GROUP BY host, attributes, t
+)
+GROUP BY host, attributes`;
+
+/** The coarsest rollup whose buckets nest in the step: hours for whole-hour steps, minutes for whole-minute steps, else the raw points. */
+export function seriesSource(stepMs: number): 'raw' | '1m' | '1h' {
+  if (stepMs % 3_600_000 === 0) return '1h';
+  if (stepMs % 60_000 === 0) return '1m';
+  return 'raw';
+}
+
 export const seriesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
-  const sql = seriesSql(storage.table('otel_metrics_gauge'), storage.table('otel_metrics_sum'));
+  const queries = {
+    raw: seriesSql(storage.table('otel_metrics_gauge'), storage.table('otel_metrics_sum')),
+    '1m': rollupSeriesSql(storage.table('vigil_metrics_1m')),
+    '1h': rollupSeriesSql(storage.table('vigil_metrics_1h')),
+  };
   app.get<{ Querystring: SeriesQuery; Reply: SeriesReply }>(
     '/metrics/series',
     { config: { scope: 'read' }, schema: { querystring: SeriesQuery, response: { 200: SeriesReply, ...errorResponses } } },
     async (req) => {
       const { fromMs, toMs, stepMs } = planRange(req.query, now());
       const agg = req.query.agg ?? 'avg';
-      const rows = await readRows<SeriesRow>(storage, 'metric series', sql, {
+      const rows = await readRows<SeriesRow>(storage, 'metric series', queries[seriesSource(stepMs)], {
         name: req.query.name,
         host: req.query.host ?? '',
         from: fromMs,
