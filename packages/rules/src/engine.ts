@@ -149,25 +149,41 @@ function scalar(p: MetricPoint): number | undefined {
   return p.value;
 }
 
-function attributesKey(a: Record<string, string>): string {
-  const keys = Object.keys(a);
-  if (keys.length > 1) keys.sort();
-  let s = '';
-  for (const k of keys) s += `${k}\u0001${a[k]}\u0002`;
+/**
+ * A series within a rule's group: its resource and its point attributes' values in the order the
+ * producer wrote them (one producer writes one series the same way each time).
+ */
+function seriesKey(resource: number, attrs: Record<string, string>): string {
+  let s = `${resource}`;
+  for (const k in attrs) s += `\u0001${k}=${attrs[k]}`;
   return s;
+}
+
+/** The group-by values of a new group, empty ones left out. */
+function groupValues(by: readonly string[], get: (k: string) => string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of by) {
+    const v = get(k);
+    if (v) out[k] = v;
+  }
+  return out;
 }
 
 export class RuleEngine {
   readonly options: EngineOptions;
   private readonly rules: RuleRuntime[];
   private readonly byName = new Map<string, RuleRuntime>();
-  private readonly byMetric = new Map<string, { rule: RuleRuntime; side: number; matchers: KindRuntime['metricInputs'][number]['matchers'] }[]>();
+  private readonly byMetric = new Map<string, { rule: RuleRuntime; side: number; matchers: KindRuntime['metricInputs'][number]['matchers']; grouping: number }[]>();
+  /** Per point: the group key of each distinct groupBy (index `grouping`). */
+  private readonly keyScratch: (string | undefined)[] = [];
   private readonly eventRules: { rule: RuleRuntime; side: number; input: KindRuntime['eventInputs'][number] }[] = [];
   private readonly sqlRules: CompiledRule[];
   private readonly sources = new Map<string, Source>();
   private readonly groupsOf = new Map<Source, Set<Group>>();
   private readonly resourceSource = new WeakMap<ResourceInfo, Source>();
-  private readonly resourceKey = new WeakMap<ResourceInfo, string>();
+  /** A number per resource object, for series keys. */
+  private readonly resourceKey = new WeakMap<ResourceInfo, number>();
+  private resourceIds = 0;
   private readonly dirtySources = new Set<Source>();
   private readonly eagerDirty = new Set<Group>();
   private readonly dormant = new Map<string, Dormant>();
@@ -194,15 +210,20 @@ export class RuleEngine {
           evaluations: 0,
         };
       });
+    const groupings = new Map<string, number>();
     for (const rt of this.rules) {
       this.byName.set(rt.name, rt);
       for (const input of rt.kind.metricInputs) {
         const list = this.byMetric.get(input.metric) ?? [];
-        list.push({ rule: rt, side: input.side, matchers: input.matchers });
+        const by = JSON.stringify(rt.kind.groupBy);
+        let grouping = groupings.get(by);
+        if (grouping === undefined) groupings.set(by, (grouping = groupings.size));
+        list.push({ rule: rt, side: input.side, matchers: input.matchers, grouping });
         this.byMetric.set(input.metric, list);
       }
       for (const input of rt.kind.eventInputs) this.eventRules.push({ rule: rt, side: input.side, input });
     }
+    this.keyScratch.length = groupings.size;
   }
 
   /** The sql rules of the set (run by the sql runner, not here). */
@@ -273,16 +294,15 @@ export class RuleEngine {
     set.add(g);
   }
 
-  /** Finds or makes the group of a record; undefined when the sample is late for it. */
-  private groupFor(rt: RuleRuntime, values: Record<string, string>, source: Source, ts: number, now: number): Group | undefined {
-    const by = rt.kind.groupBy;
-    let key = '';
-    for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + (values[by[i]!] ?? '');
-    let g = rt.groups.get(key);
-    if (!g) {
-      if (ts < source.horizon) return undefined;
-      g = this.group(rt, values, key, source, ts, now);
-    } else if (ts < g.lastEvalMs) return undefined;
+  /** A new group for a metric sample; undefined when the sample is older than its source's evaluated windows. */
+  private newGroup(rt: RuleRuntime, key: string, attrs: Record<string, string>, res: Record<string, string>, source: Source, ts: number, now: number): Group | undefined {
+    if (ts < source.horizon) return undefined;
+    return this.group(rt, groupValues(rt.kind.groupBy, (k) => attrs[k] ?? res[k]), key, source, ts, now);
+  }
+
+  /** Whether a sample may still count for its group (not older than what was evaluated); ties the group to the sample's source. */
+  private admit(g: Group, source: Source, ts: number): boolean {
+    if (ts < g.lastEvalMs) return false;
     if (g.source !== source) {
       g.more ??= new Map();
       if (!g.more.has(source)) this.link(source, g);
@@ -292,7 +312,7 @@ export class RuleEngine {
       g.dirtyAt = ts;
       this.eagerDirty.add(g);
     }
-    return g;
+    return true;
   }
 
   /** Feeds metric points (gauges and sums) into the groups of the rules that read them. */
@@ -304,6 +324,7 @@ export class RuleEngine {
     let lastResource: ResourceInfo | undefined;
     let source: Source | undefined;
     let newest = -Infinity;
+    const keys = this.keyScratch;
     for (const p of points) {
       if (p.resource !== lastResource) {
         if (source && newest > -Infinity) this.touch(source, newest, ctx);
@@ -317,6 +338,8 @@ export class RuleEngine {
       if (!inputs) continue;
       const value = scalar(p);
       let series: string | undefined;
+      let startMs: number | undefined;
+      keys.fill(undefined);
       for (const input of inputs) {
         const attrs = p.attributes;
         const res = p.resource.attributes;
@@ -332,26 +355,30 @@ export class RuleEngine {
           dropped++;
           continue;
         }
-        const values: Record<string, string> = {};
-        for (const k of input.rule.kind.groupBy) {
-          const v = attrs[k] ?? res[k];
-          if (v !== undefined) values[k] = v;
+        // Rules grouping alike share the key (most group by host.name): computed once per point.
+        let key = keys[input.grouping];
+        if (key === undefined) {
+          const by = input.rule.kind.groupBy;
+          key = by.length === 1 ? (attrs[by[0]!] ?? res[by[0]!] ?? '') : '';
+          if (by.length !== 1) for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + (attrs[by[i]!] ?? res[by[i]!] ?? '');
+          keys[input.grouping] = key;
         }
-        const g = this.groupFor(input.rule, values, source!, ts, ctx.now);
-        if (!g) {
+        const g = input.rule.groups.get(key) ?? this.newGroup(input.rule, key, attrs, res, source!, ts, ctx.now);
+        if (g === undefined || !this.admit(g, source!, ts)) {
           late++;
           continue;
         }
         if (series === undefined) {
           let rk = this.resourceKey.get(p.resource);
           if (rk === undefined) {
-            rk = attributesKey(res);
+            rk = this.resourceIds++;
             this.resourceKey.set(p.resource, rk);
           }
-          series = `${rk}|${attributesKey(attrs)}`;
+          series = seriesKey(rk, attrs);
         }
         const delta = p.kind === 'sum' && p.temporality === 1;
-        input.rule.kind.addPoint(g.data, input.side, ts, series, value, nanosToMillis(p.startTimeUnixNano), delta);
+        startMs ??= p.startTimeUnixNano === '0' ? 0 : nanosToMillis(p.startTimeUnixNano);
+        input.rule.kind.addPoint(g.data, input.side, ts, series, value, startMs, delta);
         if (!g.unit && p.unit) g.unit = p.unit;
         accepted++;
       }
@@ -374,12 +401,13 @@ export class RuleEngine {
       for (const r of this.eventRules) {
         view ??= eventView(e);
         if (!r.input.selector.test(view)) continue;
-        const values: Record<string, string> = {};
-        for (const k of r.rule.kind.groupBy) {
-          const v = eventAttribute(view, k);
-          if (v !== '') values[k] = v;
-        }
-        const g = this.groupFor(r.rule, values, source, ts, ctx.now);
+        const by = r.rule.kind.groupBy;
+        const v = view;
+        let key = '';
+        for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + eventAttribute(v, by[i]!);
+        let g = r.rule.groups.get(key);
+        if (!g && ts >= source.horizon) g = this.group(r.rule, groupValues(by, (k) => eventAttribute(v, k)), key, source, ts, ctx.now);
+        if (g && !this.admit(g, source, ts)) g = undefined;
         if (!g) {
           late++;
           continue;

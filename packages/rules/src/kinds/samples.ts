@@ -27,8 +27,20 @@ export class SampleWindow {
   readonly ts: number[] = [];
   readonly series: string[] = [];
   readonly values: number[] = [];
+  /** Newest time of each series: a sample newer than it (the usual case) is appended without a search. */
+  private newest = new Map<string, number>();
 
   add(ts: number, series: string, value: number): void {
+    const newest = this.newest.get(series);
+    const n = this.ts.length;
+    if ((newest === undefined || ts > newest) && (n === 0 || this.ts[n - 1]! <= ts)) {
+      this.newest.set(series, ts);
+      this.ts.push(ts);
+      this.series.push(series);
+      this.values.push(value);
+      return;
+    }
+    if (newest === undefined || ts > newest) this.newest.set(series, ts);
     let i = this.ts.length;
     // Usually in order: scan back over samples newer than this one, and those of the same instant.
     while (i > 0 && this.ts[i - 1]! > ts) i--;
@@ -57,6 +69,12 @@ export class SampleWindow {
     this.ts.splice(0, n);
     this.series.splice(0, n);
     this.values.splice(0, n);
+    if (this.ts.length === 0) this.newest.clear();
+    else if (this.newest.size > 4 * this.ts.length) {
+      // Series that left the window: rebuild from what is left.
+      this.newest = new Map();
+      for (let i = 0; i < this.ts.length; i++) this.newest.set(this.series[i]!, this.ts[i]!);
+    }
   }
 
   get size(): number {
