@@ -14,7 +14,7 @@ export function kafkaBrokers(): string[] {
   const provided = safeInject() ?? process.env.KAFKA_BROKERS;
   if (!provided) {
     throw new Error(
-      'no Kafka broker: the global setup provided none (see its [kafka-harness] warning at the start of the run) and KAFKA_BROKERS is not set; ' +
+      'no Kafka broker: the global setup provided none (see its [kafka-harness] warning at the start of the run; a package test that needs the broker must be named *.kafka.test.ts to run in the integration project) and KAFKA_BROKERS is not set; ' +
         'set KAFKA_BROKERS=host:port, run a Docker engine, or install a JDK 17+ and Maven',
     );
   }

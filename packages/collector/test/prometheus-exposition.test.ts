@@ -155,7 +155,9 @@ describe('Prometheus families as OTLP', () => {
     const temp = byName(points, 'temperature_celsius');
     expect(temp.map((p) => p.kind)).toEqual(['gauge', 'gauge']);
     expect(temp[0]).toMatchObject({ value: -3.5, attributes: { room: 'a' } });
+    // Its timestamp is before 1970, which OTLP (unsigned nanoseconds) cannot carry: it gets the scrape's time.
     expect(byName(points, 'something_weird')[0]).toMatchObject({ kind: 'gauge', value: Infinity });
+    expect(BigInt(byName(points, 'something_weird')[0]!.timeUnixNano)).toBeGreaterThan(0n);
     expect(byName(points, 'msdos_file_access_time_seconds')[0]!.attributes.error).toBe('Cannot find file:\n"FILE.TXT"');
     expect(byName(points, 'vigil.scrape.up')[0]).toMatchObject({ kind: 'gauge', value: 1 });
     expect(byName(points, 'vigil.scrape.duration')[0]).toMatchObject({ kind: 'gauge', value: 0.012, unit: 's' });

@@ -132,8 +132,9 @@ export function bucketsToOtlp(buckets: { le: number; count: number }[], count?: 
   return { explicitBounds, bucketCounts, count: total };
 }
 
+/** The sample's own time, or the scrape's when it has none or one before 1970 (OTLP times are unsigned). */
 function sampleTime(s: { timestampMs?: number }, o: ConvertOptions): string {
-  return msToNanos(s.timestampMs ?? o.scrapeMs);
+  return msToNanos(s.timestampMs !== undefined && s.timestampMs >= 0 ? s.timestampMs : o.scrapeMs);
 }
 
 function familyToMetric(f: Family, o: ConvertOptions): Obj[] {
