@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real servers the integration tests talk to, from Debian's packages: PostgreSQL, Redis,
 # node_exporter (scrape target), rsyslog with omkafka and kcat (collector benchmark baselines),
-# Alertmanager (notifier benchmark baseline). Installs what is missing when it can (root with
+# Alertmanager (notifier benchmark baseline), Chromium (the console's browser tests),
+# promtool from prometheus (checks deploy/prometheus). Installs what is missing when it can (root with
 # apt-get), otherwise says which packages to install and fails: tests never skip silently.
 set -uo pipefail
 
@@ -14,6 +15,8 @@ declare -A NEED=(
   ["/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so"]=rsyslog-kafka
   ["/usr/bin/kcat"]=kcat
   ["/usr/bin/prometheus-alertmanager"]=prometheus-alertmanager
+  ["/usr/bin/chromium"]=chromium
+  ["/usr/bin/promtool"]=prometheus
 )
 
 missing=()

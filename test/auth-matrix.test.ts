@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_NAMES, runVigil, type RunningVigil } from '@vigil/cli';
+import { loadDist } from '@vigil/console';
 import { declaredRoutes, parseConfig, SCOPES, type DeclaredRoute, type RouteScope, type Scope } from '@vigil/platform';
 
 /**
@@ -28,6 +29,8 @@ const EXPECTED: Record<string, RouteScope> = {
   'GET /api/v1/entities': 'read',
   'POST /api/v1/sql': 'read',
   'GET /openapi.json': 'public',
+  'GET /': 'public',
+  'GET /assets/*': 'public',
   'GET /api/v1/deliveries': 'read',
   'GET /api/v1/silences': 'read',
   'POST /api/v1/notify/preview': 'read',
@@ -35,6 +38,8 @@ const EXPECTED: Record<string, RouteScope> = {
   'POST /api/v1/notify/test/:channel': 'write',
   'POST /api/v1/silences': 'write',
   'DELETE /api/v1/silences/:id': 'write',
+  'GET /api/v1/rules': 'read',
+  'POST /api/v1/rules/reload': 'write',
   'POST /v1/metrics': 'ingest',
   'POST /v1/logs': 'ingest',
   'POST /v1/events': 'ingest',
@@ -62,9 +67,12 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** A file of the built console, for `/assets/*` (public like the page). */
+const CONSOLE_ASSET = [...loadDist().keys()].find((k) => k.startsWith('/assets/')) ?? '/assets/console-not-built';
+
 /** A concrete request for a route: path parameters filled, a JSON body where one is taken. */
 function request(r: DeclaredRoute, authorization?: string) {
-  const url = r.url.replace(':channel', 'console').replace(':id', 'no-such-silence');
+  const url = r.url.replace(':channel', 'console').replace(':id', 'no-such-silence').replace('/assets/*', CONSOLE_ASSET);
   const body = r.method === 'POST' ? { payload: '{}', headers: { 'content-type': 'application/json' } } : { headers: {} };
   return { method: r.method as 'GET', url, payload: body.payload, headers: { ...body.headers, ...(authorization ? { authorization } : {}) } };
 }

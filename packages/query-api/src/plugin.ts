@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { consoleRoutes } from '@vigil/console';
 import { logger, requireAccessControl, requireStorage, type HealthRegistry, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
 import { answerError } from './errors.js';
 import { alertsRoutes } from './routes/alerts.js';
@@ -23,6 +24,8 @@ export interface QueryApiOptions {
   health?: HealthRegistry;
   /** Bounds of POST /api/v1/sql (default 10 s, 10,000 rows, 10 MiB, 1 GiB of memory). */
   sqlLimits?: Partial<SqlLimits>;
+  /** Serve the web console at / (default true). */
+  console?: boolean;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -30,7 +33,8 @@ export const API_PREFIX = '/api/v1';
 /**
  * The query API: `/api/v1/hosts`, `/metrics/series`, `/metrics/summary`, `/alerts`, `/events`,
  * `/dashboard`, `/health/summary`, `/clients`, `/entities`, `/sql`, each group its own plugin,
- * every route of scope `read`; and `/openapi.json` (public), generated from every route's schemas. Encapsulated (not wrapped in
+ * every route of scope `read`; `/openapi.json` (public), generated from every route's schemas; and
+ * the web console (`@vigil/console`) at `/`. Encapsulated (not wrapped in
  * fastify-plugin), so its error handler and hooks touch only these routes, not /health or /metrics.
  * Only on a server with the access hook (`createHttpServer`).
  */
@@ -57,6 +61,8 @@ export const queryApiRoutes: FastifyPluginAsync<QueryApiOptions> = async (app, o
   }
   await app.register(sqlRoutes, { ...routeOptions, ...(opts.sqlLimits ? { sqlLimits: opts.sqlLimits } : {}), prefix: API_PREFIX });
   await app.register(openApiRoutes);
+  // The web console's page and assets at / (public: they carry no data, the API asks the token).
+  if (opts.console !== false) await app.register(consoleRoutes);
 };
 
 /** Adds the query API to the process's HTTP server (the one from `createHttpServer`), on the role's storage. */
