@@ -1,4 +1,5 @@
 import { SeverityNumber, type AttributeValue, type Attributes } from '@opentelemetry/api';
+import { MAX_TIME_NANOS } from '@vigil/platform';
 import type { LogRecordInput } from '../../plugin.js';
 
 /**
@@ -30,6 +31,8 @@ const LEVELS: Record<string, [SeverityNumber, string]> = {
 };
 
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** The latest time stored (MAX_TIME_NANOS in @vigil/platform's OTLP decoder). */
+const LATEST_MS = Number(MAX_TIME_NANOS / 1_000_000n);
 
 export type ParsedEvents = { ok: true; records: LogRecordInput[] } | { ok: false; problems: string[] };
 
@@ -88,6 +91,7 @@ export function parseEvents(body: unknown, now = Date.now()): ParsedEvents {
     if (e.timestamp !== undefined) {
       const t = typeof e.timestamp === 'number' ? e.timestamp : typeof e.timestamp === 'string' ? Date.parse(e.timestamp) : Number.NaN;
       if (!Number.isFinite(t) || t < 0) problems.push(`${field('timestamp')}: must be an ISO 8601 time or Unix milliseconds (got ${describe(e.timestamp)})`);
+      else if (t > LATEST_MS) problems.push(`${field('timestamp')}: ${describe(e.timestamp)} is after 2100-01-01T00:00:00Z, the latest time that can be stored`);
       else timestamp = t;
     }
     const attributes: Attributes = {};
