@@ -116,14 +116,17 @@ describe('rows in the real ClickHouse engine', () => {
     const trace = (root: string, order: number) =>
       `Traceback (most recent call last):\n  File "${root}/orders/service.py", line 88, in place\n    charge(o)\n  File "${root}/billing/charge.py", line 17, in charge\n    raise PaymentError(o)\nbilling.PaymentError: declined for order ${order}`;
     const logger = provider.getLogger('app');
-    logger.emit({ body: trace('/srv/a', 1), severityNumber: SeverityNumber.ERROR, severityText: 'ERROR', timestamp: 1_763_780_001_000 });
-    logger.emit({ body: trace('/opt/b', 2), severityNumber: SeverityNumber.ERROR, severityText: 'ERROR', timestamp: 1_763_780_002_000 });
-    logger.emit({ body: 'user logged in', severityNumber: SeverityNumber.INFO, timestamp: 1_763_780_003_000 });
+    // Recent times: rows older than the retention are dropped.
+    const t = Date.now() - 60_000;
+    logger.emit({ body: trace('/srv/a', 1), severityNumber: SeverityNumber.ERROR, severityText: 'ERROR', timestamp: t + 1 });
+    logger.emit({ body: trace('/opt/b', 2), severityNumber: SeverityNumber.ERROR, severityText: 'ERROR', timestamp: t + 2 });
+    logger.emit({ body: 'user logged in', severityNumber: SeverityNumber.INFO, timestamp: t + 3 });
     await provider.forceFlush();
     await insertRows(storage, 'otel_logs', logEntries(encodeLogs(exporter.getFinishedLogRecords(), 'otlp_proto')).map(logRow));
     const rows = await queryRows<{ fp: string; n: string }>(
       storage,
-      `SELECT LogAttributes['vigil.error.fingerprint'] AS fp, count() AS n FROM ${storage.table('otel_logs')} WHERE toUnixTimestamp64Milli(Timestamp) > 1763780000500 GROUP BY fp ORDER BY fp`,
+      `SELECT LogAttributes['vigil.error.fingerprint'] AS fp, count() AS n FROM ${storage.table('otel_logs')} WHERE toUnixTimestamp64Milli(Timestamp) > {t:Int64} GROUP BY fp ORDER BY fp`,
+      { t },
     );
     expect(rows.map((r) => [r.fp === '' ? '' : 'fp', Number(r.n)])).toEqual([['', 1], ['fp', 2]]);
     expect(rows[1]!.fp).toMatch(/^[0-9a-f]{16}$/);

@@ -120,6 +120,12 @@ describe('default templates', () => {
     expect(r.text.endsWith('Started: 2024-05-01 12:00:00 UTC\nResolved: 2024-05-01 13:05:30 UTC (lasted 1h5m30s)')).toBe(true);
   });
 
+  it('say the threshold crossed and read the unit when the transition carries them', () => {
+    expect(renderNotification({ ...firing, unit: '1', threshold: 0.9 }).text).toContain('Value: 93.1% over 5m (critical at 90%)\n');
+    expect(renderNotification({ ...firing, labels: { alertname: 'db_slow' }, rule: 'db_slow', value: 1.4, unit: 's', threshold: 1 }).text).toContain('Value: 1.4 over 5m (critical at 1)\n');
+    expect(renderNotification({ ...resolved, unit: '1', threshold: 0.9 }).text).toContain('Value: 42% over 5m\n');
+  });
+
   it('leave out missing annotations, the window when 0, and show plain numbers for non-fractions', () => {
     const r = renderNotification({ ...firing, severity: 'warning', annotations: {}, labels: { alertname: 'queue_depth' }, rule: 'queue_depth', value: 1532.5, window: 0 });
     expect(r.title).toBe('[FIRING:WARNING] queue_depth');

@@ -27,7 +27,8 @@ export const DEFAULT_TITLE = '{{#if firing}}[FIRING:{{upper severity}}]{{else}}[
 export const DEFAULT_BODY = [
   '{{#if annotations.summary}}{{annotations.summary}}\n{{/if}}',
   '{{#if annotations.description}}{{annotations.description}}\n{{/if}}',
-  'Value: {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if window}} over {{duration window}}{{/if}}\n',
+  'Value: {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if window}} over {{duration window}}{{/if}}',
+  '{{#if firing}}{{#if threshold}} ({{severity}} at {{#if fraction}}{{percent threshold}}{{else}}{{number threshold}}{{/if}}){{/if}}{{/if}}\n',
   'Severity: {{severity}}\n',
   'Labels:{{#each labels}} {{@key}}={{this}}{{/each}}\n',
   'Started: {{time startsAt}}',
@@ -78,11 +79,11 @@ export function duration(a: unknown, b?: unknown): string {
 export const HELPERS = { upper, percent, number, time, duration } as const;
 
 /**
- * Whether the value is a utilisation fraction (0..1): the metric is an OpenTelemetry
- * `*.utilization` metric or has unit `1`. The transition does not carry its metric, so this
- * reads the `metric` and `unit` labels, or the rule name.
+ * Whether the value is a utilisation fraction (0..1): the transition's `unit` is `1`; without a
+ * unit (older transitions), the `metric` and `unit` labels or the rule name say so.
  */
-export function isFraction(alert: Pick<AlertTransition, 'labels' | 'rule'>): boolean {
+export function isFraction(alert: Pick<AlertTransition, 'labels' | 'rule' | 'unit'>): boolean {
+  if (alert.unit !== undefined) return alert.unit === '1';
   const metric = alert.labels.metric ?? '';
   return alert.labels.unit === '1' || /\.utili[sz]ation$/.test(metric) || /utili[sz]ation/.test(alert.rule);
 }
