@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { HealthRegistry, KafkaBus, accessPolicy, createHttpServer, createTelemetry, decodeAlert, encodeMetrics, parseConfig, type AlertTransition } from '@vigil/platform';
 import { createRulesRole, registerRulesApi } from '@vigil/rules';
-import { eventually, kafkaBrokers, unique } from './harness/index.js';
+import { eventually, freePort, kafkaBrokers, unique } from './harness/index.js';
 
 class ManualReader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
@@ -114,4 +115,41 @@ describe('rules reload (file change, POST /api/v1/rules/reload) over Kafka', () 
     expect(applied.json()).toMatchObject({ ok: true, rules: 1 });
     await eventually('firing again under the new threshold', () => seen.map((a) => `${a.rule}:${a.status}`), (s) => s.filter((x) => x === 'hot:firing').length >= 2);
   }, 120_000);
+});
+
+describe('vigil rules process', () => {
+  it('SIGHUP reloads the rules: the config file and its rule files, a bad set refused and the process running on', async () => {
+    const prefix = unique('rules-hup');
+    const dir = mkdtempSync(join(os.tmpdir(), 'vigil-rules-hup-'));
+    const config = join(dir, 'vigil.yaml');
+    const write = (threshold: string) =>
+      writeFileSync(config, `kafka:\n  topics: { logs: ${prefix}-logs, metrics: ${prefix}-metrics, alerts: ${prefix}-alerts, dlq: ${prefix}-dlq }\nrules:\n  groupId: ${prefix}\n  defaults: false\n  rules:\n    - { name: hot, metric: temp, critical: ${threshold} }\n`);
+    write('50');
+    const port = await freePort();
+    let out = '';
+    const child = spawn(process.execPath, ['packages/cli/bin/vigil.mjs', 'rules', '--config', config], {
+      env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DATA_DIR: join(dir, 'data'), KAFKA_BROKERS: kafkaBrokers().join(','), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually('rules worker started', () => out, (o) => o.includes('rules worker started'), 90_000);
+      write('"nope"');
+      child.kill('SIGHUP');
+      await eventually('refused', () => out, (o) => o.includes('rules reload refused'), 20_000);
+      expect(out).toContain('"why":"SIGHUP"');
+      expect(out).toContain('rules.rules[0] \\"hot\\": critical: \\"nope\\"');
+      write('60');
+      child.kill('SIGHUP');
+      await eventually('reloaded', () => out, (o) => o.includes('"msg":"rules reloaded"'), 20_000);
+      const rules = await (await fetch(`http://127.0.0.1:${port}/api/v1/rules`)).json() as { lastReload: { ok: boolean } };
+      expect(rules.lastReload.ok).toBe(true);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
