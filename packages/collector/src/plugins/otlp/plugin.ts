@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError, hostPortProblem, installAccessControl, logger } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
+import { startGrpcIntake, type GrpcIntake } from './grpc.js';
 import { DEFAULT_BODY_LIMIT, registerIntake } from './intake.js';
 
 const log = logger('collector.otlp');
@@ -14,7 +15,13 @@ const schema = Type.Object(
       description:
         'host:port of this plugin\'s own HTTP listener (4318 is the OTLP/HTTP default, so SDKs ship to http://localhost:4318 unchanged); "" to use the collector\'s HTTP server instead.',
     }),
-    bodyLimit: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT, description: 'Largest request body in bytes, compressed and decompressed; larger ones get 413.' }),
+    grpc: Type.String({
+      default: '',
+      pattern: '^$|^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):[0-9]{1,5}$',
+      description:
+        'host:port of an OTLP/gRPC listener (logs and metrics Export; 127.0.0.1:4317 is where OTLP/gRPC exporters send by default); "" for none.',
+    }),
+    bodyLimit: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT, description: 'Largest request body (or gRPC message) in bytes, compressed and decompressed; larger ones get 413 (gRPC: RESOURCE_EXHAUSTED).' }),
     events: Type.Boolean({ default: true, description: 'Also serve the plain JSON events intake, POST /v1/events.' }),
   },
   { additionalProperties: false },
@@ -30,22 +37,40 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 /**
- * The OTLP receiver: OTLP/HTTP logs and metrics from any OpenTelemetry SDK, and the plain JSON
- * events intake, onto the collector's queue and spool (so applications never wait on Kafka).
+ * The OTLP receiver: OTLP/HTTP (and, when `grpc` is set, OTLP/gRPC) logs and metrics from any
+ * OpenTelemetry SDK or Collector, and the plain JSON events intake, onto the collector's queue and spool (so applications never wait on Kafka).
  */
 export const otlpPlugin = definePlugin({
   type: 'otlp',
-  description: 'OTLP/HTTP receiver (POST /v1/logs, /v1/metrics; protobuf or JSON, gzip) and a plain JSON events intake (POST /v1/events).',
+  description: 'OTLP/HTTP receiver (POST /v1/logs, /v1/metrics; protobuf or JSON, gzip), OTLP/gRPC (logs and metrics Export, optional) and a plain JSON events intake (POST /v1/events).',
   schema,
   check(options, at) {
+    const problems: string[] = [];
     const problem = options.listen === '' ? undefined : hostPortProblem(options.listen, true);
-    if (problem) throw new ConfigError([`${at}.listen: ${problem}; or "" to use the collector's HTTP server`]);
+    if (problem) problems.push(`${at}.listen: ${problem}; or "" to use the collector's HTTP server`);
+    const grpcProblem = options.grpc === '' ? undefined : hostPortProblem(options.grpc, true);
+    if (grpcProblem) problems.push(`${at}.grpc: ${grpcProblem}; or "" for no OTLP/gRPC listener`);
+    if (options.grpc !== '' && options.grpc === options.listen) problems.push(`${at}.grpc: "${options.grpc}" is also listen; give OTLP/gRPC its own port (4317 by convention)`);
+    if (problems.length > 0) throw new ConfigError(problems);
   },
   create(options, ctx) {
     let own: FastifyInstance | undefined;
-    const intake = { sink: () => ({ otlp: ctx.otlp, logs: ctx.logs, pressure: ctx.pressure }), bodyLimit: options.bodyLimit, events: options.events };
+    let grpc: GrpcIntake | undefined;
+    const sink = () => ({ otlp: ctx.otlp, logs: ctx.logs, pressure: ctx.pressure });
+    const intake = { sink, bodyLimit: options.bodyLimit, events: options.events };
+    const startGrpc = async () => {
+      if (options.grpc === '') return;
+      const { host, port } = parseListen(options.grpc);
+      try {
+        grpc = await startGrpcIntake(host, port, { sink, access: ctx.access, maxMessageBytes: options.bodyLimit });
+      } catch (err) {
+        throw new Error(`otlp plugin "${ctx.name}": cannot listen for OTLP/gRPC on ${options.grpc}: ${(err as Error).message} (choose another grpc: host:port)`);
+      }
+      log.info({ plugin: ctx.name, grpc: options.grpc }, 'OTLP/gRPC intake listening');
+    };
     return {
       async start() {
+        await startGrpc();
         if (options.listen === '') {
           if (!ctx.http) throw new Error(`otlp plugin "${ctx.name}": listen is "" but this collector has no HTTP server; set listen: host:port`);
           if (ctx.http.server.listening) {
@@ -69,9 +94,13 @@ export const otlpPlugin = definePlugin({
         log.info({ plugin: ctx.name, listen: options.listen }, 'OTLP/HTTP and JSON events intake listening');
       },
       async stop() {
+        await grpc?.stop();
+        grpc = undefined;
         await own?.close();
         own = undefined;
       },
+      /** Where the OTLP/gRPC listener is (tests bind port 0). */
+      grpcPort: () => grpc?.port,
     };
   },
 });
