@@ -148,10 +148,10 @@ rates AS (
   GROUP BY Host, metric
 )
 SELECT if(grouping(Host) = 1, '\\0all', Host) AS host, metric, avg(v) AS avg, max(v) AS max FROM (
-  SELECT Host, 'cpu' AS metric, cpu AS v FROM per_bucket WHERE hasCpu
-  UNION ALL SELECT Host, 'memory', memory FROM per_bucket WHERE hasMemory
-  UNION ALL SELECT Host, 'disk', disk FROM per_bucket WHERE hasDisk
-  UNION ALL SELECT Host, 'load1', load1 FROM per_bucket WHERE hasLoad)
+  -- One pass over per_bucket (a CTE named four times is computed four times).
+  SELECT Host, arrayJoin([('cpu', cpu, hasCpu), ('memory', memory, hasMemory), ('disk', disk, hasDisk), ('load1', load1, hasLoad)]) AS m,
+    m.1 AS metric, m.2 AS v
+  FROM per_bucket WHERE m.3)
 GROUP BY GROUPING SETS ((Host, metric), (metric))
 UNION ALL
 SELECT if(grouping(Host) = 1, '\\0all', Host) AS host, metric, sum(rate) AS avg, sum(rate) AS max FROM rates
