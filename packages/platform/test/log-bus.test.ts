@@ -73,7 +73,7 @@ describe('frames', () => {
     expect(torn.end).toBe(a.length);
     expect(torn.stop?.reason).toBe('partial');
     const damaged = Buffer.from(both);
-    damaged[a.length + 12] ^= 0xff;
+    damaged[a.length + 12] = damaged[a.length + 12]! ^ 0xff;
     expect(decodeFrames(damaged).stop).toMatchObject({ reason: 'corrupt', at: a.length, detail: 'checksum mismatch' });
   });
 });
