@@ -86,14 +86,14 @@ ORDER BY last DESC, id
 LIMIT 5000`;
 
 const lifecycleSql = (table: string) => `
-SELECT toUnixTimestamp64Nano(Timestamp) AS ns,
-  ${HASH_EXPR} AS h,
+SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns,
+  toString(${HASH_EXPR}) AS h,
   SeverityText AS severityText, SeverityNumber AS severityNumber, EventName AS eventName, Body AS body,
   ResourceAttributes['host.name'] AS host, ServiceName AS service, LogAttributes AS attributes, ResourceAttributes AS resource, TraceId AS traceId
 FROM ${table}
 WHERE TimestampTime >= toDateTime(intDiv({since:Int64}, 1000)) AND Timestamp >= fromUnixTimestamp64Milli({since:Int64})
   AND EventName IN ('app.startup', 'app.shutdown') AND ${CLIENT_ID} = {id:String}
-ORDER BY Timestamp DESC, h DESC
+ORDER BY Timestamp DESC, ${HASH_EXPR} DESC
 LIMIT {limit:UInt32}`;
 
 export const clientsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {

@@ -64,9 +64,10 @@ export type EventsReply = Static<typeof EventsReply>;
 
 export const DEFAULT_EVENTS_SINCE_MS = 3_600_000;
 
+/** ns and h come as decimal strings: as JSON numbers (chDB does not quote 64-bit integers) they would lose digits. */
 export interface EventRow {
-  ns: string | number;
-  h: string | number;
+  ns: string;
+  h: string;
   severityText: string;
   severityNumber: ChNumber;
   eventName: string;
@@ -127,13 +128,13 @@ const WHERE = `TimestampTime >= toDateTime(intDiv({from:Int64}, 1000)) AND Times
   AND ${SEVERITY_EXPR} >= {minSeverity:UInt8}`;
 
 export const eventsSql = (table: string) => `
-SELECT toUnixTimestamp64Nano(Timestamp) AS ns, ${HASH_EXPR} AS h, SeverityText AS severityText, SeverityNumber AS severityNumber,
+SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, toString(${HASH_EXPR}) AS h, SeverityText AS severityText, SeverityNumber AS severityNumber,
   EventName AS eventName, Body AS body, ResourceAttributes['host.name'] AS host, ServiceName AS service,
   LogAttributes AS attributes, ResourceAttributes AS resource, TraceId AS traceId
 FROM ${table}
 WHERE ${WHERE}
   AND ({afterNs:Int64} = 0 OR (toUnixTimestamp64Nano(Timestamp), ${HASH_EXPR}) < ({afterNs:Int64}, {afterHash:UInt64}))
-ORDER BY Timestamp DESC, h DESC
+ORDER BY Timestamp DESC, ${HASH_EXPR} DESC
 LIMIT {limit:UInt32}`;
 
 const groupsSql = (table: string) => `
