@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { HealthRegistry, KafkaBus, accessPolicy, createHttpServer, createTelemetry, decodeAlert, encodeMetrics, parseConfig, type AlertTransition } from '@vigil/platform';
+import { HealthRegistry, KafkaBus, accessPolicy, createHttpServer, createTelemetry, encodeMetrics, parseConfig } from '@vigil/platform';
 import { createRulesRole, registerRulesApi } from '@vigil/rules';
+import { watchAlerts } from './harness/alerts.js';
 import { eventually, freePort, kafkaBrokers, unique } from './harness/index.js';
 
 class ManualReader extends MetricReader {
@@ -56,18 +56,10 @@ describe('rules reload (file change, POST /api/v1/rules/reload) over Kafka', () 
     cleanup.push(() => app.close());
     cleanup.push(() => role.stop());
 
-    // What the worker publishes, read by a plain kafkajs consumer.
-    const seen: AlertTransition[] = [];
-    const kafka = new Kafka({ clientId: 'rules-reload-watch', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.kafka.topics.alerts, numPartitions: 2 }] });
-    await admin.disconnect();
-    const consumer = kafka.consumer({ groupId: unique('rules-reload-watch') });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [config.kafka.topics.alerts], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push(decodeAlert(message.value!)) });
-    cleanup.push(() => consumer.disconnect());
+    // What the worker publishes, as any consumer of vigil.alerts reads it.
+    const watch = await watchAlerts(config.kafka.brokers, config.kafka.topics.alerts);
+    cleanup.push(() => watch.stop());
+    const alerts = () => watch.seen.map((s) => `${s.alert.rule}:${s.alert.status}`);
 
     await role.start();
     const host = sensor(unique('host'));
@@ -86,7 +78,7 @@ describe('rules reload (file change, POST /api/v1/rules/reload) over Kafka', () 
     });
 
     host.set(90);
-    await eventually('firing', () => seen.map((a) => `${a.rule}:${a.status}`), (s) => s.includes('hot:firing'));
+    await eventually('firing', alerts, (s) => s.includes('hot:firing'));
 
     // A broken file: refused, logged, shown; the running rules stay.
     writeFileSync(ruleFile, 'rules:\n  - { name: hot, metric: temp, critical: 50, window: 5x }\n  - { name: other, kind: frequncy }\n');
@@ -106,14 +98,14 @@ describe('rules reload (file change, POST /api/v1/rules/reload) over Kafka', () 
     expect(status.sources).toEqual([expect.objectContaining({ state: 'live' })]);
     // The old rules still evaluate: cooling down resolves.
     host.set(10);
-    await eventually('resolved by the old rules', () => seen.map((a) => `${a.rule}:${a.status}`), (s) => s.includes('hot:resolved'));
+    await eventually('resolved by the old rules', alerts, (s) => s.includes('hot:resolved'));
 
     // A good file: applied by the API reload (the watcher may beat it to it: either way it applies).
     writeFileSync(ruleFile, 'rules:\n  - { name: hot, metric: temp, critical: 5, window: 1s, groupBy: [host.name] }\n');
     const applied = await app.inject({ method: 'POST', url: '/api/v1/rules/reload', headers: { authorization: 'Bearer secret-token' } });
     expect(applied.statusCode).toBe(200);
     expect(applied.json()).toMatchObject({ ok: true, rules: 1 });
-    await eventually('firing again under the new threshold', () => seen.map((a) => `${a.rule}:${a.status}`), (s) => s.filter((x) => x === 'hot:firing').length >= 2);
+    await eventually('firing again under the new threshold', alerts, (s) => s.filter((x) => x === 'hot:firing').length >= 2);
   }, 120_000);
 });
 

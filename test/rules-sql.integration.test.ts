@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
-import { HealthRegistry, KafkaBus, createTelemetry, decodeAlert, migrate, openStorage, parseConfig, type AlertTransition } from '@vigil/platform';
+import { HealthRegistry, KafkaBus, createTelemetry, migrate, openStorage, parseConfig } from '@vigil/platform';
 import { alertRow, insertRows } from '@vigil/ingest';
 import { createRulesRole } from '@vigil/rules';
+import { watchAlerts } from './harness/alerts.js';
 import { eventually, kafkaBrokers, unique } from './harness/index.js';
 
 describe('sql rules run on exactly one rules worker', () => {
@@ -38,17 +38,9 @@ describe('sql rules run on exactly one rules worker', () => {
       ].join('\n'),
       { env: { KAFKA_BROKERS: kafkaBrokers().join(',') } },
     );
-    const seen: { alert: AlertTransition; timestamp: number }[] = [];
-    const kafka = new Kafka({ clientId: 'rules-sql-watch', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.kafka.topics.alerts, numPartitions: 2 }] });
-    await admin.disconnect();
-    const consumer = kafka.consumer({ groupId: unique('rules-sql-watch') });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [config.kafka.topics.alerts], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push({ alert: decodeAlert(message.value!), timestamp: Number(message.timestamp) }) });
-    cleanup.push(() => consumer.disconnect());
+    const watch = await watchAlerts(config.kafka.brokers, config.kafka.topics.alerts);
+    cleanup.push(() => watch.stop());
+    const seen = watch.seen;
 
     const worker = () => {
       const bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: 'rules-sql', partitions: 2 });

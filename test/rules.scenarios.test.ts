@@ -2,14 +2,15 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { LoggerProvider, SimpleLogRecordProcessor, InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SeverityNumber } from '@opentelemetry/api';
-import { KafkaBus, decodeAlert, encodeLogs, encodeMetrics, parseConfig, type AlertTransition, type BusProducer } from '@vigil/platform';
+import { KafkaBus, encodeLogs, encodeMetrics, parseConfig, type BusProducer } from '@vigil/platform';
 import { runVigil, type RunningVigil } from '@vigil/cli';
 import { startFakeGithub, type FakeGithub } from '../packages/notifier/src/channels/github/fake-github.js';
+import { watchAlerts, type SeenAlert } from './harness/alerts.js';
 import { eventually, kafkaBrokers, unique } from './harness/index.js';
 import { startPostgres, type TestPostgres } from './harness/postgres.js';
 
@@ -34,8 +35,8 @@ describe('brief scenarios over Kafka and the embedded ClickHouse', () => {
   let vigil: RunningVigil;
   let producer: BusProducer;
   let bus: KafkaBus;
-  let consumer: Consumer;
-  const seen: { at: number; alert: AlertTransition }[] = [];
+  let watch: Awaited<ReturnType<typeof watchAlerts>> | undefined;
+  const seen = (): SeenAlert[] => watch?.seen ?? [];
   const topics = { logs: `${p}-logs`, metrics: `${p}-metrics`, alerts: `${p}-alerts`, dlq: `${p}-dlq` };
 
   beforeAll(async () => {
@@ -88,15 +89,11 @@ notifier:
       { env: { KAFKA_BROKERS: kafkaBrokers().join(',') } },
     );
     // What the rules worker publishes, as any consumer of vigil.alerts sees it.
-    const kafka = new Kafka({ clientId: 'scenarios-watch', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
+    const admin = new Kafka({ clientId: 'scenarios-topics', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 2 })) });
     await admin.disconnect();
-    consumer = kafka.consumer({ groupId: unique('scenarios-watch') });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topics.alerts], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push({ at: Date.now(), alert: decodeAlert(message.value!) }) });
+    watch = await watchAlerts(config.kafka.brokers, topics.alerts);
     vigil = await runVigil(config, { mode: 'distributed', roles: ['ingest', 'notifier', 'rules', 'collector'] });
     await vigil.started;
     bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: 'scenarios-feed', partitions: 2 });
@@ -105,14 +102,14 @@ notifier:
 
   afterAll(async () => {
     await vigil?.stop().catch(() => undefined);
-    await consumer?.disconnect().catch(() => undefined);
+    await watch?.stop().catch(() => undefined);
     await bus?.close().catch(() => undefined);
     await gh?.close();
     pg?.close();
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  const of = (rule: string, label?: [string, string]) => seen.filter((s) => s.alert.rule === rule && (!label || s.alert.labels[label[0]] === label[1]));
+  const of = (rule: string, label?: [string, string]) => seen().filter((s) => s.alert.rule === rule && (!label || s.alert.labels[label[0]] === label[1]));
 
   /** An application's log records as its OpenTelemetry SDK encodes them, on the logs topic. */
   async function appEvents(host: string, events: { name?: string; body?: string; severity?: SeverityNumber }[]) {

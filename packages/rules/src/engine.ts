@@ -3,7 +3,7 @@ import type { KindRuntime, Reading } from './kinds/kind.js';
 import { rank, type Severity } from './levels.js';
 import type { CompiledRule } from './rules.js';
 import { eventAttribute, eventView, type EventView } from './selector.js';
-import { advanceSource, alignDown, alignUp, estimate, isSilent, newSource, sourceId, stalled, type Source, type SourceTiming } from './sources.js';
+import { advanceSource, alignDown, alignUp, estimate, horizonFor, isSilent, newSource, passed, sourceId, stalled, type Reads, type Signal, type Source, type SourceTiming } from './sources.js';
 import { INACTIVE, displayState, restoredState, step, type AlertState, type Emission, type Observation, type StepOptions } from './state.js';
 import { renderAnnotations } from './template.js';
 import { alertTransition } from './transition.js';
@@ -22,6 +22,7 @@ import { alertTransition } from './transition.js';
 
 export const SOURCE_SILENT_RULE = 'source_silent';
 const SOURCE_ANNOTATION = 'vigil.source';
+const SIGNALS: readonly Signal[] = [0, 1];
 /** A group further behind than this many steps jumps to the newest one (after a long pause). */
 const MAX_CATCH_UP = 60;
 
@@ -100,6 +101,8 @@ interface Group {
 interface RuleRuntime {
   compiled: CompiledRule;
   kind: KindRuntime;
+  /** The signals it reads: its windows wait for those. */
+  reads: Reads;
   name: string;
   groups: Map<string, Group>;
   stepOptions: StepOptions;
@@ -199,9 +202,12 @@ export class RuleEngine {
       .map((compiled) => {
         const r = compiled.rule;
         const flapping = r.flapping ? { changes: r.flapping.changes, windowMs: r.flapping.window } : this.options.flapping;
+        const kind = compiled.kind!;
+        const reads: Reads = kind.metricInputs.length > 0 && kind.eventInputs.length > 0 ? 2 : kind.eventInputs.length > 0 ? 1 : 0;
         return {
           compiled,
-          kind: compiled.kind!,
+          kind,
+          reads,
           name: r.name,
           groups: new Map(),
           stepOptions: { forMs: r.for, keepFiringForMs: r.keepFiringFor, nodata: r.nodata, flapping },
@@ -246,9 +252,9 @@ export class RuleEngine {
     return s;
   }
 
-  private touch(s: Source, ts: number, ctx: IngestContext): void {
+  private touch(s: Source, signal: Signal, ts: number, ctx: IngestContext): void {
     if (ctx.partition !== undefined) s.partition = ctx.partition;
-    if (advanceSource(s, ts, ctx.now)) this.dirtySources.add(s);
+    if (advanceSource(s, signal, ts, ctx.now)) this.dirtySources.add(s);
   }
 
   private group(rt: RuleRuntime, values: Record<string, string>, key: string, source: Source, ts: number, now: number): Group {
@@ -256,7 +262,7 @@ export class RuleEngine {
     for (const k of rt.kind.groupBy) if (values[k]) labels[k] = values[k]!;
     Object.assign(labels, rt.compiled.rule.labels);
     const fp = fingerprint(labels);
-    const start = Math.max(alignUp(ts, this.options.stepMs), source.horizon);
+    const start = Math.max(alignUp(ts, this.options.stepMs), horizonFor(source, rt.reads));
     const g: Group = {
       rule: rt,
       key,
@@ -296,7 +302,7 @@ export class RuleEngine {
 
   /** A new group for a metric sample; undefined when the sample is older than its source's evaluated windows. */
   private newGroup(rt: RuleRuntime, key: string, attrs: Record<string, string>, res: Record<string, string>, source: Source, ts: number, now: number): Group | undefined {
-    if (ts < source.horizon) return undefined;
+    if (ts < horizonFor(source, rt.reads)) return undefined;
     return this.group(rt, groupValues(rt.kind.groupBy, (k) => attrs[k] ?? res[k]), key, source, ts, now);
   }
 
@@ -327,7 +333,7 @@ export class RuleEngine {
     const keys = this.keyScratch;
     for (const p of points) {
       if (p.resource !== lastResource) {
-        if (source && newest > -Infinity) this.touch(source, newest, ctx);
+        if (source && newest > -Infinity) this.touch(source, 0, newest, ctx);
         lastResource = p.resource;
         source = this.sourceOf(p.resource, ctx);
         newest = -Infinity;
@@ -383,7 +389,7 @@ export class RuleEngine {
         accepted++;
       }
     }
-    if (source && newest > -Infinity) this.touch(source, newest, ctx);
+    if (source && newest > -Infinity) this.touch(source, 0, newest, ctx);
     return { accepted, dropped, late };
   }
 
@@ -395,7 +401,7 @@ export class RuleEngine {
     for (const e of entries) {
       const source = this.sourceOf(e.resource, ctx);
       const ts = nanosToMillis(e.timeUnixNano) || fallback;
-      this.touch(source, ts, ctx);
+      this.touch(source, 1, ts, ctx);
       if (this.eventRules.length === 0) continue;
       let view: EventView | undefined;
       for (const r of this.eventRules) {
@@ -406,7 +412,7 @@ export class RuleEngine {
         let key = '';
         for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + eventAttribute(v, by[i]!);
         let g = r.rule.groups.get(key);
-        if (!g && ts >= source.horizon) g = this.group(r.rule, groupValues(by, (k) => eventAttribute(v, k)), key, source, ts, ctx.now);
+        if (!g && ts >= horizonFor(source, r.rule.reads)) g = this.group(r.rule, groupValues(by, (k) => eventAttribute(v, k)), key, source, ts, ctx.now);
         if (g && !this.admit(g, source, ts)) g = undefined;
         if (!g) {
           late++;
@@ -456,7 +462,8 @@ export class RuleEngine {
         continue;
       }
       this.silence(s, now, out);
-      if (stalled(s, now, this.timing)) this.schedule(s, now, candidates);
+      // A signal that waited maxLateness moves its windows on (the other may still be flowing).
+      if (now - s.at[0] > this.options.maxLatenessMs || now - s.at[1] > this.options.maxLatenessMs) this.schedule(s, now, candidates);
     }
     for (const g of candidates) this.evaluateGroup(g, now, out);
     this.dormantAlerts(now, out);
@@ -465,18 +472,26 @@ export class RuleEngine {
   }
 
   private schedule(s: Source, now: number, candidates: Set<Group>): void {
-    const horizon = alignDown(estimate(s, now, this.timing), this.options.stepMs);
-    if (horizon <= s.horizon) return;
-    s.horizon = horizon;
+    let moved = false;
+    for (const signal of SIGNALS) {
+      if (s.wm[signal] === -Infinity) continue;
+      const horizon = alignDown(estimate(s, signal, now, this.timing), this.options.stepMs);
+      if (horizon <= s.hz[signal]) continue;
+      s.hz[signal] = horizon;
+      if (horizon > s.horizon) s.horizon = horizon;
+      moved = true;
+    }
+    if (!moved) return;
     const groups = this.groupsOf.get(s);
     if (groups) for (const g of groups) candidates.add(g);
   }
 
-  /** How far a group's windows may be evaluated: the least of its sources' horizons. */
+  /** How far a group's windows may be evaluated: the least of its sources' horizons in what it reads. */
   private readyUntil(g: Group): number {
-    let ready = g.source.horizon;
+    const reads = g.rule.reads;
+    let ready = horizonFor(g.source, reads);
     // A silent source's horizon moves on with the clock (tick), so it never blocks the others for long.
-    if (g.more) for (const s of g.more.keys()) if (s.horizon < ready) ready = s.horizon;
+    if (g.more) for (const s of g.more.keys()) ready = Math.min(ready, horizonFor(s, reads));
     return ready;
   }
 
@@ -515,7 +530,7 @@ export class RuleEngine {
         this.forgetGroup(g, t, out, 'forgotten: silent longer than forgetAfter');
         return false;
       }
-      complete = eager || kind.absenceAware || this.complete(g, t);
+      complete = eager || kind.absenceAware || this.complete(g, t, now);
       const lower = g.state.phase !== 'inactive' && rank(reading.level) < rank(g.state.severity);
       if (!complete && (reading.level === undefined || lower)) obs = { kind: 'hold' };
       else if (reading.value === undefined) obs = { kind: 'none' };
@@ -538,10 +553,16 @@ export class RuleEngine {
     return true;
   }
 
-  /** Every live source of the group has passed `t`. */
-  private complete(g: Group, t: number): boolean {
-    if (!g.source.silent && g.source.watermark < t) return false;
-    if (g.more) for (const s of g.more.keys()) if (!s.silent && s.watermark < t) return false;
+  /**
+   * Whether the window ending at `t` is complete: every source of the group has passed `t` in what
+   * the group reads, or is silent, or still sends otherwise (a quiet stream of a live source is quiet,
+   * not late).
+   */
+  private complete(g: Group, t: number, now: number): boolean {
+    const reads = g.rule.reads;
+    const done = (s: Source) => s.silent || passed(s, reads, t) || !stalled(s, now, this.timing);
+    if (!done(g.source)) return false;
+    if (g.more) for (const s of g.more.keys()) if (!done(s)) return false;
     return true;
   }
 

@@ -7,11 +7,18 @@ import type { ResourceInfo } from '@vigil/platform';
  * watermark is the newest event time seen from it. Pure: every function takes `now`, the
  * processing time, apart from the event times the records carry.
  *
- * A window ending at `t` is complete for a source once its watermark reached `t`. A source
- * whose watermark stops moving first *stalls* (windows are evaluated anyway after `maxLateness`,
- * but an incomplete window never resolves or lowers an alert) and then, after `silentAfter` (and
- * at least three of its usual gaps), is *silent*: absent, not late.
+ * A window ending at `t` is complete for a source once its watermark reached `t`. Metrics and log
+ * records travel on different topics, so one may lag the other: each signal has its own watermark
+ * (what is late is judged per signal), while silence is judged on the source as a whole. A source
+ * that stops sending first *stalls* (windows are evaluated anyway after `maxLateness`, but an
+ * incomplete window never resolves or lowers an alert) and then, after `silentAfter` (and at least
+ * three of its usual gaps), is *silent*: absent, not late.
  */
+
+/** 0: metrics, 1: log records. */
+export type Signal = 0 | 1;
+/** What a rule reads: metrics, log records, or both (a ratio of a metric to an event count). */
+export type Reads = Signal | 2;
 
 export const IDENTITY_KEYS = ['host.id', 'service.instance.id', 'host.name', 'service.name'] as const;
 
@@ -40,9 +47,13 @@ export interface Source {
   gapMs: number;
   /** Labels of its source_silent alert (vigil.source, host.name, service.name). */
   labels: Record<string, string>;
-  /** Aligned time up to which its windows were scheduled for evaluation. */
+  /** Aligned time up to which its windows were scheduled for evaluation (the larger of the signals'). */
   horizon: number;
   silent: boolean;
+  /** Per signal: newest event time, processing time it last moved, and the scheduled horizon. */
+  readonly wm: [number, number];
+  readonly at: [number, number];
+  readonly hz: [number, number];
 }
 
 export interface SourceTiming {
@@ -57,13 +68,29 @@ export function newSource(id: string, resource: ResourceInfo, partition: number,
   const service = resource.attributes['service.name'];
   if (host) labels['host.name'] = host;
   if (service) labels['service.name'] = service;
-  return { id, partition, watermark: -Infinity, advancedAt: now, firstSeenAt: now, advances: 0, gapMs: 0, labels, horizon: -Infinity, silent: false };
+  return {
+    id,
+    partition,
+    watermark: -Infinity,
+    advancedAt: now,
+    firstSeenAt: now,
+    advances: 0,
+    gapMs: 0,
+    labels,
+    horizon: -Infinity,
+    silent: false,
+    wm: [-Infinity, -Infinity],
+    at: [now, now],
+    hz: [-Infinity, -Infinity],
+  };
 }
 
-/** Moves the watermark to `ts` when newer; true when it moved. */
-export function advanceSource(s: Source, ts: number, now: number): boolean {
-  if (!(ts > s.watermark)) return false;
-  s.watermark = ts;
+/** Moves the signal's watermark to `ts` when newer; true when it moved. */
+export function advanceSource(s: Source, signal: Signal, ts: number, now: number): boolean {
+  if (!(ts > s.wm[signal])) return false;
+  s.wm[signal] = ts;
+  s.at[signal] = now;
+  if (ts > s.watermark) s.watermark = ts;
   if (now > s.advancedAt) {
     const gap = now - s.advancedAt;
     s.gapMs = s.advances <= 1 ? gap : s.gapMs * 0.8 + gap * 0.2;
@@ -74,15 +101,29 @@ export function advanceSource(s: Source, ts: number, now: number): boolean {
 }
 
 /**
- * How far the source's windows may be evaluated: its watermark, moved on with the processing
- * clock once it has waited `maxLateness` for the source (so a stalled source's windows still close).
+ * How far the source's windows over a signal may be evaluated: that signal's watermark, moved on
+ * with the processing clock once it has waited `maxLateness` for it (so a stalled signal's windows still close).
  */
-export function estimate(s: Source, now: number, t: SourceTiming): number {
-  const waited = now - s.advancedAt - t.maxLatenessMs;
-  return waited > 0 ? s.watermark + waited : s.watermark;
+export function estimate(s: Source, signal: Signal, now: number, t: SourceTiming): number {
+  const waited = now - s.at[signal] - t.maxLatenessMs;
+  return waited > 0 ? s.wm[signal] + waited : s.wm[signal];
 }
 
-/** Whether the source has waited longer than `maxLateness`. */
+/** The horizon of what a group reads: one signal's, or for both the lesser of those the source sends. */
+export function horizonFor(s: Source, reads: Reads): number {
+  if (reads !== 2) return s.hz[reads];
+  if (s.wm[0] === -Infinity) return s.hz[1];
+  if (s.wm[1] === -Infinity) return s.hz[0];
+  return Math.min(s.hz[0], s.hz[1]);
+}
+
+/** Whether the source has passed `t` in what a group reads. */
+export function passed(s: Source, reads: Reads, t: number): boolean {
+  if (reads !== 2) return s.wm[reads] >= t;
+  return (s.wm[0] === -Infinity || s.wm[0] >= t) && (s.wm[1] === -Infinity || s.wm[1] >= t);
+}
+
+/** Whether the source as a whole has sent nothing for longer than `maxLateness`. */
 export function stalled(s: Source, now: number, t: SourceTiming): boolean {
   return now - s.advancedAt > t.maxLatenessMs;
 }

@@ -146,6 +146,25 @@ describe('late versus absent', () => {
   });
 });
 
+describe('metrics and logs of one source', () => {
+  it('logs behind the metrics (another topic) are not late: each signal has its own watermark; a quiet log stream of a live source resolves', () => {
+    const d = drive(rules({ name: 'errs', kind: 'frequency', events: { severity: 'error' }, window: '1m', warning: 1 }));
+    const err = (at: number) => event(at, { severityNumber: 17, body: `db down ${at}` });
+    for (let at = 0; at <= 40_000; at += 10_000) d.metrics([gauge('temp', 1, at)], at + 50);
+    // An error logged at 25 s reaches the worker after the metrics of 40 s.
+    d.logs([err(25_000)], 45_000);
+    d.metrics([gauge('temp', 1, 50_000)], 50_050);
+    d.logs([event(51_000)], 51_050);
+    expect(d.out.map((o) => [o.t.rule, o.t.status, o.t.value])).toEqual([['errs', 'firing', 1]]);
+    // No more log records, the metrics flow on: the log windows close after maxLateness and the alert resolves.
+    for (let at = 60_000; at <= 140_000; at += 10_000) {
+      d.metrics([gauge('temp', 1, at)], at + 50);
+      d.until(at + 9_000);
+    }
+    expect(d.out.map((o) => [o.t.rule, o.t.status])).toEqual([['errs', 'firing'], ['errs', 'resolved']]);
+  });
+});
+
 describe('event rules', () => {
   it('frequency counts matching records per group and window', () => {
     const d = drive(rules({ name: 'errs', kind: 'frequency', events: { severity: 'error' }, groupBy: ['host.name', 'service.name'], window: '1m', warning: 2, critical: 5 }));
