@@ -16,14 +16,22 @@ export const HostOptions = Type.Object(
     disks: Type.Optional(
       Type.String({ format: 'regex', description: 'Regular expression of the block devices to report from /proc/diskstats; default: whole disks (no partitions, loop or RAM devices).', examples: ['^(sd[a-z]+|nvme\\d+n\\d+)$'] }),
     ),
+    procfs: Type.String({
+      default: '/proc',
+      pattern: '^/',
+      description:
+        "Where the host's /proc is mounted. In a container given it read-only (Kubernetes DaemonSet, compose: /host/proc), mounts and network counters are read from its process 1, the host's init, as node_exporter's --path.procfs.",
+      examples: ['/host/proc'],
+    }),
+    rootfs: Type.String({ default: '/', pattern: '^/', description: "Where the host's root filesystem is mounted; filesystems are measured under it and reported by their host paths (node_exporter's --path.rootfs).", examples: ['/host/root'] }),
   },
   { additionalProperties: false },
 );
 
 /** Turns the checked options into what registerHostMetrics takes (the disk pattern compiled once). */
-export function hostMetricsOptions(o: { interval: number; perCpu: boolean; disks?: string }): HostMetricsOptions {
+export function hostMetricsOptions(o: { interval: number; perCpu: boolean; disks?: string; procfs?: string; rootfs?: string }): HostMetricsOptions {
   const re = o.disks !== undefined ? new RegExp(o.disks) : undefined;
-  return { interval: o.interval, perCpu: o.perCpu, disks: re ? (d) => re.test(d) : HOST_DEFAULTS.disks };
+  return { interval: o.interval, perCpu: o.perCpu, disks: re ? (d) => re.test(d) : HOST_DEFAULTS.disks, procfs: o.procfs, rootfs: o.rootfs };
 }
 
 /**

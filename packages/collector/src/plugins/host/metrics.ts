@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
 import { ValueType, type Attributes, type BatchObservableResult, type Meter } from '@opentelemetry/api';
 import { logger } from '@vigil/platform';
 import {
@@ -33,9 +34,31 @@ export interface HostMetricsOptions {
   perCpu: boolean;
   /** Which block devices /proc/diskstats contributes (default: whole disks, no partitions, loop or RAM devices). */
   disks: (device: string) => boolean;
+  /**
+   * Where the host's procfs is mounted (default /proc). Elsewhere (a container given the host's
+   * /proc read-only, as node_exporter's --path.procfs), mounts and network counters are read from
+   * its process 1, the host's init, so they are the host's rather than the container's.
+   */
+  procfs?: string;
+  /** Where the host's root filesystem is mounted (default /); filesystems are measured under it and reported by their host paths. */
+  rootfs?: string;
 }
 
 export const HOST_DEFAULTS: HostMetricsOptions = { interval: 10_000, perCpu: true, disks: isReportedDisk };
+
+/** The files a reading takes, under the given procfs. */
+export function procPaths(procfs = '/proc'): { stat: string; meminfo: string; mounts: string; netDev: string; diskstats: string; uptime: string } {
+  // The process's own view at /proc; the host's init's (pid 1) when the host's procfs is mounted elsewhere.
+  const ns = procfs === '/proc' ? procfs : join(procfs, '1');
+  return {
+    stat: join(procfs, 'stat'),
+    meminfo: join(procfs, 'meminfo'),
+    mounts: join(ns, 'mounts'),
+    netDev: join(ns, 'net', 'dev'),
+    diskstats: join(procfs, 'diskstats'),
+    uptime: join(procfs, 'uptime'),
+  };
+}
 
 async function readText(path: string): Promise<string | undefined> {
   try {
@@ -140,9 +163,11 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
   const blocked = { 'process.status': 'blocked' };
 
   // A baseline now, so the first collection already has utilization.
+  const paths = procPaths(options.procfs);
+  const rootfs = options.rootfs ?? '/';
   const baseline = (() => {
     try {
-      return parseProcStat(readFileSync('/proc/stat', 'utf8'));
+      return parseProcStat(readFileSync(paths.stat, 'utf8'));
     } catch {
       return undefined;
     }
@@ -155,7 +180,7 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
 
   async function read(): Promise<Reading> {
     const [statText, memText, mountsText, netText, diskText, uptimeText] = await Promise.all(
-      ['/proc/stat', '/proc/meminfo', '/proc/mounts', '/proc/net/dev', '/proc/diskstats', '/proc/uptime'].map(readText),
+      [paths.stat, paths.meminfo, paths.mounts, paths.netDev, paths.diskstats, paths.uptime].map(readText),
     );
     const stat = (statText !== undefined ? parseProcStat(statText) : undefined) ?? osStat();
     const util = prevTotal ? cpuUtilization(prevTotal, stat.total) : undefined;
@@ -166,7 +191,7 @@ export function registerHostMetrics(meter: Meter, options: HostMetricsOptions = 
     await Promise.all(
       mounts.map(async (m) => {
         try {
-          const usage = fsUsage(await statfs(m.mountpoint));
+          const usage = fsUsage(await statfs(rootfs === '/' ? m.mountpoint : join(rootfs, m.mountpoint)));
           if (usage) filesystems.push({ attrs: { 'system.device': m.device, 'system.filesystem.mountpoint': m.mountpoint, 'system.filesystem.type': m.type }, usage });
         } catch (err) {
           if (!mountWarned) log.debug({ mountpoint: m.mountpoint, err: (err as Error).message }, 'cannot stat filesystem');
