@@ -15,6 +15,9 @@ Usage:
                                         (SIGHUP reloads the rules)
   vigil notifier   [--config FILE]      alert transitions to the console and webhooks
   vigil query-api  [--config FILE]      the HTTP API over ClickHouse
+  vigil run --roles ROLE,ROLE... [--config FILE]
+                                        several roles in one process against Kafka, e.g. a central node
+                                        on the embedded engine: --roles ingest,rules,notifier,query-api
   vigil validate FILE                   check a config without running it
   vigil parse [--rules default|FILE] [--format text|json] < sample.log
                                         what a rule pack makes of each log line (severity, category, attributes, metrics)
@@ -24,13 +27,16 @@ Usage:
                                         expected alerts), as promtool test rules; non-zero with a diff
   vigil version
 
-Environment: VIGIL_PORT (HTTP port, default 8080), VIGIL_DATA_DIR (default ./data), KAFKA_BROKERS,
-CLICKHOUSE_URL, CLICKHOUSE_PASSWORD, VIGIL_API_TOKEN, LOG_LEVEL.
+Environment: VIGIL_CONFIG (the config file when --config is not given), VIGIL_PORT (HTTP port, default
+8080), VIGIL_DATA_DIR (default ./data), KAFKA_BROKERS, CLICKHOUSE_URL, CLICKHOUSE_PASSWORD, VIGIL_API_TOKEN,
+LOG_LEVEL.
 `;
 
 interface Args {
   command: string | undefined;
   config?: string;
+  /** `run --roles a,b`: as given, checked by `parseRoles`. */
+  roles?: string;
   positional: string[];
 }
 
@@ -43,6 +49,11 @@ export function parseArgs(argv: string[]): Args {
       if (!v) throw new UsageError('--config needs a file name');
       out.config = v;
     } else if (a.startsWith('--config=')) out.config = a.slice('--config='.length);
+    else if (out.command === 'run' && a === '--roles') {
+      const v = argv[++i];
+      if (!v) throw new UsageError(`--roles needs a list: --roles ${ROLE_NAMES.join(',')}`);
+      out.roles = v;
+    } else if (out.command === 'run' && a.startsWith('--roles=')) out.roles = a.slice('--roles='.length);
     // `parse` and `template` have options of their own, checked by their commands.
     else if (a.startsWith('-') && out.command !== 'parse' && out.command !== 'template') throw new UsageError(`unknown option ${a}`);
     else out.positional.push(a);
@@ -51,6 +62,19 @@ export function parseArgs(argv: string[]): Args {
 }
 
 class UsageError extends Error {}
+
+/** `--roles ingest,rules`: known role names, each once, in the order given. */
+export function parseRoles(list: string | undefined): RoleName[] {
+  if (list === undefined) throw new UsageError(`run needs --roles: vigil run --roles ingest,rules,notifier,query-api (roles: ${ROLE_NAMES.join(', ')})`);
+  const names = list.split(',').map((r) => r.trim());
+  const roles: RoleName[] = [];
+  for (const name of names) {
+    const role = ROLE_NAMES.find((r) => r === name);
+    if (!role) throw new UsageError(`--roles: "${name}" is not a role (use ${ROLE_NAMES.join(', ')}, separated by commas)`);
+    if (!roles.includes(role)) roles.push(role);
+  }
+  return roles;
+}
 
 /** The notifier section is open in the platform's schema: receivers are the notifier package's. */
 function notifierSummary(notifier: VigilConfig['notifier']): string {
@@ -152,6 +176,8 @@ async function run(config: VigilConfig, mode: 'all-in-one' | 'distributed', role
 export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseArgs(argv);
+    // VIGIL_CONFIG: the container image's default config, so `docker run vigil ingest` needs no flag.
+    const configFile = args.config ?? (process.env.VIGIL_CONFIG || undefined);
     switch (args.command) {
       case undefined:
       case 'help':
@@ -164,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${VIGIL_VERSION}\n`);
         return 0;
       case 'validate': {
-        const file = args.positional[0] ?? args.config;
+        const file = args.positional[0] ?? configFile;
         if (!file) throw new UsageError('validate needs a file: vigil validate vigil.yaml');
         const config = await loadConfig(file);
         const { checkRulesConfig } = await import('@vigil/rules');
@@ -187,11 +213,17 @@ export async function main(argv: string[]): Promise<number> {
         return await testRulesCommand(args.positional.slice(1));
       }
       case 'all-in-one':
-        return await run(await loadConfig(args.config), 'all-in-one', [...ROLE_NAMES], args.config);
+        return await run(await loadConfig(configFile), 'all-in-one', [...ROLE_NAMES], configFile);
+      case 'run': {
+        // Several roles in one process on Kafka: with no clickhouse.url, a central node on the embedded engine.
+        if (args.positional.length > 0) throw new UsageError(`run takes its roles as --roles ${args.positional.join(',')}, not as arguments`);
+        const roles = parseRoles(args.roles);
+        return await run(await loadConfig(configFile, roles), 'distributed', roles, configFile);
+      }
       default: {
         const role = ROLE_NAMES.find((r) => r === args.command);
         if (!role) throw new UsageError(`unknown command "${args.command}"`);
-        return await run(await loadConfig(args.config, [role]), 'distributed', [role], args.config);
+        return await run(await loadConfig(configFile, [role]), 'distributed', [role], configFile);
       }
     }
   } catch (err) {
