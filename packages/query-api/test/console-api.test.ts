@@ -306,6 +306,17 @@ describe('GET /api/v1/clients', () => {
     expect((await get('/api/v1/clients?since=24h&errors_since=1h')).body.clients.at(-1).errors).toBe(0);
   });
 
+  it('answers the same from the sources rollup (8 days) and from the raw records (beyond them)', async () => {
+    const strip = (clients: any[]) => clients.map(({ events5m: _recent, ...c }) => c);
+    const rollup = (await get('/api/v1/clients?since=24h&errors_since=24h')).body.clients;
+    const raw = (await get('/api/v1/clients?since=30d&errors_since=24h')).body.clients;
+    expect(raw.length).toBeGreaterThan(0);
+    expect(strip(rollup)).toEqual(strip(raw));
+    const hosts = (await get('/api/v1/hosts?since=24h')).body.hosts;
+    expect(hosts.length).toBeGreaterThan(0);
+    expect(hosts).toEqual((await get('/api/v1/hosts?since=30d')).body.hosts);
+  });
+
   it('start/stop history of one client, newest first', async () => {
     const { status, body } = await get('/api/v1/clients/mac-aa/lifecycle');
     expect(status).toBe(200);

@@ -283,7 +283,117 @@ TTL toDateTime(Time) + INTERVAL 30 DAY`,
     name: 'Rollups: per-minute and per-hour aggregates of gauges, sums and log counts',
     statements: ({ db }) => rollupStatements(db),
   },
+  {
+    version: 8,
+    name: 'Sources: per-minute last-seen, identity and record counts of every host and client',
+    statements: ({ db }) => sourceStatements(db),
+  },
+  {
+    version: 9,
+    name: 'Latest value of every gauge and sum series',
+    statements: ({ db }) => latestStatements(db),
+  },
 ];
+
+/**
+ * The newest value of every series (gauges and sums, by host, service, name and attributes):
+ * what "now" panels and the health report read, one row per series after merges, however long
+ * the history. A series not seen for 8 days leaves it.
+ */
+export const LATEST_TABLE = 'vigil_metrics_latest';
+
+function latestStatements(db: string): string[] {
+  const out = [
+    `
+CREATE TABLE IF NOT EXISTS ${db}.${LATEST_TABLE} (
+    MetricName LowCardinality(String),
+    Host LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Kind LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    LastSeen SimpleAggregateFunction(max, DateTime64(9)),
+    Last AggregateFunction(argMax, Float64, DateTime64(9))
+) ENGINE = AggregatingMergeTree
+ORDER BY (MetricName, Host, ServiceName, Kind, Attributes)
+TTL toDateTime(LastSeen) + INTERVAL 8 DAY`,
+  ];
+  for (const [kind, source] of [['gauge', 'otel_metrics_gauge'], ['sum', 'otel_metrics_sum']] as const) {
+    const select = (where: string) => `
+SELECT MetricName, ResourceAttributes['host.name'] AS Host, ServiceName, '${kind}' AS Kind, mapSort(Attributes) AS Attributes,
+    max(TimeUnix) AS LastSeen, argMaxState(Value, TimeUnix) AS Last
+FROM ${db}.${source}${where}
+GROUP BY MetricName, Host, ServiceName, Attributes`;
+    out.push(`INSERT INTO ${db}.${LATEST_TABLE} ${select(` WHERE TimeUnix < ${BACKFILL_BEFORE} AND TimeUnix >= now() - INTERVAL 8 DAY`)}`);
+    out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${LATEST_TABLE}_${kind}_mv TO ${db}.${LATEST_TABLE} AS ${select('')}`);
+  }
+  return out;
+}
+
+/**
+ * Who reports, per minute: hosts (by host.name, from metrics and logs) and clients (by their
+ * stable id, from logs), with their newest identity (host.id, OS, version), when they were last
+ * seen, and their record and error counts. The console's host and client lists read thousands of
+ * rows here instead of scanning a day of raw points for identity. An id or OS that a record lacks
+ * never blanks a known one (argMaxIf: the newest non-empty value).
+ */
+export const SOURCES_TABLE = 'vigil_sources_1m';
+/** A client's id: service.instance.id, else host.id, else host.name (the query API's clients). */
+export const CLIENT_ID_EXPR = `multiIf(ResourceAttributes['service.instance.id'] != '', ResourceAttributes['service.instance.id'],
+  ResourceAttributes['host.id'] != '', ResourceAttributes['host.id'], ResourceAttributes['host.name'])`;
+/** A log record's severity number, from its text when it has no number (as the events API ranks them). */
+export const LOG_SEVERITY_EXPR = `if(SeverityNumber > 0, SeverityNumber,
+  transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'], [1, 5, 9, 13, 13, 17, 21, 21], 0))`;
+
+function sourceStatements(db: string): string[] {
+  const latest = (name: string) => `${name} AggregateFunction(argMaxIf, String, DateTime64(9), UInt8)`;
+  const out = [
+    `
+CREATE TABLE IF NOT EXISTS ${db}.${SOURCES_TABLE} (
+    Bucket DateTime,
+    Host LowCardinality(String),
+    Client String,
+    ServiceName LowCardinality(String),
+    Signal LowCardinality(String),
+    LastSeen SimpleAggregateFunction(max, DateTime64(9)),
+    ${latest('HostId')},
+    ${latest('OsType')},
+    ${latest('OsDescription')},
+    ${latest('Version')},
+    LastEvent AggregateFunction(argMax, String, DateTime64(9)),
+    Records SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Bucket)
+ORDER BY (Bucket, Host, Client, ServiceName, Signal)
+TTL Bucket + INTERVAL 8 DAY`,
+  ];
+  const state = (expr: string, time: string) => `argMaxIfState(${expr}, ${time}, ${expr} != '')`;
+  const identity = (time: string, version: string) =>
+    `${state("ResourceAttributes['host.id']", time)} AS HostId, ${state("ResourceAttributes['os.type']", time)} AS OsType,
+    ${state("ResourceAttributes['os.description']", time)} AS OsDescription, ${state(version, time)} AS Version`;
+  const metrics = (source: string, where: string) => `
+SELECT toStartOfMinute(TimeUnix) AS Bucket, ResourceAttributes['host.name'] AS Host, '' AS Client, ServiceName, 'metrics' AS Signal,
+    max(TimeUnix) AS LastSeen, ${identity('TimeUnix', "ResourceAttributes['service.version']")},
+    argMaxState('', TimeUnix) AS LastEvent, count() AS Records, toUInt64(0) AS Errors
+FROM ${db}.${source}${where}
+GROUP BY Bucket, Host, ServiceName`;
+  const logs = (where: string) => `
+SELECT toStartOfMinute(Timestamp) AS Bucket, ResourceAttributes['host.name'] AS Host, ${CLIENT_ID_EXPR} AS Client, ServiceName, 'logs' AS Signal,
+    max(Timestamp) AS LastSeen,
+    ${identity('Timestamp', "if(ResourceAttributes['service.version'] != '', ResourceAttributes['service.version'], LogAttributes['app.version'])")},
+    argMaxState(if(EventName != '', EventName, substring(Body, 1, 120)), Timestamp) AS LastEvent,
+    count() AS Records, countIf(${LOG_SEVERITY_EXPR} >= 17) AS Errors
+FROM ${db}.otel_logs${where}
+GROUP BY Bucket, Host, Client, ServiceName`;
+  // As the rollups of migration 7: what was stored before is aggregated once, the views take what comes.
+  for (const source of ['otel_metrics_gauge', 'otel_metrics_sum']) {
+    out.push(`INSERT INTO ${db}.${SOURCES_TABLE} ${metrics(source, ` WHERE TimeUnix < ${BACKFILL_BEFORE} AND TimeUnix >= now() - INTERVAL 8 DAY`)}`);
+    out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${SOURCES_TABLE}_${source.replace('otel_metrics_', '')}_mv TO ${db}.${SOURCES_TABLE} AS ${metrics(source, '')}`);
+  }
+  out.push(`INSERT INTO ${db}.${SOURCES_TABLE} ${logs(` WHERE TimestampTime < ${BACKFILL_BEFORE} AND TimestampTime >= now() - INTERVAL 8 DAY`)}`);
+  out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${SOURCES_TABLE}_logs_mv TO ${db}.${SOURCES_TABLE} AS ${logs('')}`);
+  return out;
+}
 
 /**
  * Per-minute and per-hour aggregates, kept by materialized views as rows are inserted, so series

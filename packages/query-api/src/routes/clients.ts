@@ -4,6 +4,8 @@ import { errorResponses } from '../errors.js';
 import { checkLimit, sinceStart } from '../parameters.js';
 import { isoFromMs, readRows, toNumber, type ChNumber } from '../read-rows.js';
 import { EventItem, HASH_EXPR, SEVERITY_EXPR, eventFromRow, type EventRow } from './events.js';
+import { CLIENT_ID_EXPR } from '@vigil/platform';
+import { SOURCES_REACH_MS, clientsFromSources } from '../sources.js';
 import type { RouteOptions } from './options.js';
 
 /**
@@ -15,8 +17,8 @@ import type { RouteOptions } from './options.js';
  * application (or its collector) reports.
  */
 
-const CLIENT_ID = `multiIf(ResourceAttributes['service.instance.id'] != '', ResourceAttributes['service.instance.id'],
-  ResourceAttributes['host.id'] != '', ResourceAttributes['host.id'], ResourceAttributes['host.name'])`;
+/** The same id the sources rollup keys clients by. */
+const CLIENT_ID = CLIENT_ID_EXPR;
 
 export const ClientsQuery = Type.Object({
   since: Type.Optional(Type.String({ description: 'active within, e.g. 1h (default), 24h' })),
@@ -98,6 +100,8 @@ LIMIT {limit:UInt32}`;
 
 export const clientsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
   const table = storage.table('otel_logs');
+  const fromSources = clientsFromSources(storage);
+  // Beyond the sources rollup's 8 days: the raw logs.
   const list = clientsSql(table);
   const lifecycle = lifecycleSql(table);
   app.get<{ Querystring: ClientsQuery; Reply: ClientsReply }>(
@@ -114,8 +118,9 @@ export const clientsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sto
       const t = now();
       const activeFrom = sinceStart(req.query.since, 3_600_000, t);
       const errorsFrom = sinceStart(req.query.errors_since, 86_400_000, t, 'errors_since');
-      const rows = await readRows<ClientRow>(storage, 'clients', list, {
-        scanFrom: Math.min(activeFrom, errorsFrom, t - 300_000),
+      const scanFrom = Math.min(activeFrom, errorsFrom, t - 300_000);
+      const rows = await readRows<ClientRow>(storage, 'clients', t - scanFrom <= SOURCES_REACH_MS ? fromSources : list, {
+        scanFrom,
         activeFrom,
         errorsFrom,
         from5m: t - 300_000,

@@ -1,3 +1,4 @@
+import { LOG_SEVERITY_EXPR } from '@vigil/platform';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { ERROR_FINGERPRINT_ATTRIBUTE } from '@vigil/platform';
@@ -110,8 +111,8 @@ interface GroupRow {
 }
 
 /** SeverityNumber, or for records that only carry text ("WARNING"), the number of the text. */
-export const SEVERITY_EXPR = `if(SeverityNumber > 0, SeverityNumber,
-  transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'], [1, 5, 9, 13, 13, 17, 21, 21], 0))`;
+/** A record's severity number, from its text when it has none (the log counts rollup ranks them the same). */
+export const SEVERITY_EXPR = LOG_SEVERITY_EXPR;
 
 /** The stable tie-break of records with the same timestamp: a hash of what they hold. */
 export const HASH_EXPR = 'cityHash64(Timestamp, Body, ResourceAttributes, LogAttributes, SeverityNumber, EventName, TraceId, SpanId)';

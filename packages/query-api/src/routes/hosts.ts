@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../errors.js';
 import { sinceStart } from '../parameters.js';
 import { isoFromMs, readRows, type ChNumber } from '../read-rows.js';
+import { SOURCES_REACH_MS, hostsFromSources } from '../sources.js';
 import type { RouteOptions } from './options.js';
 
 export const HostsQuery = Type.Object({
@@ -65,6 +66,8 @@ ORDER BY name`;
 };
 
 export const hostsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
+  const fromSources = hostsFromSources(storage);
+  // Beyond the sources rollup's 8 days: the raw tables.
   const sql = hostsSql([
     { table: storage.table('otel_metrics_gauge'), time: 'TimeUnix' },
     { table: storage.table('otel_metrics_sum'), time: 'TimeUnix' },
@@ -75,8 +78,9 @@ export const hostsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stora
     '/hosts',
     { config: { scope: 'read' }, schema: { querystring: HostsQuery, response: { 200: HostsReply, ...errorResponses } } },
     async (req) => {
-      const since = sinceStart(req.query.since, DEFAULT_HOSTS_SINCE_MS, now());
-      const rows = await readRows<HostRow>(storage, 'hosts', sql, { since });
+      const t = now();
+      const since = sinceStart(req.query.since, DEFAULT_HOSTS_SINCE_MS, t);
+      const rows = await readRows<HostRow>(storage, 'hosts', t - since <= SOURCES_REACH_MS ? fromSources : sql, { since });
       return {
         hosts: rows.map((r) => ({
           name: r.name,

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { LATEST_TABLE } from '@vigil/platform';
 import {
   RESOURCE_METRICS,
   databaseFindings,
@@ -15,6 +16,7 @@ import { errorResponses } from '../errors.js';
 import { isoFromMs, readRows, toFiniteOrNull, toNumber, type ChNumber } from '../read-rows.js';
 import { AlertItem, alertFromRow, alertQueries, orderActive, type AlertRow } from './alerts.js';
 import { EventItem, eventFromRow, eventsSql, type EventRow } from './events.js';
+import { hostsFromSources } from '../sources.js';
 import type { RouteOptions } from './options.js';
 
 /**
@@ -139,35 +141,25 @@ interface DeliveryRow {
 }
 
 export const overviewRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now, health }) => {
-  const m1 = storage.table('vigil_metrics_1m');
   const logs1m = storage.table('vigil_log_counts_1m');
+  // Current readings from the latest-value table (migration 9): one row per series, whatever the history.
+  const latest = storage.table(LATEST_TABLE);
   const readingsSql = `
-SELECT Host AS host, MetricName AS name, Attributes AS attributes, argMaxMerge(Last) AS value, toInt64(toUnixTimestamp(max(Bucket))) * 1000 AS at
-FROM ${m1}
-WHERE MetricName IN {names:Array(String)} AND Bucket >= toDateTime(intDiv({from:Int64}, 1000)) AND Host != ''
-GROUP BY host, name, attributes`;
+SELECT Host AS host, MetricName AS name, Attributes AS attributes, argMaxMerge(Last) AS value, toUnixTimestamp64Milli(max(LastSeen)) AS at
+FROM ${latest}
+WHERE MetricName IN {names:Array(String)} AND Host != ''
+GROUP BY host, name, attributes
+HAVING at >= {from:Int64}`;
   const countersSql = `
 SELECT name, attributes, sum(v) AS value FROM (
-  SELECT Host, MetricName AS name, Attributes AS attributes, argMaxMerge(Last) AS v
-  FROM ${m1}
-  WHERE Bucket >= toDateTime(intDiv({from:Int64}, 1000))
-    AND NOT startsWith(MetricName, 'system.') AND NOT startsWith(MetricName, 'process.') AND NOT startsWith(MetricName, 'vigil.')
-  GROUP BY Host, name, attributes)
+  SELECT Host, MetricName AS name, Attributes AS attributes, argMaxMerge(Last) AS v, max(LastSeen) AS seen
+  FROM ${latest}
+  WHERE NOT startsWith(MetricName, 'system.') AND NOT startsWith(MetricName, 'process.') AND NOT startsWith(MetricName, 'vigil.')
+  GROUP BY Host, name, attributes
+  HAVING seen >= fromUnixTimestamp64Milli({from:Int64}))
 GROUP BY name, attributes ORDER BY name, toString(attributes) LIMIT 100`;
-  // Identity and OS from system.uptime (one series per host); hosts without it by their rollup rows.
-  const hostsSql = `
-SELECT name, any(id) AS id, any(os) AS os, any(osDescription) AS osDescription, max(seen) AS lastSeen FROM (
-  SELECT ResourceAttributes['host.name'] AS name, argMax(ResourceAttributes['host.id'], TimeUnix) AS id,
-    argMax(ResourceAttributes['os.type'], TimeUnix) AS os, argMax(ResourceAttributes['os.description'], TimeUnix) AS osDescription,
-    toUnixTimestamp64Milli(max(TimeUnix)) AS seen
-  FROM ${storage.table('otel_metrics_gauge')}
-  WHERE MetricName = 'system.uptime' AND TimeUnix >= fromUnixTimestamp64Milli({from:Int64}) AND ResourceAttributes['host.name'] != ''
-  GROUP BY name
-  UNION ALL
-  SELECT Host AS name, '' AS id, '' AS os, '' AS osDescription, toInt64(toUnixTimestamp(max(Bucket))) * 1000 AS seen
-  FROM ${m1} WHERE Bucket >= toDateTime(intDiv({from:Int64}, 1000)) AND Host != ''
-  GROUP BY name)
-GROUP BY name ORDER BY name`;
+  // Identity, OS and last seen of every host with metrics in the last day, from the sources rollup.
+  const hostsSql = hostsFromSources(storage, 'metrics');
   const countsSql = `
 SELECT sumIf(Count, Bucket >= toDateTime(intDiv({from5m:Int64}, 1000))) AS events5m, sumIf(Count, SeverityNumber >= 17) AS errors1h
 FROM ${logs1m} WHERE Bucket >= toDateTime(intDiv({from1h:Int64}, 1000))`;
@@ -180,6 +172,20 @@ WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})
 ORDER BY Time DESC LIMIT 10`;
   const failedCountSql = `SELECT count() AS n FROM ${deliveriesTable} FINAL WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})`;
   const errorsSql = eventsSql(storage.table('otel_logs'));
+  // The minute of the 10th newest error (by the per-minute log counts), so the last errors are
+  // read from a few minutes of raw logs rather than a whole day.
+  const errorMinutesSql = `
+SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM (
+  SELECT Bucket AS b FROM ${logs1m}
+  WHERE SeverityNumber >= 17 AND Bucket >= toDateTime(intDiv({from:Int64}, 1000))
+  GROUP BY b ORDER BY b DESC LIMIT 10)`;
+
+  /** The last 10 records of severity error or worse since `from`. */
+  async function lastErrors(from: number, to: number): Promise<EventRow[]> {
+    const [minutes] = await readRows<{ from: ChNumber; minutes: ChNumber }>(storage, 'recent error minutes', errorMinutesSql, { from });
+    if (!minutes || toNumber(minutes.minutes) === 0) return [];
+    return readRows<EventRow>(storage, 'recent errors', errorsSql, { ...NO_FILTERS, from: Math.max(from, toNumber(minutes.from)), to, minSeverity: 17, limit: 10 });
+  }
   const alerts = alertQueries(storage);
 
   async function healthSummary(t: number): Promise<{ summary: HealthSummary; resources: HostResources[] }> {
@@ -237,17 +243,11 @@ ORDER BY Time DESC LIMIT 10`;
       const t = now();
       const [{ summary, resources }, hostRows, counts, activeRows, recentRows, errorRows, failed, failedCount] = await Promise.all([
         healthSummary(t),
-        readRows<HostInfoRow>(storage, 'dashboard hosts', hostsSql, { from: t - DAY_MS }),
+        readRows<HostInfoRow>(storage, 'dashboard hosts', hostsSql, { since: t - DAY_MS }),
         readRows<{ events5m: ChNumber; errors1h: ChNumber }>(storage, 'event counts', countsSql, { from5m: t - 5 * 60_000, from1h: t - 3_600_000 }),
         readRows<AlertRow>(storage, 'active alerts', alerts.active, {}),
         readRows<AlertRow>(storage, 'recent alerts', alerts.recent, { since: t - DAY_MS, limit: 10 }),
-        readRows<EventRow>(storage, 'recent errors', errorsSql, {
-          ...NO_FILTERS,
-          from: t - DAY_MS,
-          to: t + 1,
-          minSeverity: 17,
-          limit: 10,
-        }),
+        lastErrors(t - DAY_MS, t + 1),
         readRows<DeliveryRow>(storage, 'failed deliveries', failedSql, { from: t - DAY_MS }),
         readRows<{ n: ChNumber }>(storage, 'failed deliveries', failedCountSql, { from: t - DAY_MS }),
       ]);
