@@ -17,3 +17,4 @@ export * from './role.js';
 export * from './version.js';
 export * from './dlq.js';
 export * from './wellformed.js';
+export * from './prometheus-names.js';
