@@ -655,7 +655,7 @@ export class RuleEngine {
         fingerprint: fp,
         status: 'resolved',
         severity: a.severity,
-        labels: a.labels,
+        labels: { ...a.labels, severity: a.severity },
         annotations: { ...(a.annotations ?? {}) },
         startsAt: a.startsAt,
         endsAt: new Date(now).toISOString(),
@@ -828,7 +828,7 @@ export class RuleEngine {
     return d && { phase: 'firing', severity: d.alert.severity, display: 'firing' };
   }
 
-  /** Alerts firing now, with their labels and annotations as last rendered (`vigil test rules`). */
+  /** Alerts firing now, with their identity labels (severity apart) and annotations as last rendered (`vigil test rules`). */
   firing(): { rule: string; labels: Record<string, string>; severity: Severity; value: number; annotations: Record<string, string> }[] {
     const out = [];
     for (const rt of this.rules) {
@@ -842,7 +842,8 @@ export class RuleEngine {
     for (const [s, a] of this.silentAlerts) {
       if (a.state.phase !== 'firing') continue;
       const t = this.silentTransition(s, { status: 'firing', severity: a.state.severity, value: a.state.value, startsAtMs: a.state.startsAtMs });
-      out.push({ rule: SOURCE_SILENT_RULE, labels: t.labels, severity: a.state.severity, value: t.value, annotations: t.annotations });
+      const { severity: _level, ...labels } = t.labels;
+      out.push({ rule: SOURCE_SILENT_RULE, labels, severity: a.state.severity, value: t.value, annotations: t.annotations });
     }
     return out;
   }

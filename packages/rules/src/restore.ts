@@ -1,5 +1,6 @@
 import { queryRows, type AlertSeverity, type Storage } from '@vigil/platform';
 import type { RestoredAlert } from './engine.js';
+import { FOREIGN_RULES } from './rules.js';
 
 interface Row {
   fingerprint: string;
@@ -16,7 +17,8 @@ interface Row {
  * The alerts that are firing according to the alert history (`vigil_alerts`, written by ingest
  * from `vigil.alerts`): the latest transition of each fingerprint, kept when it is a firing one.
  * When a firing and a resolve share an EventTime, the resolve wins. Times are read as Unix
- * milliseconds so the server's time zone cannot shift them.
+ * milliseconds so the server's time zone cannot shift them. Alerts no rule raised (Prometheus's,
+ * taken in by the notifier) are not this worker's to resolve.
  */
 export async function loadFiringAlerts(storage: Storage): Promise<RestoredAlert[]> {
   const latest = "(EventTime, Status = 'resolved')";
@@ -32,8 +34,8 @@ export async function loadFiringAlerts(storage: Storage): Promise<RestoredAlert[
             argMax(Value, ${latest}) AS value
        FROM ${storage.table('vigil_alerts')}
       GROUP BY Fingerprint
-     HAVING status = {status:String}`,
-    { status: 'firing' },
+     HAVING status = {status:String} AND rule NOT IN {foreign:Array(String)}`,
+    { status: 'firing', foreign: FOREIGN_RULES },
   );
   return rows.map((r) => ({
     fingerprint: r.fingerprint,

@@ -29,10 +29,20 @@ export interface CompiledRule {
   readonly kind: KindRuntime | undefined;
 }
 
-/** The labels every alert of a rule carries (alertname, the group-by attributes, the rule's labels). */
+/** The labels every alert of a rule carries (alertname, severity, the group-by attributes, the rule's labels). */
 export function ruleLabelNames(rule: Rule): Set<string> {
-  return new Set(['alertname', ...(rule.groupBy ?? []), ...Object.keys(rule.labels)]);
+  return new Set(['alertname', 'severity', ...(rule.groupBy ?? []), ...Object.keys(rule.labels)]);
 }
+
+/**
+ * The `rule` of alerts on `vigil.alerts` that no rule of this package raised: the notifier's
+ * Alertmanager-compatible intake publishes Prometheus's alerts as `prometheus`, and `api` names
+ * messages of the notify API. A worker's restart leaves them alone.
+ */
+export const FOREIGN_RULES: readonly string[] = ['prometheus', 'api'];
+
+/** Rule names a rule may not have: the engine's own alert, and the foreign ones. */
+export const RESERVED_RULE_NAMES: ReadonlySet<string> = new Set(['source_silent', ...FOREIGN_RULES]);
 
 function hasThresholds(rule: Rule): rule is Rule & Thresholds {
   return rule.kind === 'threshold' || rule.kind === 'frequency' || rule.kind === 'ratio' || rule.kind === 'rate' || rule.kind === 'sql';
@@ -85,6 +95,9 @@ export function ruleProblems(rule: Rule, at = `rule "${rule.name}"`): string[] {
     out.push(`${at}: query: may not have SETTINGS, FORMAT or INTO OUTFILE (Vigil runs it read-only with timeout and maxRows, and reads JSON)`);
   }
   if ('alertname' in rule.labels) out.push(`${at}: labels.alertname is set from the rule name and cannot be given`);
+  if ('severity' in rule.labels) out.push(`${at}: labels.severity is set from the level crossed (info, warning, critical) and cannot be given (set the thresholds)`);
+  if (rule.groupBy?.includes('severity')) out.push(`${at}: groupBy: "severity" is the alert's level, set by the rule; it cannot be a groupBy attribute`);
+  if (RESERVED_RULE_NAMES.has(rule.name)) out.push(`${at}: name: "${rule.name}" is reserved (${[...RESERVED_RULE_NAMES].join(', ')} name alerts Vigil makes itself or takes from Prometheus and the API); choose another name`);
   for (const key of rule.groupBy ?? []) {
     if (key in rule.labels) out.push(`${at}: labels.${key}: is also a groupBy attribute (the alert's identity would not follow the group)`);
   }

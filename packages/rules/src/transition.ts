@@ -16,14 +16,18 @@ export interface TransitionParts {
   expr: string;
 }
 
-/** One alert transition from what the state machine emitted. */
+/**
+ * One alert transition from what the state machine emitted. `severity` is a label too, as
+ * Alertmanager's receivers expect (`alerts[].labels.severity`); the fingerprint is made without
+ * it (`p.fingerprint`), so an alert keeps its identity when its level changes.
+ */
 export function alertTransition(p: TransitionParts): RuleTransition {
   const e = p.emission;
   return {
     fingerprint: p.fingerprint,
     status: e.status,
     severity: e.severity,
-    labels: p.labels,
+    labels: { ...p.labels, severity: e.severity },
     annotations: p.annotations,
     startsAt: new Date(e.startsAtMs).toISOString(),
     ...(e.endsAtMs !== undefined ? { endsAt: new Date(e.endsAtMs).toISOString() } : {}),

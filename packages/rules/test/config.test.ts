@@ -81,7 +81,7 @@ describe('rule problems name the file, the rule and the key', () => {
       `${f2}: rules[0] "c": needs an info, warning or critical threshold`,
       `${f2}: rules[1] "d": give either metric or events (what to watch)`,
       `${f2}: rules[2] "c": is defined twice (also at ${f2}: rules[0]; names must be unique)`,
-      `${f2}: rules[2] "c": annotations.summary: {{labels.nope}}: the alert has no label "nope" (it has alertname, host.name)`,
+      `${f2}: rules[2] "c": annotations.summary: {{labels.nope}}: the alert has no label "nope" (it has alertname, severity, host.name)`,
       `${f2}: rules[2] "c": annotations.summary: {{event.body}}: the rule reads no events (event.* is for frequency, absence, state and ratio rules over events)`,
     ]);
   });

@@ -82,6 +82,18 @@ describe('threshold over watermarks (default cpu_high)', () => {
     for (const at of [1_000, 11_000]) d.metrics([gauge('temp', 90, at, {}, 'a'), gauge('temp', 45, at, {}, 'b'), gauge('temp', 10, at, {}, 'c')], at);
     expect(d.brief().map((b) => b.slice(3)).sort()).toEqual([['critical', 'a'], ['warning', 'b']]);
   });
+
+  it('severity is a label of every transition; the fingerprint stays when the level changes', () => {
+    const d = drive(rules({ name: 'hot', metric: 'temp', warning: 40, critical: 50, window: '10s' }));
+    for (const [at, v] of [[1_000, 45], [11_000, 90], [21_000, 90], [31_000, 10], [41_000, 10]] as const) d.metrics([gauge('temp', v, at)], at);
+    const seen = d.out.map(({ t }) => [t.status, t.severity, t.labels.severity, t.fingerprint]);
+    const fp = fingerprint({ alertname: 'hot', 'host.name': 'web-1' });
+    expect(seen).toEqual([
+      ['firing', 'warning', 'warning', fp],
+      ['firing', 'critical', 'critical', fp],
+      ['resolved', 'critical', 'critical', fp],
+    ]);
+  });
 });
 
 describe('late versus absent', () => {
@@ -100,7 +112,8 @@ describe('late versus absent', () => {
     expect(d.brief().map((b) => b.slice(1, 5))).toEqual([[SOURCE_SILENT_RULE, 'firing', 'warning', 'b']]);
     const silent = d.out[0]!;
     expect(silent.at).toBe(181_000); // the first tick 120 s after b last sent (60 050)
-    expect(silent.t.labels).toEqual({ alertname: SOURCE_SILENT_RULE, 'vigil.source': 'id-b', 'host.name': 'b', 'service.name': 'vigil-collector' });
+    expect(silent.t.labels).toEqual({ alertname: SOURCE_SILENT_RULE, severity: 'warning', 'vigil.source': 'id-b', 'host.name': 'b', 'service.name': 'vigil-collector' });
+    expect(silent.t.fingerprint).toBe(fingerprint({ alertname: SOURCE_SILENT_RULE, 'vigil.source': 'id-b', 'host.name': 'b', 'service.name': 'vigil-collector' }));
     expect(silent.t.annotations.description).toMatch(/its 1 firing alert\(s\) are held in nodata/);
     expect(d.engine.stateOf(fingerprint({ alertname: 'hot', 'host.name': 'b' }))).toMatchObject({ phase: 'firing', display: 'nodata' });
     // b comes back, cooled down: source_silent resolves, then its alert resolves on complete data.

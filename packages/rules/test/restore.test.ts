@@ -80,6 +80,13 @@ describe('loadFiringAlerts', () => {
     ]);
   });
 
+  it('leaves out alerts no rule raised (Prometheus\'s, taken in by the notifier)', async () => {
+    await storage.client.command({ query: `TRUNCATE TABLE ${storage.table('vigil_alerts')}` });
+    await insert({ ...transition('p', 'firing', 'critical', T0), rule: 'prometheus' }, T0);
+    await insert(transition('q', 'firing', 'critical', T0), T0);
+    expect((await loadFiringAlerts(storage)).map((a) => a.labels['host.name'])).toEqual(['q']);
+  });
+
   it('reads an empty history as nothing firing', async () => {
     await storage.client.command({ query: `TRUNCATE TABLE ${storage.table('vigil_alerts')}` });
     expect(await loadFiringAlerts(storage)).toEqual([]);

@@ -69,7 +69,7 @@ describe('sql rules on the embedded ClickHouse', () => {
     const { r } = runner(errorsPerService);
     const ts = await r.runAll();
     expect(ts.map((t) => [t.labels, t.status, t.severity, t.value, t.annotations.summary])).toEqual([
-      [{ alertname: 'errors_per_service', service: 'shop' }, 'firing', 'warning', 3, '3 errors from shop in 1h'],
+      [{ alertname: 'errors_per_service', service: 'shop', severity: 'warning' }, 'firing', 'warning', 3, '3 errors from shop in 1h'],
     ]);
     expect(ts[0]!.threshold).toBe(2);
     expect(r.status()).toEqual([expect.objectContaining({ name: 'errors_per_service', health: 'ok', groups: [expect.objectContaining({ state: 'inactive' }), expect.objectContaining({ state: 'firing', value: 3 })] })]);
