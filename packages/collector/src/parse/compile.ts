@@ -1,6 +1,7 @@
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
 import { ConfigError, checkSection } from '@vigil/platform';
 import type { LogRecordInput } from '../plugin.js';
+import { extractException } from './exception.js';
 import { parseJsonObject, recordFromJson } from './json.js';
 import { classificationOf, severityFromSyslog, severityFromWord, severityText } from './severity.js';
 import { RulePackSpec, type MetricSpec, type RuleSpec } from './spec.js';
@@ -84,7 +85,9 @@ export interface CompiledRule {
   severity: number;
   category: string | undefined;
   event: string | undefined;
+  /** Matches continue; the later rules match this rule's message group instead of the line. */
   continue: boolean;
+  unwrap: boolean;
   metrics: MetricPlan[];
 }
 
@@ -152,6 +155,7 @@ function compileRule(rule: RuleSpec, index: number, source: string, problems: st
     return { group, role: roleOf(group), attribute, type: typeOf(attribute, declared) };
   });
   const known = new Set(groupNames);
+  if (rule.unwrap && !known.has('message')) problems.push(`${at}.unwrap: rule "${rule.name}": unwrap needs a (?<message>...) group in match: the part of the line that the later rules see`);
   const constants: ConstantAttribute[] = [];
   for (const [name, template] of Object.entries(rule.attributes)) {
     const parts = template.split(TEMPLATE);
@@ -182,7 +186,8 @@ function compileRule(rule: RuleSpec, index: number, source: string, problems: st
     severity: rule.severity === undefined ? 0 : (severityFromWord(rule.severity) ?? 0),
     category: rule.category,
     event: rule.event,
-    continue: rule.continue,
+    continue: rule.continue || rule.unwrap,
+    unwrap: rule.unwrap,
     metrics,
   };
 }
@@ -222,11 +227,46 @@ export function compileRulePack(spec: unknown, source: string): Parser {
 
 const EMPTY: Attributes = Object.freeze({}) as Attributes;
 
+/** No rule set a category. */
+const NONE = Number.MAX_SAFE_INTEGER;
+
+/** Lines of a multiline record read for its category beyond its first: message lines and exception lines. */
+const MAX_EXTRA_LINES = 16;
+
+/** What one run of the rules over one text found. Reused from line to line: a single line allocates none. */
+class Pass {
+  /** Severity the text states (a level group, a syslog priority, a JSON level). */
+  level = 0;
+  /** Highest severity of the rules that matched. */
+  rule = 0;
+  category: string | undefined;
+  /** Index of the rule that set `category`; an earlier rule is the more specific. */
+  categoryRule = NONE;
+  /** Whether a message group set the body. */
+  message = false;
+  /** The record's time is known (a JSON line's own): timestamp groups do not change it. */
+  keepTime = false;
+  readonly hits: CompiledRule[] = [];
+  readonly groups: (Record<string, string | undefined> | undefined)[] = [];
+
+  reset(level: number): void {
+    this.level = level;
+    this.rule = 0;
+    this.category = undefined;
+    this.categoryRule = NONE;
+    this.message = false;
+    this.keepTime = false;
+    this.hits.length = 0;
+    this.groups.length = 0;
+  }
+}
+
 export class RuleParser implements Parser {
   readonly rules: readonly string[];
-  // Reused across lines: which rules matched and their groups, to compute metrics after all rules ran.
-  private readonly hits: CompiledRule[] = [];
-  private readonly hitGroups: (Record<string, string | undefined> | undefined)[] = [];
+  private readonly head = new Pass();
+  // For the other lines of a multiline record: the pass being run and the best so far.
+  private extra = new Pass();
+  private best = new Pass();
 
   constructor(
     readonly source: string,
@@ -241,7 +281,7 @@ export class RuleParser implements Parser {
     const obj = this.json && line.charCodeAt(0) === 123 /* { */ ? parseJsonObject(line) : undefined;
     if (obj) return this.parseObject(obj, context, line);
     const attributes: Attributes = {};
-    return this.classify({ timestamp: now, body: line, attributes }, attributes, 0, line, now, context);
+    return this.classify({ timestamp: now, body: line, attributes }, attributes, 0, false, line, now, context, undefined);
   }
 
   parseObject(obj: Record<string, unknown>, context?: ParseContext, line?: string): ParseResult {
@@ -253,76 +293,164 @@ export class RuleParser implements Parser {
       record.body = line ?? JSON.stringify(obj);
       text = record.body;
     }
-    return this.classify(record, record.attributes as Attributes, parsed.severity ?? 0, text, now, context);
+    const attributes = record.attributes as Attributes;
+    return this.classify(record, attributes, parsed.severity ?? 0, parsed.timed, text, now, context, exceptionLines(attributes));
   }
 
-  /** Runs the rules over `text` and settles severity, category and metrics of `record`. */
-  private classify(record: LogRecordInput, attributes: Attributes, stated: number, text: string, now: number, context: ParseContext | undefined): ParseResult {
-    let levelSeverity = stated;
-    const extra = context?.attributes ?? EMPTY;
-    for (const k in extra) if (attributes[k] === undefined) attributes[k] = extra[k];
+  /**
+   * Runs the rules over `text` and settles severity, category and metrics of `record`. A text of
+   * several lines (a multiline record) is read like one line: the rules run over its first line;
+   * a trace after it becomes `exception.*`; its other lines (message continuations, each
+   * exception of the chain) are run through the rules too, for a more specific category.
+   * `extra`: such lines from elsewhere (a JSON record's error fields).
+   */
+  private classify(record: LogRecordInput, attributes: Attributes, stated: number, timed: boolean, text: string, now: number, context: ParseContext | undefined, extra: string[] | undefined): ParseResult {
+    const given = context?.attributes ?? EMPTY;
+    for (const k in given) if (attributes[k] === undefined) attributes[k] = given[k];
+    const head = this.head;
+    head.reset(stated);
+    head.keepTime = timed;
+    const nl = text.indexOf('\n');
+    if (nl < 0) {
+      this.run(text, head, record, attributes, now);
+      if (record.body === '') record.body = text; // a format whose message is on the next lines (.NET's console)
+    } else extra = this.multiline(text, nl, record, attributes, now, extra);
 
-    let ruleSeverity = 0;
-    let category: string | undefined;
-    const hits = this.hits;
-    const hitGroups = this.hitGroups;
-    hits.length = 0;
-    hitGroups.length = 0;
-    for (const rule of this.compiled) {
+    let decided = head;
+    if (extra !== undefined && extra.length > 0) {
+      this.best.reset(0);
+      for (const line of extra) {
+        const pass = this.extra;
+        pass.reset(0);
+        this.run(line, pass, undefined, attributes, now);
+        if (pass.categoryRule < this.best.categoryRule) {
+          this.extra = this.best;
+          this.best = pass;
+        }
+      }
+      if (this.best.categoryRule < head.categoryRule) decided = this.best;
+    }
+    return this.settle(record, attributes, head, decided, now, context);
+  }
+
+  /**
+   * A multiline record: the rules over its first line, its trace into `exception.*`, its body the
+   * first line's message with any message lines before the trace. Returns the lines to classify.
+   */
+  private multiline(text: string, nl: number, record: LogRecordInput, attributes: Attributes, now: number, extra: string[] | undefined): string[] {
+    const first = text.slice(0, nl);
+    record.body = first;
+    this.run(first, this.head, record, attributes, now);
+    const message = this.head.message ? record.body : first;
+    const lines = text.split('\n');
+    const found = extractException(lines);
+    const more: string[] = extra ? [...extra] : [];
+    if (found === undefined) {
+      const rest = dedent(lines, 1, lines.length);
+      record.body = message === '' ? rest.join('\n') : `${message}\n${rest.join('\n')}`;
+      for (let i = 1; i < lines.length && more.length < MAX_EXTRA_LINES; i++) {
+        const t = lines[i]!.trim();
+        if (t !== '') more.push(t);
+      }
+      return more;
+    }
+    if (found.start === 0) {
+      record.body = found.type === undefined ? first : found.message === undefined ? found.type : `${found.type}: ${found.message}`;
+      attributes['exception.stacktrace'] = text;
+    } else {
+      const parts = dedent(lines, 1, found.start);
+      for (const t of parts) if (more.length < MAX_EXTRA_LINES) more.push(t.trim());
+      if (message !== '') parts.unshift(message);
+      record.body = parts.length > 0 ? parts.join('\n') : first;
+      attributes['exception.stacktrace'] = lines.slice(found.start).join('\n');
+    }
+    if (found.type !== undefined) {
+      attributes['exception.type'] = found.type;
+      if (found.message !== undefined) attributes['exception.message'] = found.message;
+      else delete attributes['exception.message'];
+    }
+    for (const c of found.causes) if (more.length < MAX_EXTRA_LINES) more.push(c);
+    if (found.firstFrame !== undefined && more.length < MAX_EXTRA_LINES) more.push(found.firstFrame);
+    return more;
+  }
+
+  /**
+   * The rules over one text, in order, until one that does not continue. With a record, named
+   * groups set its attributes, body, level and time; without one (another line of a multiline
+   * record) only severity, category and the metrics' groups are kept.
+   */
+  private run(text: string, pass: Pass, record: LogRecordInput | undefined, attributes: Attributes, now: number): void {
+    const rules = this.compiled;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       const m = rule.re.exec(text);
       if (m === null) continue;
       const groups = m.groups;
-      if (groups !== undefined) {
-        for (const g of rule.groups) {
-          const v = groups[g.group];
-          if (v === undefined) continue;
-          switch (g.role) {
-            case Role.Attribute:
-              attributes[g.attribute] = g.type === 'string' ? v : convert(v, g.type);
-              break;
-            case Role.Message:
-              record.body = v;
-              break;
-            case Role.Level: {
-              const s = severityFromWord(v);
-              if (s !== undefined) {
-                levelSeverity = s;
-                record.severityText = v;
-              }
-              break;
-            }
-            case Role.Timestamp: {
-              const t = parseTimestamp(v, now);
-              if (t !== undefined) record.timestamp = t;
-              break;
-            }
-            case Role.SyslogPri: {
-              const pri = Number.parseInt(v, 10);
-              if (pri >= 0 && pri < 192) {
-                attributes['syslog.facility'] = pri >> 3;
-                attributes['syslog.severity'] = pri & 7;
-                levelSeverity = severityFromSyslog(pri & 7) ?? levelSeverity;
-              }
-              break;
-            }
-          }
+      if (record !== undefined) {
+        if (groups !== undefined) this.apply(rule, groups, pass, record, attributes, now);
+        for (const c of rule.constants) {
+          let v = c.parts[0]!;
+          for (let k = 1; k < c.parts.length; k += 2) v += (groups?.[c.parts[k]!] ?? '') + c.parts[k + 1]!;
+          attributes[c.name] = c.type === 'string' ? v : convert(v, c.type);
         }
+        if (rule.event !== undefined) record.eventName = rule.event;
       }
-      for (const c of rule.constants) {
-        let v = c.parts[0]!;
-        for (let i = 1; i < c.parts.length; i += 2) v += (groups?.[c.parts[i]!] ?? '') + c.parts[i + 1]!;
-        attributes[c.name] = c.type === 'string' ? v : convert(v, c.type);
+      if (rule.severity > pass.rule) pass.rule = rule.severity;
+      if (rule.category !== undefined) {
+        pass.category = rule.category;
+        pass.categoryRule = i;
       }
-      if (rule.severity > ruleSeverity) ruleSeverity = rule.severity;
-      if (rule.category !== undefined) category = rule.category;
-      if (rule.event !== undefined) record.eventName = rule.event;
-      hits.push(rule);
-      hitGroups.push(groups);
+      pass.hits.push(rule);
+      pass.groups.push(groups);
+      if (rule.unwrap && groups?.message !== undefined) text = groups.message;
       if (!rule.continue) break;
     }
+  }
 
+  private apply(rule: CompiledRule, groups: Record<string, string | undefined>, pass: Pass, record: LogRecordInput, attributes: Attributes, now: number): void {
+    for (const g of rule.groups) {
+      const v = groups[g.group];
+      if (v === undefined) continue;
+      switch (g.role) {
+        case Role.Attribute:
+          attributes[g.attribute] = g.type === 'string' ? v : convert(v, g.type);
+          break;
+        case Role.Message:
+          record.body = v;
+          pass.message = true;
+          break;
+        case Role.Level: {
+          const s = severityFromWord(v);
+          if (s !== undefined) {
+            pass.level = s;
+            record.severityText = v;
+          }
+          break;
+        }
+        case Role.Timestamp: {
+          if (pass.keepTime) break;
+          const t = parseTimestamp(v, now);
+          if (t !== undefined) record.timestamp = t;
+          break;
+        }
+        case Role.SyslogPri: {
+          const pri = Number.parseInt(v, 10);
+          if (pri >= 0 && pri < 192) {
+            attributes['syslog.facility'] = pri >> 3;
+            attributes['syslog.severity'] = pri & 7;
+            pass.level = severityFromSyslog(pri & 7) ?? pass.level;
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /** Severity, category and metrics of a record from its first line's pass and the pass that decided its category. */
+  private settle(record: LogRecordInput, attributes: Attributes, head: Pass, decided: Pass, now: number, context: ParseContext | undefined): ParseResult {
     // A rule's severity never lowers what the line itself says; a default applies only when neither spoke.
-    let severity = levelSeverity;
+    let severity = head.level;
+    const ruleSeverity = decided === head ? head.rule : Math.max(head.rule, decided.rule);
     if (ruleSeverity > severity) {
       severity = ruleSeverity;
       record.severityText = severityText(ruleSeverity);
@@ -336,24 +464,67 @@ export class RuleParser implements Parser {
       if (record.severityText === undefined) record.severityText = severityText(severity);
       attributes['vigil.severity'] = classificationOf(severity);
     }
-    if (category !== undefined) attributes['vigil.category'] = category;
+    if (decided.category !== undefined) attributes['vigil.category'] = decided.category;
 
     const matched: string[] = [];
     const metrics: MetricUpdate[] = [];
-    for (let i = 0; i < hits.length; i++) {
-      const rule = hits[i]!;
-      matched.push(rule.name);
-      if (rule.metrics.length === 0) continue;
-      const groups = hitGroups[i];
-      for (const plan of rule.metrics) {
-        const update = metricUpdate(plan, groups, attributes, record.timestamp ?? now);
-        if (update) metrics.push(update);
-      }
-    }
-    hits.length = 0;
-    hitGroups.length = 0;
+    const time = record.timestamp ?? now;
+    collectMetrics(head, attributes, time, matched, metrics, undefined);
+    // The deciding line counts what the first did not (one error per record, with the record's category).
+    if (decided !== head) collectMetrics(decided, attributes, time, matched, metrics, new Set(metrics.map((m) => m.name)));
     return { record, metrics, matched };
   }
+}
+
+function collectMetrics(pass: Pass, attributes: Attributes, timestamp: number, matched: string[], metrics: MetricUpdate[], skip: Set<string> | undefined): void {
+  for (let i = 0; i < pass.hits.length; i++) {
+    const rule = pass.hits[i]!;
+    matched.push(rule.name);
+    for (const plan of rule.metrics) {
+      if (skip?.has(plan.name)) continue;
+      const update = metricUpdate(plan, pass.groups[i], attributes, timestamp);
+      if (update) metrics.push(update);
+    }
+  }
+}
+
+/** Lines `from` to `to` of a record without their common indentation, blank lines at either end dropped. */
+function dedent(lines: readonly string[], from: number, to: number): string[] {
+  let a = from;
+  let b = to;
+  while (a < b && lines[a]!.trim() === '') a++;
+  while (b > a && lines[b - 1]!.trim() === '') b--;
+  let indent = Number.MAX_SAFE_INTEGER;
+  for (let i = a; i < b; i++) {
+    const l = lines[i]!;
+    if (l.trim() === '') continue;
+    const n = l.length - l.trimStart().length;
+    if (n < indent) indent = n;
+  }
+  const out: string[] = [];
+  for (let i = a; i < b; i++) out.push(lines[i]!.slice(Math.min(indent, lines[i]!.length)).trimEnd());
+  return out;
+}
+
+/** A JSON record's exception fields as lines to classify: each exception of its stack trace, or its type and message. */
+function exceptionLines(attributes: Attributes): string[] | undefined {
+  const stack = attributes['exception.stacktrace'];
+  const type = attributes['exception.type'];
+  const message = attributes['exception.message'];
+  const lines: string[] = [];
+  let frame: string | undefined;
+  if (typeof stack === 'string' && stack !== '') {
+    const found = extractException(stack.split('\n'));
+    if (found !== undefined) {
+      if (type === undefined && found.type !== undefined) attributes['exception.type'] = found.type;
+      if (message === undefined && found.message !== undefined) attributes['exception.message'] = found.message;
+      lines.push(...found.causes.slice(0, MAX_EXTRA_LINES));
+      frame = found.firstFrame;
+    }
+  }
+  if (lines.length === 0 && typeof message === 'string' && message !== '') lines.push(typeof type === 'string' ? `${type}: ${message}` : message);
+  if (frame !== undefined) lines.push(frame);
+  return lines.length > 0 ? lines : undefined;
 }
 
 function metricUpdate(plan: MetricPlan, groups: Record<string, string | undefined> | undefined, attributes: Attributes, timestamp: number): MetricUpdate | undefined {

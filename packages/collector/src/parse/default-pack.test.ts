@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseYamlDocument } from '@vigil/platform';
+import { loadCorpus } from './corpus.js';
 import { builtinRulePacks, loadRulePack } from './load.js';
 
 interface Case {
@@ -25,8 +26,9 @@ describe('the default rule pack on realistic lines', () => {
     expect(builtinRulePacks()).toEqual(expect.arrayContaining(['default', 'plain']));
   });
 
-  it('covers every rule with at least one sample', () => {
+  it('covers every rule with at least one sample, here or in the corpus of real-world lines', () => {
     const used = new Set(cases.flatMap((c) => c.rules));
+    for (const r of loadCorpus(join(import.meta.dirname, 'fixtures/corpus'))) for (const name of parser.parse(r.line, { timestamp: NOW }).matched) used.add(name);
     expect(parser.rules.filter((r) => !used.has(r))).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
 import type { LogRecordInput } from '../plugin.js';
-import { severityFromNumber, severityFromWord } from './severity.js';
+import { severityFromNumber, severityFromSyslog, severityFromWord } from './severity.js';
 import { epochToMs, parseTimestamp } from './timestamp.js';
 
 /**
@@ -8,12 +8,18 @@ import { epochToMs, parseTimestamp } from './timestamp.js';
  * severity, the time the timestamp, and every other field an attribute, nested objects flattened
  * with dots. Well-known fields of pino, bunyan, Python's logging and the like are renamed to
  * their OpenTelemetry semantic-convention names, so an error from any of them carries
- * `exception.stacktrace`, `code.function`, `code.lineno` (MISSION A).
+ * `exception.stacktrace`, `code.function`, `code.lineno` (MISSION A). Docker's json-file lines
+ * (`log`, `stream`, `time`) and `journalctl -o json` entries (`MESSAGE`, `PRIORITY`,
+ * `__REALTIME_TIMESTAMP`) are read the same way, their own line then going through the rules.
  */
 
-const BODY_FIELDS = ['message', 'msg', 'body'];
+const BODY_FIELDS = ['message', 'msg', 'body', 'log', 'MESSAGE'];
 const LEVEL_FIELDS = ['level', 'severity', 'levelname', 'lvl', 'log.level'];
-const TIME_FIELDS = ['time', 'timestamp', 'ts', '@timestamp', 'asctime'];
+const TIME_FIELDS = ['time', 'timestamp', 'ts', '@timestamp', 'asctime', '__REALTIME_TIMESTAMP'];
+/** Renamed only when they hold text (`"error": true` is a flag, not a message). */
+const TEXT_ONLY = new Set(['error', 'err']);
+/** journald's cursor and sequence fields: positions in one journal, not facts about the entry. */
+const JOURNAL_POSITION = ['__CURSOR', '__MONOTONIC_TIMESTAMP', '__SEQNUM', '__SEQNUM_ID'];
 
 const RENAMES: Record<string, string> = {
   stack: 'exception.stacktrace',
@@ -34,6 +40,15 @@ const RENAMES: Record<string, string> = {
   pathname: 'code.filepath',
   module: 'code.namespace',
   pid: 'process.pid',
+  // zap and logrus write an error as a string under `error`; pino under `err`.
+  error: 'exception.message',
+  err: 'exception.message',
+  // Docker's json-file driver.
+  stream: 'log.iostream',
+  // journald.
+  _PID: 'process.pid',
+  _HOSTNAME: 'host.name',
+  SYSLOG_IDENTIFIER: 'syslog.appname',
 };
 
 /** Parses a line that looks like a JSON object; undefined when it is not one. */
@@ -74,6 +89,8 @@ export interface JsonRecord {
   record: LogRecordInput;
   /** Severity the object stated (its level field), else undefined. */
   severity: number | undefined;
+  /** Whether the object stated its time (a line in its message does not then override it). */
+  timed: boolean;
 }
 
 /** One JSON object (a parsed log line, or an event posted to the JSON intake) into a log record. */
@@ -83,6 +100,8 @@ export function recordFromJson(obj: Record<string, unknown>, now: number): JsonR
   const bodyValue = take(flat, BODY_FIELDS);
   const levelValue = take(flat, LEVEL_FIELDS);
   const timeValue = take(flat, TIME_FIELDS);
+  const priority = take(flat, ['PRIORITY']);
+  for (const k of JOURNAL_POSITION) delete flat[k];
   const eventValue = typeof flat.event === 'string' ? take(flat, ['event']) : take(flat, ['event.name']);
 
   let severity: number | undefined;
@@ -92,26 +111,36 @@ export function recordFromJson(obj: Record<string, unknown>, now: number): JsonR
   } else if (typeof levelValue === 'string') {
     severity = severityFromWord(levelValue);
     severityText = levelValue;
+  } else if (priority !== undefined) {
+    // journald: a syslog severity, 0 (emerg) to 7 (debug), as a decimal string.
+    const p = Number(priority);
+    severity = Number.isInteger(p) ? severityFromSyslog(p) : undefined;
+    if (severity !== undefined) flat['syslog.severity'] = p;
   }
 
-  let timestamp = now;
-  if (typeof timeValue === 'number') timestamp = epochToMs(timeValue);
-  else if (typeof timeValue === 'string') timestamp = parseTimestamp(timeValue, now) ?? now;
+  let stated: number | undefined;
+  if (typeof timeValue === 'number') stated = epochToMs(timeValue);
+  else if (typeof timeValue === 'string') stated = parseTimestamp(timeValue, now);
+  const timestamp = stated ?? now;
 
   const attributes: Attributes = {};
   for (const key in flat) {
     const renamed = RENAMES[key];
     // A field already named by the convention wins over a renamed alias.
-    if (renamed !== undefined && flat[renamed] === undefined && attributes[renamed] === undefined) attributes[renamed] = flat[key];
-    else attributes[key] = flat[key];
+    const v = flat[key]!;
+    if (renamed !== undefined && flat[renamed] === undefined && attributes[renamed] === undefined && (typeof v === 'string' || !TEXT_ONLY.has(key))) attributes[renamed] = v;
+    else attributes[key] = v;
   }
 
+  let body = bodyValue === undefined ? '' : String(bodyValue);
+  // Docker keeps the newline that ended the container's line.
+  if (body.endsWith('\n')) body = body.replace(/\r?\n$/, '');
   const record: LogRecordInput = {
     timestamp,
-    body: bodyValue === undefined ? '' : String(bodyValue),
+    body,
     attributes,
   };
   if (severityText !== undefined) record.severityText = severityText;
   if (eventValue !== undefined) record.eventName = String(eventValue);
-  return { record, severity };
+  return { record, severity, timed: stated !== undefined };
 }

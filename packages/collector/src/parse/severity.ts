@@ -17,24 +17,50 @@ const WORDS: Record<string, number> = {
   trace: 1,
   finest: 1,
   finer: 1,
+  trce: 1, // .NET console
+  trac: 1, // logrus on a terminal
+  silly: 1, // winston
   debug: 5,
   fine: 5,
   dbg: 5,
+  dbug: 5,
+  debu: 5,
+  verbose: 5,
+  // PostgreSQL's levels of detail
+  debug1: 5,
+  debug2: 5,
+  debug3: 5,
+  debug4: 5,
+  debug5: 5,
+  http: 8, // winston: below info
   info: 9,
   information: 9,
   informational: 9,
+  i: 9, // klog (Kubernetes) and glog: I, W, E, F
+  log: 9, // PostgreSQL
+  note: 9, // MySQL
+  system: 10, // MySQL: always logged, not an error
   notice: 10,
+  normal: 9, // Kubernetes events: Normal, Warning
   config: 9,
   warn: 13,
   warning: 13,
   wrn: 13,
+  w: 13,
   error: 17,
   err: 17,
+  erro: 17,
   severe: 17,
   eror: 17,
+  fail: 17, // .NET console
+  dpanic: 18, // zap: a panic in development, an error in production
+  e: 17,
   crit: 21,
   critical: 21,
   fatal: 21,
+  fata: 21,
+  f: 21,
+  pani: 23,
   alert: 22,
   emerg: 23,
   emergency: 23,

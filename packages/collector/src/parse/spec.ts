@@ -45,6 +45,10 @@ export const RuleSpec = Type.Object(
       description: 'attribute types beyond the semantic conventions known to be integers',
     }),
     continue: Type.Boolean({ default: false, description: 'keep trying the rules after this one when it matches' }),
+    unwrap: Type.Boolean({
+      default: false,
+      description: "the rules after this one match the line's message (this rule's message group) instead of the whole line: for wrappers such as syslog, journald or a container runtime around an application's own line",
+    }),
     metrics: Type.Array(MetricSpec, { default: [] }),
   },
   { additionalProperties: false },

@@ -93,4 +93,33 @@ describe('file plugin', () => {
     expect(text).toMatch(/vigil_collector_file_lines(_total)?\{plugin="parsed"\} 2/);
     expect(text).toMatch(/vigil_collector_file_records_shipped(_total)?\{plugin="parsed"\} 2/);
   });
+
+  it('parses a multiline record like a line: level, time and message from its first line, the trace as exception.*', async () => {
+    const dir = join(root, 'multiline');
+    mkdirSync(dir, { recursive: true });
+    const trace = ['java.lang.IllegalStateException: queue is closed', '\tat com.example.Exporter.run(Exporter.java:57)', '\tat java.base/java.lang.Thread.run(Thread.java:1583)'];
+    writeFileSync(join(dir, 'app.log'), `2024-05-01 12:00:00,250 ERROR [export-1] exporter: export stopped\n${trace.join('\n')}\n2024-05-01 12:00:01,000 INFO [main] exporter: next\n`);
+    const t = context('multiline');
+    const options = { include: [join(dir, '*.log')], startAt: 'beginning', parser: 'default', pollInterval: '20ms', multiline: { startPattern: '^\\d{4}-\\d{2}-\\d{2} ', flushTimeout: '100ms' } };
+    const instance = filePlugin.create(check(options), t.ctx);
+    await instance.start();
+    const deadline = Date.now() + 5000;
+    while (t.records.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await instance.stop();
+    expect(t.records).toHaveLength(2);
+    expect(t.records[0]).toMatchObject({
+      timestamp: new Date(2024, 4, 1, 12, 0, 0, 250).getTime(),
+      severityNumber: 17,
+      body: 'exporter: export stopped',
+      attributes: {
+        'thread.name': 'export-1',
+        'exception.type': 'java.lang.IllegalStateException',
+        'exception.message': 'queue is closed',
+        'exception.stacktrace': trace.join('\n'),
+        'vigil.category': 'application_error',
+        'log.file.name': 'app.log',
+      },
+    });
+    expect(t.records[1]).toMatchObject({ body: 'exporter: next', severityNumber: 9 });
+  });
 });
