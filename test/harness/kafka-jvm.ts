@@ -270,7 +270,7 @@ class BindError extends Error {}
 const DIR_PREFIX = 'vigil-kafka-';
 const OWNER_FILE = 'owner.pid';
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
