@@ -43,6 +43,43 @@ describe('vigil parse', () => {
     expect(categories).toEqual(new Set(['http_server_error', 'upstream_connection', 'database_connection', 'cache_connection', 'application_error']));
   });
 
+  it('multiline: the file plugin options join a stack trace onto its line, as the file will be tailed', () => {
+    const sample = [
+      '2024-01-15 10:00:00,123 ERROR [worker-1] orders: payment failed',
+      'Traceback (most recent call last):',
+      '  File "/app/orders.py", line 42, in pay',
+      'redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused.',
+      '2024-01-15 10:00:01,000 INFO [worker-1] orders: next',
+    ].join('\n');
+    const r = vigil(`${sample}\n`, '--multiline-start-pattern', '^\\d{4}-\\d{2}-\\d{2} ', '--multiline-max-lines=50');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('line 1-4: ERROR(17) high  category=cache_connection');
+    expect(r.out).toContain('  body       "orders: payment failed"');
+    expect(r.out).toContain('  attribute  exception.type = "redis.exceptions.ConnectionError"');
+    expect(r.out).toContain('line 5: INFO(9) low');
+    expect(r.out).toContain('5 line(s) in 2 record(s), 2 matched by a rule of default; cache_connection: 1');
+
+    const bad = vigil('x\n', '--multiline-start-pattern', '([', '--multiline-flush-timeout', 'soon');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--multiline-start-pattern: "([" is not a valid regular expression');
+    expect(bad.err).toMatch(/--multiline-flush-timeout: "soon" is not a duration/);
+    expect(vigil('', '--multiline-max-lines', '5').err).toContain('--multiline-flush-timeout and --multiline-max-lines need --multiline-start-pattern');
+  });
+
+  it('--corpus: the accuracy of a pack on lines whose severity and category are known; non-zero when any is wrong', () => {
+    const r = vigil('', '--rules', 'default', '--corpus', join(import.meta.dirname, 'fixtures/corpus'));
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^default: (\d+) of \1 records right \(100\.0 %\); \d+ records, \d+ lines, \d+ sources/);
+    expect(r.out).toContain('database_connection');
+    const corpus = join(dir, 'corpus.yaml');
+    writeFileSync(corpus, "records:\n  - { severity: low, line: 'Error: connect ECONNREFUSED 127.0.0.1:5432' }\n");
+    const wrong = vigil('', '--corpus', corpus, '--format', 'json');
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.out)).toMatchObject({ records: 1, right: 0, misses: [{ at: 'corpus.yaml: records[0]', problems: ['severity: expected low, got critical (FATAL)', 'category: expected none, got database_connection'] }] });
+  });
+
   it('a user rules file; a broken one is named with the key; bad options get the usage', () => {
     const good = join(dir, 'tunnel.yaml');
     writeFileSync(good, "rules:\n  - name: conn\n    match: 'tunnel (?<tunnel__id>\\w+) up'\n    category: tunnel\n    metrics: [{ name: vigil.tunnel.up, kind: sum, attributes: [tunnel.id] }]\n");

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { Duration } from '@vigil/platform';
 import { definePlugin } from '../../plugin.js';
 import { MetricAggregator, loadRulePack, registerParsedMetrics } from '../../parse/index.js';
+import { MultilineSchema } from './multiline.js';
 import { Tailer, type TailerOptions } from './tailer.js';
 
 export { Tailer, type TailerOptions, type TailerStats } from './tailer.js';
@@ -39,16 +40,7 @@ export const FileOptions = Type.Object(
       default: 'utf8',
       description: 'Text encoding of the files. Invalid UTF-8 becomes U+FFFD.',
     }),
-    multiline: Type.Optional(
-      Type.Object(
-        {
-          startPattern: Type.String({ format: 'regex', description: 'A line matching this regular expression starts a record; any other line is appended to the previous one (stack traces).', examples: ['^\\d{4}-\\d{2}-\\d{2}'] }),
-          flushTimeout: Duration({ default: '1s', description: 'A record is emitted when no line has been added to it for this long.' }),
-          maxLines: Type.Integer({ minimum: 1, default: 500, description: 'A record holds at most this many lines; the next one starts a new record.' }),
-        },
-        { additionalProperties: false, description: 'Joins continuation lines into one record.' },
-      ),
-    ),
+    multiline: Type.Optional(MultilineSchema),
     attributes: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Attributes added to every record of this instance.', examples: [{ 'service.name': 'shop' }] }),
     batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Most records in one OTLP request (which also holds at most 128 KiB of line text).' }),
     batchWait: Duration({ default: '200ms', description: 'A batch that is not full is sent once its oldest record has waited this long.' }),

@@ -1,3 +1,19 @@
+import { Type } from '@sinclair/typebox';
+import { Duration } from '@vigil/platform';
+
+/**
+ * The multiline options of the file plugin, also taken by `vigil parse` so that a sample is
+ * read as it will be tailed.
+ */
+export const MultilineSchema = Type.Object(
+  {
+    startPattern: Type.String({ format: 'regex', description: 'A line matching this regular expression starts a record; any other line is appended to the previous one (stack traces).', examples: ['^\\d{4}-\\d{2}-\\d{2}'] }),
+    flushTimeout: Duration({ default: '1s', description: 'A record is emitted when no line has been added to it for this long.' }),
+    maxLines: Type.Integer({ minimum: 1, default: 500, description: 'A record holds at most this many lines; the next one starts a new record.' }),
+  },
+  { additionalProperties: false, description: 'Joins continuation lines into one record.' },
+);
+
 /** One assembled record: its text, the file offset just past its last line, and whether any part was cut. */
 export interface Assembled {
   text: string;
