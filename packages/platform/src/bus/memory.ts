@@ -1,6 +1,7 @@
 import type { Batch, Bus, BusProducer, BusRecord, ConsumedRecord, SubscribeOptions, Subscription, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
+import { untilDrained } from './drain.js';
 
 interface Partition {
   /** Offset of records[0]. */
@@ -186,13 +187,8 @@ export class MemoryBus implements Bus {
   }
 
   /** Resolves once active groups have processed everything on the bus, or after `timeoutMs`. */
-  async drained(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending() > 0) {
-      if (Date.now() > deadline) return false;
-      await sleep(20);
-    }
-    return true;
+  drained(timeoutMs: number): Promise<boolean> {
+    return untilDrained(() => this.pending(), timeoutMs);
   }
 
   /** Records still held for a topic (tests, /health). */

@@ -6,6 +6,7 @@ import { partitionFor } from '../memory.js';
 import { backoffDelay, sleep } from '../../backoff.js';
 import { logger } from '../../log.js';
 import { PartitionLog, type Cursor } from './partition.js';
+import { untilDrained } from '../drain.js';
 
 export interface LogBusOptions {
   /** Where the log lives (`<dataDir>/bus`). */
@@ -393,13 +394,8 @@ export class LogBus implements Bus {
   }
 
   /** Resolves true once active groups have processed everything on the bus, false after `timeoutMs`. */
-  async drained(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending() > 0) {
-      if (Date.now() > deadline) return false;
-      await sleep(20);
-    }
-    return true;
+  drained(timeoutMs: number): Promise<boolean> {
+    return untilDrained(() => this.pending(), timeoutMs);
   }
 
   status() {
