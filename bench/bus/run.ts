@@ -16,41 +16,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { HealthRegistry, LogBus, MemoryBus, createTelemetry, encodeMetrics, migrate, openStorage, parseConfig, queryRows, setLogLevel, type Bus } from '@vigil/platform';
+import { HealthRegistry, LogBus, MemoryBus, createTelemetry, migrate, openStorage, parseConfig, queryRows, setLogLevel, type Bus } from '@vigil/platform';
 import { createIngestRole } from '@vigil/ingest';
+import { metricPayloads } from '../otlp-payloads.js';
 
 const MESSAGES = Number(process.env.MESSAGES ?? 2_000);
 const PER_MESSAGE = Number(process.env.PER_MESSAGE ?? 100);
 const HOSTS = 20;
 
-class ManualReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-
-async function payloads(count: number): Promise<{ key: string; value: Buffer }[]> {
-  const out: { key: string; value: Buffer }[] = [];
-  for (let m = 0; m < count; m++) {
-    const host = `bench-host-${m % HOSTS}`;
-    const reader = new ManualReader();
-    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'bench', 'host.id': host, 'host.name': host }), readers: [reader] });
-    provider
-      .getMeter('bench')
-      .createObservableGauge('bench.value', { unit: '1' })
-      .addCallback((r) => {
-        for (let i = 0; i < PER_MESSAGE; i++) r.observe(Math.random(), { msg: String(m), series: String(i) });
-      });
-    const { resourceMetrics } = await reader.collect();
-    out.push({ key: host, value: encodeMetrics(resourceMetrics, 'otlp_proto') });
-    await provider.shutdown();
-  }
-  return out;
-}
+const payloads = (count: number) => metricPayloads(count, PER_MESSAGE, { hosts: HOSTS });
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const cpu = () => {

@@ -15,13 +15,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   HealthRegistry,
   KafkaBus,
   createTelemetry,
-  encodeMetrics,
   metricPoints,
   migrate,
   openStorage,
@@ -31,6 +28,7 @@ import {
 } from '@vigil/platform';
 import { createIngestRole, insertRows, metricRow } from '@vigil/ingest';
 import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
+import { metricPayloads } from '../otlp-payloads.js';
 
 const POINTS = Number(process.env.POINTS ?? 200_000);
 const PER_MESSAGE = Number(process.env.PER_MESSAGE ?? 100);
@@ -38,37 +36,7 @@ const MESSAGES = Math.ceil(POINTS / PER_MESSAGE);
 const PARTITIONS = Number(process.env.PARTITIONS ?? 3);
 const HOSTS = 20;
 
-class ManualReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-
-/**
- * One ExportMetricsServiceRequest per message, made by the OpenTelemetry SDK: PER_MESSAGE gauge
- * points tagged with the message number. A fresh provider per message, since a cumulative
- * reader would keep re-reporting earlier attribute sets.
- */
-async function payloads(count: number, from = 0): Promise<{ key: string; value: Buffer }[]> {
-  const out: { key: string; value: Buffer }[] = [];
-  for (let m = from; m < from + count; m++) {
-    const host = `bench-host-${m % HOSTS}`;
-    const reader = new ManualReader();
-    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'bench', 'host.id': host, 'host.name': host }), readers: [reader] });
-    provider
-      .getMeter('bench')
-      .createObservableGauge('bench.value', { unit: '1' })
-      .addCallback((r) => {
-        for (let i = 0; i < PER_MESSAGE; i++) r.observe(Math.random(), { msg: String(m), series: String(i) });
-      });
-    const { resourceMetrics } = await reader.collect();
-    out.push({ key: host, value: encodeMetrics(resourceMetrics, 'otlp_proto') });
-    await provider.shutdown();
-  }
-  return out;
-}
+const payloads = (count: number, from = 0) => metricPayloads(count, PER_MESSAGE, { from, hosts: HOSTS });
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
