@@ -27,10 +27,11 @@ import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
-const SOURCES = 100;
+/** SOURCES and ROUNDS shrink it for a smoke run (test/bench-smoke.test.ts). */
+const SOURCES = Number(process.env.SOURCES ?? 100);
 const METRICS = 10;
 const SERIES_PER_METRIC_AND_SOURCE = 10; // 100 sources × 10 metrics × 10 series = 10,000 series
-const ROUNDS = 60;
+const ROUNDS = Number(process.env.ROUNDS ?? 60);
 const EVENTS_PER_ROUND = 2_000;
 
 const scope = { name: 'bench', version: '', attributes: {}, droppedAttributesCount: 0, schemaUrl: '' };
