@@ -3,7 +3,7 @@ import { ConfigError, checkSection } from '@vigil/platform';
 import type { LogRecordInput } from '../plugin.js';
 import { extractException } from './exception.js';
 import { parseJsonObject, recordFromJson } from './json.js';
-import { leadingChars, type LeadingChars } from './leading.js';
+import { leadingChars, mayStart, type CharSet } from './leading.js';
 import { classificationOf, severityFromSyslog, severityFromWord, severityText } from './severity.js';
 import { RulePackSpec, type MetricSpec, type RuleSpec } from './spec.js';
 import { parseTimestamp } from './timestamp.js';
@@ -90,8 +90,8 @@ export interface CompiledRule {
   continue: boolean;
   unwrap: boolean;
   metrics: MetricPlan[];
-  /** For a rule anchored at the start: the characters a matching line starts with (a cheap test before the regex). */
-  lead: LeadingChars | undefined;
+  /** For a rule anchored at the start: what the first characters of a matching line can be (a cheap test before the regex). */
+  lead: CharSet[] | undefined;
 }
 
 const GROUP_NAME = /\(\?<([A-Za-z_$][\w$]*)>/g;
@@ -277,6 +277,8 @@ export class RuleParser implements Parser {
    * errors) is passed over with one test instead of one per rule. By the run's first rule.
    */
   private readonly gates: ({ re: RegExp; end: number } | undefined)[];
+  /** Rules that can change a line's category or severity, or stop the rules (the only ones the other lines of a multiline record need). */
+  private readonly classifies: boolean[];
 
   constructor(
     readonly source: string,
@@ -285,6 +287,7 @@ export class RuleParser implements Parser {
   ) {
     this.rules = compiled.map((r) => r.name);
     this.gates = gatesOf(compiled);
+    this.classifies = compiled.map((r) => r.category !== undefined || r.severity > 0 || r.unwrap || !r.continue || r.metrics.length > 0);
   }
 
   parse(line: string, context?: ParseContext): ParseResult {
@@ -400,11 +403,8 @@ export class RuleParser implements Parser {
         continue;
       }
       const rule = rules[i]!;
-      const lead = rule.lead;
-      if (lead !== undefined) {
-        const c = text.charCodeAt(0);
-        if (c < 128 ? lead.ascii[c] === 0 : c !== c || !lead.other) continue;
-      }
+      if (record === undefined && !this.classifies[i]) continue;
+      if (rule.lead !== undefined && !mayStart(rule.lead, text)) continue;
       const m = rule.re.exec(text);
       if (m === null) continue;
       const groups = m.groups;

@@ -4,14 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { parseYamlDocument } from '@vigil/platform';
 import { loadCorpus } from './corpus.js';
 import { compileRules, gatesOf } from './compile.js';
-import { leadingChars } from './leading.js';
+import { leadingChars, mayStart, type CharSet } from './leading.js';
 import { BUILTIN_RULES_DIR, readYamlFile } from './load.js';
 
+const show = (set: CharSet) => [...set.ascii].flatMap((v, i) => (v ? [String.fromCharCode(i)] : [])).join('') + (set.other ? '+' : '');
+/** The first position's characters. */
 const starts = (source: string, flags = '') => {
   const l = leadingChars(source, flags);
-  if (l === undefined) return undefined;
-  return [...l.ascii].flatMap((v, i) => (v ? [String.fromCharCode(i)] : [])).join('') + (l.other ? '+' : '');
+  return l === undefined ? undefined : show(l[0]!);
 };
+/** Every position's. */
+const prefix = (source: string, flags = '') => leadingChars(source, flags)?.map(show);
 
 describe('leadingChars: what a line must start with for an anchored rule to match', () => {
   it('literals, classes, escapes, groups, optional atoms, case folding', () => {
@@ -38,6 +41,17 @@ describe('leadingChars: what a line must start with for an anchored rule to matc
     expect(starts('^.')).toBeUndefined();
   });
 
+  it('the positions after the first while the pattern fixes them: a timestamp tells 2024-01-15 from 203.0.113.5', () => {
+    const D = '0123456789';
+    expect(prefix('^(?<ts>\\d{4}-\\d{2}-\\d{2}[ T]\\d{2})')).toEqual([D, D, D, D, '-', D, D, '-', D, D, ' T', D]);
+    expect(prefix('^<\\d{1,3}>')).toEqual(['<', D]);
+    expect(prefix('^ab?c')).toEqual(['a', 'bc']);
+    expect(prefix('^\\[(?:ERROR|INFO)\\]')).toEqual(['[', 'EI']);
+    expect(prefix('^abc|^ax')).toEqual(['a', 'bx']);
+    const spring = leadingChars('^\\d{4}-\\d{2}-\\d{2} \\d{2}', '')!;
+    expect([mayStart(spring, '2024-01-15 10:00'), mayStart(spring, '2024-01-15T10:00'), mayStart(spring, '203.0.113.5 - -'), mayStart(spring, '2024')]).toEqual([true, false, false, false]);
+  });
+
   it('never rules out a line that the regex matches: every rule of every built-in pack on the corpus and the cases', () => {
     const lines = loadCorpus(join(import.meta.dirname, 'fixtures/corpus')).flatMap((r) => [r.line, ...r.line.split('\n')]);
     const cases = parseYamlDocument(readFileSync(join(import.meta.dirname, 'fixtures/default-pack.cases.yaml'), 'utf8')).toJS() as { line: string }[];
@@ -50,8 +64,7 @@ describe('leadingChars: what a line must start with for an anchored rule to matc
       const re = new RegExp(rule.match, rule.flags ?? '');
       for (const line of lines) {
         if (!re.test(line)) continue;
-        const c = line.charCodeAt(0);
-        expect([rule.name, line, c < 128 ? lead.ascii[c] === 1 : lead.other]).toEqual([rule.name, line, true]);
+        expect([rule.name, line, mayStart(lead, line)]).toEqual([rule.name, line, true]);
         checked++;
       }
     }
