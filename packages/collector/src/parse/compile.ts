@@ -3,7 +3,7 @@ import { ConfigError, checkSection } from '@vigil/platform';
 import type { LogRecordInput } from '../plugin.js';
 import { extractException } from './exception.js';
 import { parseJsonObject, recordFromJson } from './json.js';
-import { leadingChars, mayStart, type CharSet } from './leading.js';
+import { leadingChars, type CharSet } from './leading.js';
 import { classificationOf, severityFromSyslog, severityFromWord, severityText } from './severity.js';
 import { RulePackSpec, type MetricSpec, type RuleSpec } from './spec.js';
 import { parseTimestamp } from './timestamp.js';
@@ -496,6 +496,16 @@ export class RuleParser implements Parser {
     if (decided !== head) collectMetrics(decided, attributes, time, matched, metrics, new Set(metrics.map((m) => m.name)));
     return { record, metrics, matched };
   }
+}
+
+/** Whether `text` can start a match, by the positions from leadingChars (called for most rules of most lines: kept here, next to its caller). */
+export function mayStart(positions: readonly CharSet[], text: string): boolean {
+  for (let j = 0; j < positions.length; j++) {
+    const c = text.charCodeAt(j);
+    const p = positions[j]!;
+    if (c < 128 ? p.ascii[c] === 0 : c !== c || !p.other) return false;
+  }
+  return true;
 }
 
 const MIN_GATE_RULES = 3;

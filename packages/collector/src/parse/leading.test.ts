@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseYamlDocument } from '@vigil/platform';
 import { loadCorpus } from './corpus.js';
-import { compileRules, gatesOf } from './compile.js';
-import { leadingChars, mayStart, type CharSet } from './leading.js';
+import { compileRules, gatesOf, mayStart } from './compile.js';
+import { leadingChars, type CharSet } from './leading.js';
 import { BUILTIN_RULES_DIR, readYamlFile } from './load.js';
 
 const show = (set: CharSet) => [...set.ascii].flatMap((v, i) => (v ? [String.fromCharCode(i)] : [])).join('') + (set.other ? '+' : '');

@@ -45,16 +45,6 @@ export function leadingChars(source: string, flags: string): CharSet[] | undefin
   }
 }
 
-/** Whether `text` can start a match, by `positions` from leadingChars. */
-export function mayStart(positions: readonly CharSet[], text: string): boolean {
-  for (let j = 0; j < positions.length; j++) {
-    const c = text.charCodeAt(j);
-    const p = positions[j]!;
-    if (c < 128 ? p.ascii[c] === 0 : c !== c || !p.other) return false;
-  }
-  return true;
-}
-
 function merge(a: CharSet[], b: CharSet[]): CharSet[] {
   const n = Math.min(a.length, b.length);
   const out: CharSet[] = [];
