@@ -37,12 +37,17 @@ async function otlpGauge(value: number): Promise<Buffer> {
 
 
 
+/** One request to the webhook (Alertmanager's payload; the receiver "default" of notifier.webhooks sends one alert per request), as its alert. */
 interface Hook {
   status: string;
   severity: string;
   rule: string;
   labels: Record<string, string>;
-  title: string;
+}
+
+function hookOf(body: { alerts: { status: string; labels: Record<string, string> }[] }): Hook {
+  const a = body.alerts[0]!;
+  return { status: a.status, severity: a.labels.severity ?? '', rule: a.labels.alertname ?? '', labels: a.labels };
 }
 
 describe('vigil all-in-one', () => {
@@ -89,7 +94,7 @@ describe('vigil all-in-one', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        hooks.push(JSON.parse(Buffer.concat(chunks).toString()) as Hook);
+        hooks.push(hookOf(JSON.parse(Buffer.concat(chunks).toString()) as Parameters<typeof hookOf>[0]));
         res.writeHead(200).end();
       });
     });
@@ -140,7 +145,7 @@ notifier:
     const alert = active.active.find((x) => x.rule === 'queue_full')!;
     expect(alert).toMatchObject({ status: 'firing', severity: 'critical', labels: { alertname: 'queue_full', 'host.name': 'e2e-host', queue: 'orders' } });
     await eventually('firing at the webhook', async () => hooks.filter((h) => h.rule === 'queue_full'), (h) => h.length >= 1);
-    expect(hooks[0]).toMatchObject({ status: 'firing', severity: 'critical', rule: 'queue_full' });
+    expect(hooks[0]).toMatchObject({ status: 'firing', severity: 'critical', rule: 'queue_full', labels: { host_name: 'e2e-host', queue: 'orders' } });
 
     // Back to normal until it resolves.
     await eventually(

@@ -143,7 +143,7 @@ notifier:
     );
     expect(alerts.active.filter((a) => a.rule === 'fleet_up').every((a) => a.status === 'firing')).toBe(true);
     const firing = () => hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
-    const paged = await eventually('a page per host at the webhook', async () => firing().map((a) => a.labels['host.name']), (names) => names.includes('store-1') && names.includes('store-2'));
+    const paged = await eventually('a page per host at the webhook', async () => firing().map((a) => a.labels.host_name), (names) => names.includes('store-1') && names.includes('store-2'));
     expect(paged.sort()).toEqual(['store-1', 'store-2']);
 
     // Lag of each consumer group is on /metrics, for an orchestrator to scale on.

@@ -1,8 +1,10 @@
 /**
  * The notifier over the real Kafka broker and the embedded ClickHouse engine, delivering to a
- * loopback webhook: each transition reaches the receiver once, across a stop and a restart, a
- * replay of a transition, and a new consumer group that reads the whole topic again; a poison
- * record goes to the dead-letter topic while the transitions around it are delivered.
+ * loopback webhook through the old `notifier.console` and `notifier.webhooks` keys (sugar for the
+ * receiver "default", each alert notified at once): each transition reaches the receiver once,
+ * across a stop and a restart, a replay of a transition, and a new consumer group that reads the
+ * whole topic again; a poison record goes to the dead-letter topic while the transitions around
+ * it are delivered.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -30,13 +32,21 @@ import {
   type VigilConfig,
 } from '@vigil/platform';
 import { Kafka, logLevel } from 'kafkajs';
-import { createNotifierRole, type DeadLetter } from '@vigil/notifier';
+import { createNotifierRole, type DeadLetter, type WebhookPayload } from '@vigil/notifier';
 import { eventually, kafkaBrokers, unique } from './harness/index.js';
 
 interface Hit {
   key: string;
   headers: IncomingHttpHeaders;
-  body: AlertTransition & { title: string; text: string };
+  body: WebhookPayload;
+}
+
+/** A console notification in the JSON format. */
+interface Printed {
+  key: string;
+  title: string;
+  text: string;
+  alerts: AlertTransition[];
 }
 
 let dir: string;
@@ -49,7 +59,7 @@ const hits: Hit[] = [];
 /** How long the receiver takes to answer, after it has recorded the request. */
 let answerDelayMs = 0;
 /** Console channel lines (JSON format) seen on stdout. */
-const printed: AlertTransition[] = [];
+const printed: Printed[] = [];
 let restoreStdout: () => void;
 const running = new Set<Role>();
 
@@ -76,8 +86,8 @@ beforeAll(async () => {
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
     try {
-      const line = JSON.parse(text) as AlertTransition & { title?: string };
-      if (line.fingerprint && line.title) printed.push(line);
+      const line = JSON.parse(text) as Printed;
+      if (Array.isArray(line.alerts) && line.title) printed.push(line);
     } catch {
       // not a console notification
     }
@@ -153,8 +163,9 @@ async function committed(groupId: string, topic: string): Promise<number> {
   }
 }
 
-const hitsFor = (a: AlertTransition) => hits.filter((h) => h.key === transitionKey(a));
-const printedFor = (a: AlertTransition) => printed.filter((p) => transitionKey(p) === transitionKey(a));
+/** The requests and lines that carried this transition (each notification of the receiver "default" carries one alert). */
+const hitsFor = (a: AlertTransition) => hits.filter((h) => h.body.alerts.some((x) => x.fingerprint === a.fingerprint && x.status === a.status && x.startsAt === a.startsAt));
+const printedFor = (a: AlertTransition) => printed.filter((p) => p.alerts.some((x) => transitionKey(x) === transitionKey(a)));
 
 function publish(topic: string, ...alerts: AlertTransition[]): Promise<void> {
   return producer.send(topic, alerts.map((a) => ({ key: a.fingerprint, value: encodeAlert(a) })));
@@ -186,14 +197,20 @@ describe('notifier over Kafka and embedded ClickHouse', () => {
     const hit = hitsFor(firing)[0]!;
     expect(hit.headers['content-type']).toBe('application/json');
     expect(hit.headers['x-receiver-check']).toBe('vigil');
-    expect(hit.body).toMatchObject({ ...firing, title: '[FIRING:CRITICAL] cpu_high on web-1' });
-    expect(hit.body.text).toContain('Value: 97% over 1m');
+    expect(hit.key).toMatch(/^[0-9a-f]{32}\/webhook:ops$/);
+    expect(hit.body).toMatchObject({ version: '4', receiver: 'default', status: 'firing' });
+    expect(hit.body.alerts).toEqual([
+      expect.objectContaining({ status: 'firing', fingerprint: fp, labels: { alertname: 'cpu_high', host_name: 'web-1', metric: 'system.cpu.utilization', severity: 'critical' } }),
+    ]);
+    await until('the firing transition on the console', () => printedFor(firing).length === 1);
+    expect(printedFor(firing)[0]!.title).toBe('[FIRING:CRITICAL] cpu_high on web-1');
+    expect(printedFor(firing)[0]!.text).toContain('Value: 97% over 1m');
 
     // Stopped between the two transitions: the first is delivered, the second not yet published.
     // The stop waits for the batch in hand: its delivery is recorded and its offset committed.
     await stopRole(first.role);
     answerDelayMs = 0;
-    expect(await committed(config.notifier.groupId, topics.alerts)).toBe(1);
+    expect(await committed((config.notifier as { groupId: string }).groupId, topics.alerts)).toBe(1);
 
     // The second transition, preceded by a replay of the first (same key: same partition, in order).
     await publish(topics.alerts, firing, resolved);
@@ -205,7 +222,8 @@ describe('notifier over Kafka and embedded ClickHouse', () => {
 
     expect(hitsFor(firing)).toHaveLength(1);
     expect(hitsFor(resolved)).toHaveLength(1);
-    expect(hitsFor(resolved)[0]!.body.title).toBe('[RESOLVED] cpu_high on web-1');
+    expect(printedFor(resolved)[0]!.title).toBe('[RESOLVED] cpu_high on web-1');
+    expect(hitsFor(resolved)[0]!.key).not.toBe(hitsFor(firing)[0]!.key);
     expect(printedFor(firing)).toHaveLength(1);
     expect(printedFor(resolved)).toHaveLength(1);
     // The restarted role resumed after the committed first record: the replayed firing changed nothing, the resolve was sent.

@@ -9,7 +9,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { SeverityNumber } from '@opentelemetry/api';
 import { KafkaBus, encodeLogs, encodeMetrics, parseConfig, type BusProducer } from '@vigil/platform';
 import { runVigil, type RunningVigil } from '@vigil/cli';
-import { startFakeGithub, type FakeGithub } from '../packages/notifier/src/channels/github/fake-github.js';
+import { startFakeGithub, type FakeGithub } from '../packages/notifier/test/fake-github.js';
 import { watchAlerts, type SeenAlert } from './harness/alerts.js';
 import { eventually, kafkaBrokers, unique } from './harness/index.js';
 import { startPostgres, type TestPostgres } from './harness/postgres.js';

@@ -78,8 +78,8 @@ export function parseRoles(list: string | undefined): RoleName[] {
 
 /** The notifier section is open in the platform's schema: receivers are the notifier package's. */
 function notifierSummary(notifier: VigilConfig['notifier']): string {
-  const receivers = (notifier as Record<string, unknown>).receivers;
-  return Array.isArray(receivers) && receivers.length > 0 ? `${receivers.length} receiver(s)` : `${notifier.webhooks.length} webhook(s)`;
+  const { receivers, webhooks } = notifier as Record<string, unknown>;
+  return Array.isArray(receivers) && receivers.length > 0 ? `${receivers.length} receiver(s)` : `${Array.isArray(webhooks) ? webhooks.length : 0} webhook(s)`;
 }
 
 /** `roles`: whose sections are checked beyond the schema (`validate` checks all). */

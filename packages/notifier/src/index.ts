@@ -1,24 +1,19 @@
 /** @vigil/notifier: delivers alert transitions from `vigil.alerts` to receivers (email, SMS, Slack, Discord, webhooks, GitHub issues, console, file), grouped, each notification once per channel. */
 export { createNotifierRole, checkNotifierConfig, type NotifierOptions, type NotifierRole, type NotifierServices } from './role.js';
-export { NotifierConfig, ReceiverConfig, DeliveryConfig, CHANNEL_KINDS } from './config/schema.js';
-export { IMPLICIT_RECEIVER, type Receiver, type NotifierSetup, type SetupOptions } from './config/build.js';
-export { perTransition } from './config/legacy.js';
+export { NotifierConfig, ReceiverConfig, DeliveryConfig, WebhookSugar } from './config/schema.js';
+export { IMPLICIT_RECEIVER, type NotifierSetup, type SetupOptions } from './config/build.js';
 export * from './channels/index.js';
-export {
-  compileTemplates,
-  renderNotification,
-  templateView,
-  isFraction,
-  DEFAULT_TITLE,
-  DEFAULT_BODY,
-  HELPERS,
-  type CompiledTemplates,
-  type Rendered,
-  type TemplateView,
-} from './templates/templates.js';
+export { templateView, isFraction, onTarget, HELPERS, type TemplateView } from './templates/templates.js';
+export { TemplatesConfig } from './templates/config.js';
+export { compileTemplateRegistry, describeTemplateError, HELPER_NAMES, SAMPLE_NOTIFICATIONS, type TemplateRegistry, type TemplateRegistryOptions } from './templates/registry.js';
+export { notificationOf, notificationView, notificationRule, CATEGORY_LABEL, type NotificationView, type AlertView } from './templates/view.js';
+export { GROUP_TITLE, GROUP_TEXT, ALERT_DETAIL, BUILTIN_PARTIALS } from './templates/defaults.js';
+export { severityColour, severityColourInt, severityEmoji, truncate, join, timeIn, SEVERITY_COLOURS, SEVERITY_EMOJI } from './templates/format.js';
+export { templateCommand, sampleNotification, formatRendered, TEMPLATE_USAGE } from './template-command.js';
 export * from './routing/index.js';
 export { NotificationPipeline, type PipelineDeps } from './pipeline/pipeline.js';
 export { Deliverer, idempotencyKey, forFallback, type ChannelResult, type DeliverDeps } from './pipeline/deliver.js';
+export { RateLimiter, RateLimitConfig, type ChannelRef, type RateDecision, type RateLimiterState } from './pipeline/ratelimit.js';
 export { Inbox, type InboxEntry } from './pipeline/inbox.js';
 export { SnapshotStore, SilenceStore, type NotifierSnapshot } from './pipeline/state.js';
 export { decodeRecord, deadLetter, type Arrival, type DeadLetter } from './pipeline/decode.js';

@@ -1,9 +1,9 @@
 import type { AlertSeverity, AlertTransition } from '@vigil/platform';
 
 /**
- * The notifier's shared model: what the routing stage hands to the delivery stage, and what a
- * channel is. Routing (routing/), channels (channels/<kind>/) and delivery (pipeline/) meet only
- * here.
+ * The notifier's shared model: what the routing stage hands to the delivery stage, what a
+ * channel and a receiver are. Routing (routing/), channels (channels/<kind>/) and delivery
+ * (pipeline/) meet only here.
  *
  *   vigil.alerts ─► dispatcher (route ─► silence/inhibit/mute ─► group, virtual clock)
  *                      │ flushes a group for a receiver
@@ -12,8 +12,6 @@ import type { AlertSeverity, AlertTransition } from '@vigil/platform';
  *                                                                         │ gave up
  *                                                                         └─► receiver's fallback
  */
-
-export type ChannelKind = 'email' | 'sms' | 'slack' | 'discord' | 'webhook' | 'github' | 'console' | 'file';
 
 /** One message for one receiver: a group of alerts, as Alertmanager sends them. */
 export interface AlertNotification {
@@ -80,14 +78,47 @@ export interface SendReceipt {
 /**
  * One configured destination. Sends once and throws a DeliveryError (channels/channel.ts) on
  * failure; retrying, deduplication, rate limits and recording are stages around it, so a new
- * channel is one folder with a config schema, default templates, `render` and `send`.
+ * channel is one folder with a config schema, default templates, `render` and `send`, and one
+ * entry in the registry (channels/registry.ts).
  */
 export interface NotificationChannel {
-  readonly kind: ChannelKind;
-  /** Unique and stable across restarts, part of the ledger key: `<receiver>/<kind>[<index>]`, or `<kind>:<name>`. */
+  /** A kind of the channel registry (`ChannelKind`, channels/registry.ts). */
+  readonly kind: string;
+  /**
+   * Unique and stable across restarts, part of the ledger key: `<receiver>/<kind>[<index>]`;
+   * `console` and `webhook:<name>` for the channels of `notifier.console` and `notifier.webhooks`.
+   */
   readonly name: string;
   render(n: AlertNotification): RenderedMessage;
   send(n: AlertNotification, ctx: SendContext): Promise<SendReceipt | void>;
+}
+
+/** A receiver as routes name it: its channels, built, and what applies to each of them wherever it is routed. */
+export interface Receiver {
+  name: string;
+  channels: NotificationChannel[];
+  /** Also notify when the alerts of a group resolve. */
+  sendResolved: boolean;
+  /** The receiver that gets a notification this one gave up on. */
+  fallback?: string;
+}
+
+/**
+ * Identity of a group within its route: the route's id and the group-by label values, as
+ * `{}/0{severity="critical"}:{alertname="cpu_high",host.name="web-1"}`.
+ */
+export function groupKey(routeId: string, groupLabels: Readonly<Record<string, string>>): string {
+  let s = '';
+  for (const k of Object.keys(groupLabels).sort()) s += `${s ? ',' : ''}${k}=${JSON.stringify(groupLabels[k])}`;
+  return `${routeId}:{${s}}`;
+}
+
+/**
+ * The transition with `severity` among its labels, as receivers expect it (the rules role puts it
+ * there; transitions of older producers, the notify API and samples may lack it).
+ */
+export function withSeverityLabel(a: AlertTransition): AlertTransition {
+  return a.labels.severity === a.severity ? a : { ...a, labels: { ...a.labels, severity: a.severity } };
 }
 
 /** The highest of a set of severities. */

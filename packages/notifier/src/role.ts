@@ -1,7 +1,6 @@
 import { logger, requireStorage, watchConsumer, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
 import { checkNotifierConfig as buildSetup, receiverKinds, type NotifierSetup, type SetupOptions } from './config/build.js';
 import { notifierMetrics, type NotifierMetrics } from './metrics.js';
-import type { NotificationChannel } from './model.js';
 import { Deliverer } from './pipeline/deliver.js';
 import { Inbox } from './pipeline/inbox.js';
 import { DeliveryLedger } from './pipeline/ledger.js';
@@ -10,11 +9,9 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './pipeline/retry.js';
 import { SilenceStore, SnapshotStore } from './pipeline/state.js';
 import { compileRouting, type CompiledRouting } from './routing/compile.js';
 import { Dispatcher } from './routing/dispatcher.js';
-import { RateLimiter } from './routing/ratelimit.js';
+import { RateLimiter } from './pipeline/ratelimit.js';
 
 export interface NotifierOptions {
-  /** Replaces the channels of the implicit receiver (embedding, tests). */
-  channels?: NotificationChannel[];
   retry?: Partial<RetryPolicy>;
   /** How long attempts in flight may run on after stop() before they are cancelled; default 5s. */
   stopGraceMs?: number;
@@ -46,7 +43,7 @@ export function checkNotifierConfig(config: RoleContext['config'], source = 'con
   const setup = buildSetup(config, source, opts);
   const s = setup.settings;
   const compiled = compileRouting(
-    { route: setup.route, ...(s.inhibitRules ? { inhibitRules: s.inhibitRules } : {}), timeIntervals: s.timeIntervals, silences: s.silences, rateLimits: s.rateLimits },
+    { route: setup.route, ...(s.inhibitRules ? { inhibitRules: s.inhibitRules } : {}), timeIntervals: s.timeIntervals, silences: s.silences },
     `${source}: notifier`,
   );
   return { ...setup, compiled };
@@ -60,7 +57,7 @@ export function checkNotifierConfig(config: RoleContext['config'], source = 'con
 export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = {}): NotifierRole {
   const storage = requireStorage(ctx, 'notifier');
   const { alerts, dlq } = ctx.config.kafka.topics;
-  const setup = checkNotifierConfig(ctx.config, 'config', { dataDir: ctx.config.dataDir, ...(options.channels ? { channels: options.channels } : {}) });
+  const setup = checkNotifierConfig(ctx.config, 'config', { dataDir: ctx.config.dataDir });
   const settings = setup.settings;
   const retry: RetryPolicy = {
     ...DEFAULT_RETRY_POLICY,
@@ -123,6 +120,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {
         log.warn({ topic: alerts }, 'no notification channel is configured: transitions are read and dropped (add notifier.receivers, or enable notifier.console)');
       }
+      for (const d of setup.deprecations) log.warn(d);
       log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot, notifiedAfterSnapshot: restored.notified, outbox: restored.outbox, knownDeliveries: known }, 'notifier started');
     },
     async stop() {

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { templateCommand } from './cli.js';
+import { templateCommand } from './template-command.js';
 
 /**
  * `vigil template render` as a user runs it: the real CLI in a child process (a few cases, each
  * start costs seconds), and the same command in-process for the rest.
  */
-const root = resolve(fileURLToPath(import.meta.url), '../../../../..');
+const root = resolve(fileURLToPath(import.meta.url), '../../../..');
 const sample = join(root, 'packages/notifier/samples/alert.json');
 const dir = mkdtempSync(join(tmpdir(), 'vigil-template-cli-'));
 
@@ -78,7 +78,7 @@ describe('vigil template render', () => {
     const noChannel = await render('render', '--alert', sample);
     expect(noChannel.code).toBe(2);
     expect(noChannel.err).toContain('vigil template: --channel is required');
-    expect((await render('render', '--channel', 'pager', '--alert', sample)).err).toContain('--channel "pager" is not a channel kind (use one of email, sms, slack, discord, webhook, console, file)');
+    expect((await render('render', '--channel', 'pager', '--alert', sample)).err).toContain('--channel "pager" is not a channel kind (use one of email, sms, slack, discord, webhook, github, console, file)');
     const missing = await render('render', '--channel', 'slack', '--alert', join(dir, 'nope.json'));
     expect(missing.code).toBe(1);
     expect(missing.err).toBe(`vigil template: ${join(dir, 'nope.json')}: cannot read it (ENOENT)\n`);

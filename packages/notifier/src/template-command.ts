@@ -1,31 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, decodeAlert, loadConfigFile, type AlertTransition } from '@vigil/platform';
-import { createChannel, templateRegistryFromConfig } from '../channels/index.js';
-import type { AlertNotification, RenderedMessage } from '../model.js';
-import type { TemplatesConfig } from './config.js';
-import { notificationOf } from './view.js';
+import { CHANNELS, channelKindList, createChannel, isChannelKind, templateRegistryFromConfig, type ChannelKind } from './channels/registry.js';
+import { checkNotifierConfig } from './config/build.js';
+import type { AlertNotification, RenderedMessage } from './model.js';
+import { notificationOf } from './templates/view.js';
 
 /**
  * `vigil template render --channel KIND --alert FILE [--config FILE] [--format text|json]`: what a
- * channel would send for a sample, without sending it. The sample is one alert transition, an
- * array of them (one group), or a whole AlertNotification.
+ * channel would send for a sample, without sending it (each kind's preview options from the
+ * channel registry). The sample is one alert transition, an array of them (one group), or a
+ * whole AlertNotification.
  */
 
-export const TEMPLATE_USAGE = 'vigil template render --channel email|sms|slack|discord|webhook|console|file --alert sample.json [--config FILE] [--format text|json]';
-
-/** Options good enough to build a channel that only renders (nothing is sent). */
-const PREVIEW_OPTIONS: Record<string, Record<string, unknown>> = {
-  email: { host: 'localhost', from: 'Vigil <vigil@localhost>' },
-  sms: { accountSid: 'AC00000000000000000000000000000000', authToken: 'preview', from: '+15550000000' },
-  slack: { url: 'https://hooks.slack.com/services/preview' },
-  discord: { url: 'https://discord.com/api/webhooks/preview' },
-  webhook: { url: 'http://localhost/preview' },
-  console: {},
-  file: {},
-};
+export const TEMPLATE_USAGE = `vigil template render --channel ${channelKindList('|')} --alert sample.json [--config FILE] [--format text|json]`;
 
 interface Args {
-  channel: string;
+  channel: ChannelKind;
   alert: string;
   config?: string;
   format: 'text' | 'json';
@@ -38,7 +28,11 @@ function parseArgs(argv: string[]): Args | string {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = () => inline ?? argv[++i];
-    if (flag === '--channel') out.channel = value();
+    if (flag === '--channel') {
+      const kind = value() ?? '';
+      if (!isChannelKind(kind)) return `--channel "${kind}" is not a channel kind (use one of ${channelKindList()})`;
+      out.channel = kind;
+    }
     else if (flag === '--alert') out.alert = value();
     else if (flag === '--config' || flag === '-c') out.config = value();
     else if (flag === '--format') {
@@ -48,7 +42,6 @@ function parseArgs(argv: string[]): Args | string {
     } else return `unknown option ${a}`;
   }
   if (!out.channel) return '--channel is required';
-  if (!(out.channel in PREVIEW_OPTIONS)) return `--channel "${out.channel}" is not a channel kind (use one of ${Object.keys(PREVIEW_OPTIONS).join(', ')})`;
   if (!out.alert) return '--alert is required (a JSON file with one alert transition, an array of them, or a notification)';
   return out as Args;
 }
@@ -104,12 +97,8 @@ export async function templateCommand(argv: string[], io: TemplateCommandIo = { 
     return 2;
   }
   try {
-    let templates: Partial<TemplatesConfig> = {};
-    if (args.config) {
-      const config = await loadConfigFile(args.config);
-      templates = ((config.notifier as { templates?: Partial<TemplatesConfig> }).templates ?? {}) as Partial<TemplatesConfig>;
-    }
-    const registry = templateRegistryFromConfig(templates, `${args.config ?? 'defaults'}: notifier.templates`);
+    // With a config: its templates as the notifier would build them (checked like the rest of the section).
+    const registry = args.config ? checkNotifierConfig(await loadConfigFile(args.config), args.config).templates : templateRegistryFromConfig({}, 'defaults: notifier.templates');
     let json: unknown;
     try {
       json = JSON.parse(await readFile(args.alert, 'utf8'));
@@ -118,7 +107,7 @@ export async function templateCommand(argv: string[], io: TemplateCommandIo = { 
       throw new Error(`${args.alert}: ${e.code ? `cannot read it (${e.code})` : `not JSON (${e.message})`}`);
     }
     const n = sampleNotification(json, args.alert);
-    const channel = createChannel(args.channel, PREVIEW_OPTIONS[args.channel], { name: `preview/${args.channel}`, templates: registry, source: `preview ${args.channel}` });
+    const channel = createChannel(args.channel, CHANNELS[args.channel].preview, { name: `preview/${args.channel}`, templates: registry, source: `preview ${args.channel}` });
     io.stdout.write(formatRendered(channel.render(n), args.format));
     return 0;
   } catch (err) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '@vigil/platform';
-import { checkNotifierConfig } from '../src/index.js';
+import { checkNotifierConfig, notificationOf } from '../src/index.js';
+import { cpuHigh } from './providers.js';
 
 /** The notifier section: composed schema, receivers, routes and the implicit receiver. Pure: no server. */
 
@@ -21,9 +22,15 @@ describe('checkNotifierConfig', () => {
     const s = check('notifier:\n  webhooks: [{ name: ops, url: "http://127.0.0.1:9/h" }]\n');
     expect(s.routing).toBe('implicit');
     expect([...s.receivers.keys()]).toEqual(['default']);
-    expect(s.receivers.get('default')!.channels.map((c) => c.name)).toEqual(['console', 'webhook:ops']);
+    expect(s.receivers.get('default')!.channels.map((c) => [c.kind, c.name])).toEqual([['console', 'console'], ['webhook', 'webhook:ops']]);
     expect(s.route).toMatchObject({ receiver: 'default', groupBy: ['...'], groupWait: 0 });
     expect(s.compiled.routes.groupBy).toBe('all');
+    // Sugar over a receiver: the webhook sends Alertmanager's payload, and the old key is noted as deprecated.
+    const body = s.receivers.get('default')!.channels[1]!.render(notificationOf([cpuHigh])).json as { version: string; alerts: { labels: Record<string, string> }[] };
+    expect(body.version).toBe('4');
+    expect(body.alerts[0]!.labels.host_name).toBe('web-1');
+    expect(s.deprecations).toEqual([expect.stringMatching(/^v\.yaml: notifier\.webhooks: deprecated; configure a receiver with webhook channels/)]);
+    expect(check('').deprecations).toEqual([]);
   });
 
   it('with receivers and no route, routes by level over the configured channel kinds (MISSION B)', () => {
@@ -101,11 +108,21 @@ describe('checkNotifierConfig', () => {
     ]);
   });
 
-  it('checks the legacy webhooks and templates as before', () => {
+  it('checks the old keys as before; their title and body templates are the console channel\'s, over each alert', () => {
     expect(problems('notifier:\n  webhooks: [{ name: a, url: "http://x/1" }, { name: a, url: "http://x/2" }]\n')).toEqual([
       'v.yaml: notifier.webhooks[1].name: "a" is used twice (give each webhook its own name)',
     ]);
     expect(problems('notifier:\n  templates: { title: "{{#if}}" }\n').join('\n')).toContain('notifier.templates');
+    const s = check('notifier:\n  console: { format: json }\n  templates: { title: "{{upper severity}} {{labels.host.name}}", body: "{{name}}: {{annotations.summary}}" }\n');
+    const m = s.receivers.get('default')!.channels[0]!.render(notificationOf([cpuHigh]));
+    expect(m).toEqual({ title: 'CRITICAL web-1', text: 'cpu_high: CPU on web-1 is at 93%' });
+    expect(s.deprecations.map((d) => d.split(':')[1])).toEqual([' notifier.templates.title/.body', ' notifier.console']);
+  });
+
+  it('notes console and webhooks as ignored while receivers are configured', () => {
+    const s = check('notifier:\n  webhooks: [{ url: "http://x/1" }]\n  receivers: [{ name: ops, console: [{}] }]\n');
+    expect(s.receivers.get('ops')!.channels.map((c) => c.name)).toEqual(['ops/console[0]']);
+    expect(s.deprecations).toEqual([expect.stringMatching(/console and webhooks are ignored while receivers are configured/)]);
   });
 
   it('rejects a bad matcher in a route, an inhibit rule or a silence, naming the key', () => {

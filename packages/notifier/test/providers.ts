@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertTransition } from '@vigil/platform';
-import type { AlertNotification, SendContext } from '../../model.js';
-import { notificationOf } from '../../templates/view.js';
+import type { AlertNotification, SendContext } from '../src/model.js';
+import { notificationOf } from '../src/templates/view.js';
 
 /**
  * Test side of the HTTP channels: a loopback server whose handler plays the provider (checks the

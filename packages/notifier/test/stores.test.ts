@@ -202,19 +202,6 @@ describe('delivery stages', () => {
     expect(quiet.got).toHaveLength(0);
   });
 
-  it('a receiver notified per transition sends a transition once per channel, whichever group carries it', async () => {
-    const a = channel(`pt-${++seq}`);
-    const d = deliverer([{ name: 'default', channels: [a], sendResolved: true, perTransition: true }]);
-    const resolved = alert('resolved');
-    const fromCritical = { ...notificationOf([resolved], { receiver: 'default', key: `pt-c-${seq}` }), groupKey: 'severity=critical' };
-    const fromWarning = { ...notificationOf([resolved, alert('firing')], { receiver: 'default', key: `pt-w-${seq}` }), groupKey: 'severity=warning' };
-    const [r1, r2] = await Promise.all([d.submit(fromCritical), d.submit(fromWarning)]);
-    expect(r1[0]!.outcome).toBe('sent');
-    expect(r2[0]!.outcome).toBe('sent');
-    expect(a.got.map((n) => n.alerts.map((x) => x.status))).toEqual([['resolved'], ['firing']]);
-    expect(await d.submit({ ...fromWarning, key: `pt-w2-${seq}` })).toEqual([{ channel: a.name, kind: 'webhook', outcome: 'skipped', reason: 'duplicate' }]);
-  });
-
   it('holds back over the rate limit and tells the next message what was held', async () => {
     const a = channel(`rl-${++seq}`);
     const limiter = new RateLimiter([{ channel: a.name, max: 1, per: 200 }]);

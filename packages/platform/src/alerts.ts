@@ -19,8 +19,11 @@ export interface AlertTransition {
   startsAt: string;
   /** RFC 3339 when resolved; absent while firing. */
   endsAt?: string;
-  /** The aggregated value that caused the transition. */
-  value: number;
+  /**
+   * The aggregated value that caused the transition; absent when the alert carries none (a
+   * message of the notify API, an alert taken from Prometheus).
+   */
+  value?: number;
   rule: string;
   /** Aggregation window in milliseconds. */
   window: number;
@@ -95,7 +98,7 @@ export function decodeAlert(value: Buffer): AlertTransition {
   if (!labels) problems.push('labels');
   if (!annotations) problems.push('annotations');
   if (problems.length > 0) throw new Error(`not an alert transition: missing or invalid ${problems.join(', ')}`);
-  const value_ = typeof a.value === 'number' ? a.value : Number(a.value ?? 0);
+  const value_ = typeof a.value === 'number' ? a.value : a.value === undefined || a.value === null ? undefined : Number(a.value);
   return {
     fingerprint: a.fingerprint!.toWellFormed(),
     status: a.status!,
@@ -104,7 +107,7 @@ export function decodeAlert(value: Buffer): AlertTransition {
     annotations: annotations!,
     startsAt: a.startsAt!,
     ...(a.endsAt ? { endsAt: a.endsAt } : {}),
-    value: Number.isFinite(value_) ? value_ : 0,
+    ...(value_ !== undefined ? { value: Number.isFinite(value_) ? value_ : 0 } : {}),
     rule: a.rule!.toWellFormed(),
     window: typeof a.window === 'number' && Number.isFinite(a.window) && a.window >= 0 ? a.window : 0,
     ...(typeof a.unit === 'string' && a.unit !== '' ? { unit: a.unit.toWellFormed() } : {}),

@@ -63,7 +63,7 @@ describe('config', () => {
     ]);
     expect(p.join('\n')).not.toMatch(/hunter2|abc123/);
     const ok = parseConfig('notifier:\n  webhooks:\n    - url: https://hooks.example.com/x\n      headers: { Authorization: "Bearer ${HOOK}" }\n', { env: { HOOK: 't0k' } });
-    expect(ok.notifier.webhooks[0]!.headers).toEqual({ Authorization: 'Bearer t0k' });
+    expect((ok.notifier as { webhooks: { headers: Record<string, string> }[] }).webhooks[0]!.headers).toEqual({ Authorization: 'Bearer t0k' });
   });
 
   it('refuses a retention under an hour unless allowShortRetention, and one that would wrap', () => {

@@ -843,7 +843,7 @@ export class RuleEngine {
       if (a.state.phase !== 'firing') continue;
       const t = this.silentTransition(s, { status: 'firing', severity: a.state.severity, value: a.state.value, startsAtMs: a.state.startsAtMs });
       const { severity: _level, ...labels } = t.labels;
-      out.push({ rule: SOURCE_SILENT_RULE, labels, severity: a.state.severity, value: t.value, annotations: t.annotations });
+      out.push({ rule: SOURCE_SILENT_RULE, labels, severity: a.state.severity, value: Math.round(a.state.value), annotations: t.annotations });
     }
     return out;
   }

@@ -4,7 +4,7 @@ import { ConfigError, logger, requireAccessControl, type AlertSeverity, type Ale
 import type { AlertNotification, NotificationChannel } from '../model.js';
 import type { ChannelResult } from '../pipeline/deliver.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../pipeline/retry.js';
-import { DEFAULT_CHANNELS_BY_SEVERITY } from '../routing/routes.js';
+import { kindsForLevel } from '../channels/registry.js';
 import type { SilenceState } from '../routing/silences.js';
 import { notificationOf } from '../templates/view.js';
 import type { NotifierServices } from '../role.js';
@@ -148,7 +148,7 @@ function allChannels(s: NotifierServices): NotificationChannel[] {
 /** `channels` entries are kinds or names; none given means the level's default kinds. */
 function pickChannels(s: NotifierServices, wanted: string[] | undefined, level: AlertSeverity): NotificationChannel[] {
   const all = allChannels(s);
-  if (!wanted) return all.filter((c) => DEFAULT_CHANNELS_BY_SEVERITY[level].includes(c.kind));
+  if (!wanted) return all.filter((c) => (kindsForLevel(level) as string[]).includes(c.kind));
   const out = new Map<string, NotificationChannel>();
   const unknown: string[] = [];
   for (const w of wanted) {

@@ -1,25 +1,4 @@
-import type { AlertTransition } from '@vigil/platform';
 import type { TemplateRegistry } from '../templates/registry.js';
-
-/** One transition, rendered, on its way to one channel. */
-export interface Notification {
-  /** The delivery key, `transitionKey(alert)`: the same for every replay of this transition. */
-  key: string;
-  alert: AlertTransition;
-  title: string;
-  text: string;
-}
-
-/**
- * Where notifications go. A channel sends once and throws on failure; retrying, deduplication
- * and recording are stages around it (see pipeline/), so a new channel is one folder with one
- * `send`.
- */
-export interface Channel {
-  /** Unique among the channels, stable across restarts: it is part of the ledger's key (`console`, `webhook:ops`). */
-  readonly name: string;
-  send(notification: Notification): Promise<void>;
-}
 
 /**
  * A send that failed, and whether trying again can help. Any other error thrown by a channel
@@ -50,4 +29,8 @@ export interface ChannelDeps {
   fetch?: typeof fetch;
   /** Clock for Retry-After dates and signature timestamps. */
   now?: () => number;
+  /** What precedes option keys in ConfigErrors, e.g. `vigil.yaml: notifier.receivers[0].slack[0]`. */
+  source?: string;
+  /** Base of relative paths (file channel). */
+  dataDir?: string;
 }

@@ -1,24 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { CHANNELS, createChannel, defaultTemplates, templateRegistryFromConfig } from './index.js';
-import { cpuHigh, diskResolved, sampleGroup } from './testing/receiver.js';
+import type { AlertTransition } from '@vigil/platform';
+import { cpuHigh, diskResolved, sampleGroup } from '../../test/providers.js';
+import { NotifierConfig } from '../config/schema.js';
+import { RateLimiter } from '../pipeline/ratelimit.js';
+import { CHANNEL_KINDS, CHANNELS, createChannel, defaultTemplates, kindsForLevel, templateRegistryFromConfig } from './registry.js';
 
-/** Every channel's default templates, rendered the way `render` shows them (nothing is sent). */
+/** Every channel's default templates, rendered the way `render` shows them (nothing is sent), built from each kind's preview options. */
 const templates = templateRegistryFromConfig();
-const OPTIONS: Record<string, Record<string, unknown>> = {
-  email: { host: 'localhost', from: 'vigil@localhost' },
-  sms: { accountSid: 'AC00000000000000000000000000000000', authToken: 'x', from: '+15550000000' },
-  slack: { url: 'https://hooks.slack.invalid/x' },
-  discord: { url: 'https://discord.invalid/api/webhooks/1/x' },
-  webhook: { url: 'https://receiver.invalid/x' },
-  console: {},
-  file: {},
-};
-const channel = (kind: string) => createChannel(kind, OPTIONS[kind], { name: `t/${kind}`, templates, source: kind });
+const channel = (kind: string) => createChannel(kind, CHANNELS[kind as keyof typeof CHANNELS].preview, { name: `t/${kind}`, templates, source: kind });
+
+describe('the channel registry', () => {
+  it('is the one list of kinds: the config schema, rate limits and previews follow it', () => {
+    expect(CHANNEL_KINDS).toEqual(['email', 'sms', 'slack', 'discord', 'webhook', 'github', 'console', 'file']);
+    const receiver = NotifierConfig.properties.receivers.items.properties as Record<string, unknown>;
+    for (const kind of CHANNEL_KINDS) expect(receiver[kind], kind).toBeDefined();
+    // A rate limit on any kind is a budget of that kind, not of a channel named like it.
+    const limits = new RateLimiter(CHANNEL_KINDS.map((k) => ({ channel: k, max: 1, per: 1000 })));
+    for (const kind of CHANNEL_KINDS) expect(limits.limitFor({ name: `r/${kind}[0]`, kind }), kind).toEqual({ max: 1, per: 1000 });
+    for (const kind of CHANNEL_KINDS) expect(channel(kind).kind).toBe(kind);
+  });
+
+  it('routes by level when no route is configured (MISSION B): info to Slack; warning to email and Slack; critical to email, SMS and Slack', () => {
+    expect(kindsForLevel('info')).toEqual(['slack', 'discord', 'webhook', 'console', 'file']);
+    expect(kindsForLevel('warning')).toEqual(['email', 'slack', 'discord', 'webhook', 'console', 'file']);
+    expect(kindsForLevel('critical')).toEqual(['email', 'sms', 'slack', 'discord', 'webhook', 'github', 'console', 'file']);
+  });
+});
 
 describe('default templates', () => {
-  it('every channel kind but github is registered, each with its parts', () => {
-    expect(Object.keys(CHANNELS).filter((k) => k !== 'github').sort()).toEqual(['console', 'discord', 'email', 'file', 'slack', 'sms', 'webhook']);
-    expect(Object.keys(defaultTemplates()).filter((k) => !k.startsWith('github.')).sort()).toEqual([
+  it('each kind has its parts', () => {
+    expect(Object.keys(defaultTemplates()).sort()).toEqual([
       'console.text',
       'console.title',
       'discord.text',
@@ -75,6 +86,22 @@ describe('default templates', () => {
     expect(html).toContain('Vigil health report &middot; degraded');
     expect(html.match(/<tr>\n<td style="border-left:4px solid/g)).toHaveLength(2);
     expect(html).toContain('<th style="border-bottom:1px solid #d0d7de">Level</th>');
+  });
+
+  it('an alert without a value (a notify API message, an alert from Prometheus) shows none', () => {
+    const message: AlertTransition = { ...cpuHigh, labels: { alertname: 'Disk check', 'host.name': 'pos-17' }, annotations: { summary: 'backup volume at 91 %' }, rule: 'api', window: 0 };
+    delete message.value;
+    for (const kind of ['email', 'slack', 'discord', 'console', 'file', 'sms']) {
+      const m = channel(kind).render(sampleGroup([message]));
+      expect(`${m.title ?? ''}\n${m.text ?? ''}`, kind).not.toMatch(/Value|: 0\b/);
+    }
+    expect(channel('console').render(sampleGroup([message, diskResolved])).text).toContain('[FIRING:CRITICAL] Disk check on pos-17 - backup volume at 91 %\n');
+  });
+
+  it('a title names the host once: not again when the name already says it', () => {
+    const named: AlertTransition = { ...cpuHigh, labels: { alertname: 'Disk check on pos-17', 'host.name': 'pos-17' } };
+    for (const kind of ['email', 'slack', 'discord', 'console', 'file']) expect(channel(kind).render(sampleGroup([named])).title, kind).toBe('[FIRING:CRITICAL] Disk check on pos-17');
+    expect(channel('sms').render(sampleGroup([named])).text).toMatch(/^CRITICAL: Disk check on pos-17 0\.931 - /);
   });
 
   it('an unknown kind is a ConfigError listing the kinds', () => {

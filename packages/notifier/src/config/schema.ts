@@ -1,30 +1,23 @@
 import { Type, type StaticDecode, type TSchema } from '@sinclair/typebox';
-import { Duration, WebhookChannel } from '@vigil/platform';
-import { CHANNELS } from '../channels/index.js';
-import { GithubChannelSchema } from '../channels/github/config.js';
-import type { ChannelKind } from '../model.js';
+import { Duration } from '@vigil/platform';
+import { CHANNEL_KINDS, CHANNELS, type ChannelKind } from '../channels/registry.js';
+import { RateLimitConfig } from '../pipeline/ratelimit.js';
 import { RoutingConfig } from '../routing/config.js';
 import { TemplatesConfig } from '../templates/config.js';
 
 /**
  * `notifier:` in vigil.yaml, shaped after Alertmanager's config: receivers (each a set of
  * channels), a routing tree, inhibition, silences, time intervals and rate limits. Composed
- * from the schemas that live with their code: each channel kind's options
- * (channels/<kind>/config.ts), routing (routing/config.ts) and templates (templates/config.ts).
- * The platform's schema leaves this section open; `checkNotifierConfig` checks it with
+ * from the schemas that live with their code: each channel kind's options (the channel registry,
+ * channels/registry.ts), routing (routing/config.ts) and templates (templates/config.ts). The
+ * platform's schema leaves this section open; `checkNotifierConfig` checks it with
  * `checkSection`, so problems name the key like the rest of the file.
  */
 
 const Closed = { additionalProperties: false } as const;
 
-export const CHANNEL_KINDS: ChannelKind[] = ['email', 'sms', 'slack', 'discord', 'webhook', 'github', 'console', 'file'];
-
-/** A kind whose folder has not landed accepts any options here; building its channel then says the kind is unknown. */
-const channelOptions = (kind: ChannelKind): TSchema =>
-  CHANNELS[kind]?.schema ?? (kind === 'github' ? GithubChannelSchema : Type.Object({}, { additionalProperties: true }));
-
 const receiverChannels = Object.fromEntries(
-  CHANNEL_KINDS.map((kind) => [kind, Type.Array(channelOptions(kind), { default: [], description: `${kind} channels of this receiver.` })]),
+  CHANNEL_KINDS.map((kind) => [kind, Type.Array(CHANNELS[kind].schema, { default: [], description: `${kind} channels of this receiver: ${CHANNELS[kind].description}.` })]),
 ) as unknown as Record<ChannelKind, TSchema>;
 
 export const ReceiverConfig = Type.Object(
@@ -37,19 +30,31 @@ export const ReceiverConfig = Type.Object(
   Closed,
 );
 
-const LegacyConsole = Type.Object(
+/** `notifier.console`: sugar for a console channel of the receiver "default" (deprecated: configure receivers). */
+const ConsoleSugar = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
     format: Type.Union([Type.Literal('text'), Type.Literal('json')], { default: 'text', description: 'text: the title and the indented body; json: one JSON object per line.' }),
   },
-  { ...Closed, default: {}, description: 'Print notifications on stdout (one per transition while no receivers are configured).' },
+  { ...Closed, default: {}, description: 'Print notifications on stdout while no receivers are configured: the console channel of the receiver "default". Deprecated: configure receivers.' },
+);
+
+/** One entry of `notifier.webhooks`: sugar for a webhook channel of the receiver "default" (deprecated: configure receivers). */
+export const WebhookSugar = Type.Object(
+  {
+    name: Type.String({ default: 'webhook', description: 'Names the channel `webhook:<name>` (unique).' }),
+    url: Type.String({ pattern: '^https?://', description: "Where to POST each notification: Alertmanager's webhook payload, version 4, one alert per request." }),
+    headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+    timeout: Duration({ default: '5s', description: 'Per-request timeout.' }),
+  },
+  Closed,
 );
 
 const Templates = Type.Object(
   {
     ...TemplatesConfig.properties,
-    title: Type.Optional(Type.String({ description: 'Handlebars template of the title line of console and notifier.webhooks messages (per transition).' })),
-    body: Type.Optional(Type.String({ description: 'Handlebars template of the body of console and notifier.webhooks messages (per transition).' })),
+    title: Type.Optional(Type.String({ description: 'Deprecated: the title of console notifications while no receivers are configured, over the alert; write templates.overrides["console.title"].' })),
+    body: Type.Optional(Type.String({ description: 'Deprecated: the text of console notifications while no receivers are configured, over each alert; write templates.overrides["console.text"].' })),
   },
   { ...Closed, default: {}, description: TemplatesConfig.description },
 );
@@ -76,12 +81,16 @@ export const NotifierConfig = Type.Object(
     templates: Templates,
     receivers: Type.Array(ReceiverConfig, {
       default: [],
-      description: 'Where notifications go. None configured: console and webhooks below form the receiver "default", notified per transition.',
+      description: 'Where notifications go. None configured: console and webhooks below form the receiver "default", notified per alert at once.',
     }),
     ...RoutingConfig.properties,
+    rateLimits: Type.Array(RateLimitConfig, { default: [], description: 'Message budgets per channel kind or channel name.' }),
     delivery: DeliveryConfig,
-    console: LegacyConsole,
-    webhooks: Type.Array(WebhookChannel, { default: [], description: 'HTTP endpoints that receive every transition (the implicit receiver "default", used while no receivers are configured).' }),
+    console: ConsoleSugar,
+    webhooks: Type.Array(WebhookSugar, {
+      default: [],
+      description: 'Deprecated sugar: webhook channels of the receiver "default" while no receivers are configured (each alert at once, in Alertmanager\'s webhook format). Configure receivers instead.',
+    }),
   },
   { ...Closed, default: {}, description: 'The notifier role.' },
 );

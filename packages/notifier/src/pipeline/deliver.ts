@@ -1,8 +1,7 @@
-import { logger, transitionKey } from '@vigil/platform';
-import type { Receiver } from '../config/build.js';
+import { logger } from '@vigil/platform';
 import type { NotifierMetrics } from '../metrics.js';
-import type { AlertNotification, NotificationChannel } from '../model.js';
-import type { RateLimiter } from '../routing/ratelimit.js';
+import type { AlertNotification, NotificationChannel, Receiver } from '../model.js';
+import type { RateLimiter } from './ratelimit.js';
 import { deliveryRow, type DeliveryLedger } from './ledger.js';
 import { sendWithRetry, StoppingError, type DeliveryOutcome, type RetryPolicy } from './retry.js';
 
@@ -61,8 +60,7 @@ export class Deliverer {
 
   /** Queues a notification behind the earlier ones of its group; resolves when it is delivered (or given up). */
   submit(n: AlertNotification): Promise<ChannelResult[]> {
-    // A receiver notified per transition goes one notification at a time, so two groups owing the same resolve send it once.
-    const chainKey = this.deps.receivers.get(n.receiver)?.perTransition ? n.receiver : `${n.receiver}\u0000${n.groupKey}`;
+    const chainKey = `${n.receiver}\u0000${n.groupKey}`;
     const before = this.chains.get(chainKey) ?? Promise.resolve();
     const run = before.then(() => this.deliver(n, new Set([n.receiver])));
     const tail = run.then(
@@ -121,15 +119,6 @@ export class Deliverer {
     if (this.deps.ledger.isSent(n.key, channel.name)) {
       this.deps.metrics.skipped(channel.name);
       return { ...base, outcome: 'skipped', reason: 'duplicate' };
-    }
-    if (owner?.perTransition) {
-      // An alert whose severity changed sits in two groups (group labels include severity), and both owe its resolve.
-      const fresh = n.alerts.filter((a) => !this.deps.ledger.isTransitionSent(transitionKey(a), channel.name));
-      if (fresh.length === 0) {
-        this.deps.metrics.skipped(channel.name);
-        return { ...base, outcome: 'skipped', reason: 'duplicate' };
-      }
-      if (fresh.length < n.alerts.length) n = { ...n, alerts: fresh };
     }
     const firing = n.alerts.filter((a) => a.status === 'firing').length;
     const decision = this.deps.rateLimiter.take(channel, this.now(), { firing, resolved: n.alerts.length - firing });

@@ -1,5 +1,5 @@
 import { queryRows, wellFormedDeep, transitionKey, type Storage } from '@vigil/platform';
-import type { AlertNotification, ChannelKind } from '../model.js';
+import type { AlertNotification } from '../model.js';
 import { SentDeliveries } from './dedup.js';
 
 /**
@@ -41,7 +41,7 @@ export interface DeliveryOutcomeLike {
   providerId?: string;
 }
 
-export function deliveryRow(n: AlertNotification, channel: { name: string; kind: ChannelKind }, outcome: DeliveryOutcomeLike, time: number): DeliveryRow {
+export function deliveryRow(n: AlertNotification, channel: { name: string; kind: string }, outcome: DeliveryOutcomeLike, time: number): DeliveryRow {
   const first = n.alerts[0];
   return {
     DeliveryKey: n.key,
@@ -53,7 +53,7 @@ export function deliveryRow(n: AlertNotification, channel: { name: string; kind:
     Fingerprint: first?.fingerprint ?? '',
     Transition: n.status,
     Severity: n.severity,
-    Rule: n.commonLabels.rule ?? n.commonLabels.alertname ?? first?.rule ?? '',
+    Rule: n.alerts.every((a) => a.rule === first?.rule) ? (first?.rule ?? '') : (n.commonLabels.alertname ?? ''),
     Status: outcome.status,
     Attempts: outcome.attempts,
     Error: outcome.error,
@@ -103,8 +103,6 @@ export class DeliveryLedger {
   /** Rows waiting for the insert in flight to finish (record's group commit). */
   private queued: { row: DeliveryRow; done: (err?: unknown) => void }[] = [];
   private writing: Promise<void> | undefined;
-  /** Transition keys sent per channel: receivers notified per transition (the legacy console and webhooks) send each once. */
-  private readonly transitions = new SentDeliveries();
 
   constructor(
     private readonly storage: Storage,
@@ -140,16 +138,13 @@ export class DeliveryLedger {
    * snapshot is saved before each flush), so a recent window is enough.
    */
   async preload(since: number): Promise<number> {
-    const rows = await queryRows<{ DeliveryKey: string; Channel: string; Alerts: string[] }>(
+    const rows = await queryRows<{ DeliveryKey: string; Channel: string }>(
       this.storage,
-      `SELECT DeliveryKey, Channel, Alerts FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time DESC LIMIT {cap:UInt32}`,
+      `SELECT DeliveryKey, Channel FROM ${this.table} WHERE Status = 'sent' AND Time >= fromUnixTimestamp64Milli({since:Int64}) ORDER BY Time DESC LIMIT {cap:UInt32}`,
       { since, cap: this.sent.capacity },
     );
     // The newest last, so they are the last the bounded memory forgets.
-    for (const r of rows.reverse()) {
-      this.sent.add(r.DeliveryKey, r.Channel);
-      for (const t of r.Alerts) this.transitions.add(t, r.Channel);
-    }
+    for (const r of rows.reverse()) this.sent.add(r.DeliveryKey, r.Channel);
     return rows.length;
   }
 
@@ -157,17 +152,9 @@ export class DeliveryLedger {
     return this.sent.has(key, channel);
   }
 
-  /** Whether a notification that carried this transition (`transitionKey`) was sent to the channel. */
-  isTransitionSent(transition: string, channel: string): boolean {
-    return this.transitions.has(transition, channel);
-  }
-
   /** A `sent` delivery counts as sent in memory at once, so nothing sends it again even when this insert fails (the row is kept and retried). */
   async record(row: DeliveryRow): Promise<void> {
-    if (row.Status === 'sent') {
-      this.sent.add(row.DeliveryKey, row.Channel);
-      for (const t of row.Alerts) this.transitions.add(t, row.Channel);
-    }
+    if (row.Status === 'sent') this.sent.add(row.DeliveryKey, row.Channel);
     await new Promise<void>((resolve, reject) => {
       this.queued.push({ row, done: (err) => (err === undefined ? resolve() : reject(err)) });
       this.writeSoon();

@@ -4,7 +4,7 @@ import type { Dispatcher } from '../routing/dispatcher.js';
 import { toNotification } from '../routing/notification.js';
 import type { AlertNotification } from '../model.js';
 import type { DeliveryLedger } from './ledger.js';
-import type { RateLimiter } from '../routing/ratelimit.js';
+import type { RateLimiter } from './ratelimit.js';
 import { deadLetter, decodeRecord, type Arrival } from './decode.js';
 import { StoppingError } from './retry.js';
 import type { Deliverer } from './deliver.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from './ratelimit.js';
+import { checkSection } from '@vigil/platform';
+import { RateLimitConfig, RateLimiter } from './ratelimit.js';
 
 const H = 3_600_000;
 const T0 = Date.parse('2025-06-02T10:00:00Z');
@@ -8,6 +9,13 @@ const sms2 = { name: 'ops/sms[0]', kind: 'sms' as const };
 const slack = { name: 'oncall/slack[0]', kind: 'slack' as const };
 
 describe('rate limits', () => {
+  it('reads notifier.rateLimits entries, a kind or a channel name; an empty budget is refused naming the key', () => {
+    const limit = checkSection(RateLimitConfig, { channel: 'sms', max: 2 }, 'f: notifier.rateLimits[0]');
+    expect(limit).toEqual({ channel: 'sms', max: 2, per: H });
+    expect(new RateLimiter([limit]).limitFor({ name: 'oncall/sms[0]', kind: 'sms' })).toEqual({ max: 2, per: H });
+    expect(() => checkSection(RateLimitConfig, { channel: 'sms', max: 0 }, 'f: notifier.rateLimits[0]')).toThrow(/f: notifier\.rateLimits\[0\]\.max/);
+  });
+
   it('allows max per sliding window and holds the rest, summarised in the next message allowed', () => {
     const rl = new RateLimiter([{ channel: 'sms', max: 3, per: H }]);
     const decisions = [0, 1, 2, 3, 4, 5].map((i) => rl.take(sms, T0 + i * 60_000, { firing: 2, resolved: i === 5 ? 1 : 0 }));

@@ -1,19 +1,33 @@
-import type { ChannelKind, HeldBack } from '../model.js';
-import type { RateLimitConfig } from './config.js';
+import { Type, type StaticDecode } from '@sinclair/typebox';
+import { Duration } from '@vigil/platform';
+import { CHANNEL_KINDS } from '../channels/registry.js';
+import type { HeldBack } from '../model.js';
 
 /**
- * Message budgets per channel (SMS at most N per hour, say), as sliding windows over the times
- * messages were sent. A message over budget is held back, never queued: a storm costs at most
- * `max` messages per window, and what was held is summarised (HeldBack) in the next message the
- * channel sends, or in a summary of its own once the budget allows (`summariesDue`).
+ * Stage "rate limit" of delivery: message budgets per channel (SMS at most N per hour, say), as
+ * sliding windows over the times messages were sent. A message over budget is held back, never
+ * queued: a storm costs at most `max` messages per window, and what was held is summarised
+ * (HeldBack) in the next message the channel sends, or in a summary of its own once the budget
+ * allows (`summariesDue`).
  *
  * A limit on a channel kind is one budget shared by every channel of that kind (a provider
  * account); a limit on a channel name is that channel's own, and wins over its kind's.
  */
 
+/** One entry of `notifier.rateLimits`. */
+export const RateLimitConfig = Type.Object(
+  {
+    channel: Type.String({ minLength: 1, description: 'A channel kind (sms, email, slack, ...) or a channel name (`<receiver>/<kind>[<index>]`, `<kind>:<name>`); a name wins over a kind.' }),
+    max: Type.Integer({ minimum: 1, description: 'At most this many messages...' }),
+    per: Duration({ default: '1h', description: '...per this duration (a sliding window); what is held back is summarised in the next message sent.' }),
+  },
+  { additionalProperties: false },
+);
+export type RateLimitConfig = StaticDecode<typeof RateLimitConfig>;
+
 export interface ChannelRef {
   name: string;
-  kind: ChannelKind;
+  kind: string;
 }
 
 export type RateDecision =
@@ -26,7 +40,7 @@ export interface RateLimiterState {
   /** budget key → send times (epoch ms), oldest first. */
   sent: Record<string, number[]>;
   /** channel name → what was held back, with the channel's kind for summaries. */
-  held: Record<string, { kind: ChannelKind; count: number; firing: number; resolved: number; since: number }>;
+  held: Record<string, { kind: string; count: number; firing: number; resolved: number; since: number }>;
 }
 
 interface Limit {
@@ -39,9 +53,9 @@ export class RateLimiter {
   private readonly byName = new Map<string, Limit>();
   private readonly byKind = new Map<string, Limit>();
   private sent = new Map<string, number[]>();
-  private held = new Map<string, { kind: ChannelKind; count: number; firing: number; resolved: number; since: number }>();
+  private held = new Map<string, { kind: string; count: number; firing: number; resolved: number; since: number }>();
 
-  constructor(limits: readonly RateLimitConfig[] = [], kinds: Iterable<string> = ['email', 'sms', 'slack', 'discord', 'webhook', 'github', 'console', 'file']) {
+  constructor(limits: readonly RateLimitConfig[] = [], kinds: Iterable<string> = CHANNEL_KINDS) {
     const known = new Set(kinds);
     for (const l of limits) {
       const limit = { key: l.channel, max: l.max, per: l.per };

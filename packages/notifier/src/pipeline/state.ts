@@ -1,7 +1,7 @@
 import { queryRows, wellFormedDeep, type Storage } from '@vigil/platform';
 import type { AlertNotification } from '../model.js';
 import type { DispatcherState } from '../routing/dispatcher.js';
-import type { RateLimiterState } from '../routing/ratelimit.js';
+import type { RateLimiterState } from './ratelimit.js';
 import type { Silence } from '../routing/silences.js';
 
 /**

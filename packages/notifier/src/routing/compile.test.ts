@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { compileRouting } from './compile.js';
 import { RoutingConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
-import { RateLimiter } from './ratelimit.js';
 
 const T0 = Date.parse('2025-06-02T10:00:00Z'); // Monday 12:00 in Berlin
 
@@ -28,7 +27,6 @@ describe('a routing section from a config file, end to end', () => {
       { name: 'always', timeIntervals: [{}] },
     ],
     silences: [{ matchers: ['host="web-9"'], startsAt: '2025-06-02T00:00:00Z', endsAt: '2025-06-03T00:00:00Z', comment: 'maintenance', createdBy: 'ops' }],
-    rateLimits: [{ channel: 'sms', max: 2, per: '1h' }],
   };
 
   it('decodes, compiles and drives a dispatcher', () => {
@@ -39,17 +37,14 @@ describe('a routing section from a config file, end to end', () => {
     for (const a of [alert('web-1', 'critical'), alert('web-2', 'critical'), alert('web-9', 'critical'), alert('lab-1', 'warning'), alert('db-1', 'warning')]) d.receive(a, T0);
     const sent = d.flush(T0 + 10_000);
     expect(sent.map((g) => `${g.receiver} ${g.alerts.map((a) => a.labels.host).join(',')}`).sort()).toEqual(['oncall web-1', 'oncall web-2', 'team db-1']);
-    const limiter = new RateLimiter(config.rateLimits);
-    expect(limiter.limitFor({ name: 'oncall/sms[0]', kind: 'sms' })).toEqual({ max: 2, per: 3_600_000 });
     // At 20:00 in Berlin the critical route is outside its active interval: new criticals wait.
     d.receive(alert('web-3', 'critical'), T0 + 8 * 3_600_000);
     expect(d.flush(T0 + 8 * 3_600_000 + 10_000).filter((g) => g.receiver === 'oncall')).toEqual([]);
   });
 
-  it('rejects a zero group interval and an empty rate limit, naming the keys', () => {
+  it('rejects a zero group interval, naming the key', () => {
     expect(() =>
       compileRouting(checkSection(RoutingConfig, { route: { receiver: 'r', routes: [{ groupInterval: '0s' }] } }, 'f: notifier.routing'), 'f: notifier.routing'),
     ).toThrow('f: notifier.routing.route.routes[0].groupInterval: must be a positive duration');
-    expect(() => checkSection(RoutingConfig, { rateLimits: [{ channel: 'sms', max: 0 }] }, 'f: notifier.routing')).toThrow(/f: notifier\.routing\.rateLimits\[0\]\.max/);
   });
 });

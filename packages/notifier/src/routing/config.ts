@@ -133,15 +133,6 @@ export const TimeIntervalConfig = Type.Object(
   Closed,
 );
 
-export const RateLimitConfig = Type.Object(
-  {
-    channel: Type.String({ minLength: 1, description: 'A channel kind (sms, email, slack, ...) or a channel name (`<receiver>/<kind>[<index>]`, `<kind>:<name>`); a name wins over a kind.' }),
-    max: Type.Integer({ minimum: 1, description: 'At most this many messages...' }),
-    per: Duration({ default: '1h', description: '...per this duration (a sliding window); what is held back is summarised in the next message sent.' }),
-  },
-  Closed,
-);
-
 /** The whole routing section, for the integration owner to mount as `notifier.routing`. */
 export const RoutingConfig = Type.Object(
   {
@@ -149,9 +140,8 @@ export const RoutingConfig = Type.Object(
     inhibitRules: Type.Optional(Type.Array(InhibitRuleConfig, { description: 'Inhibition rules; absent means DEFAULT_INHIBIT_RULES (a critical mutes warnings of the same rule on the same host), [] means none.' })),
     timeIntervals: Type.Array(TimeIntervalConfig, { default: [], description: 'Named time intervals for routes\' muteTimeIntervals and activeTimeIntervals.' }),
     silences: Type.Array(SilenceConfig, { default: [], description: 'Silences from the config file (more come from the API).' }),
-    rateLimits: Type.Array(RateLimitConfig, { default: [], description: 'Message budgets per channel kind or channel name.' }),
   },
-  { ...Closed, default: {}, description: 'Routing, grouping, silences, time intervals, inhibition and rate limits of notifications.' },
+  { ...Closed, default: {}, description: 'Routing, grouping, silences, time intervals and inhibition of notifications.' },
 );
 
 export type RouteConfig = StaticDecode<typeof RouteConfig>;
@@ -160,5 +150,4 @@ export type InhibitRuleConfig = StaticDecode<typeof InhibitRuleConfig>;
 export type SilenceConfig = StaticDecode<typeof SilenceConfig>;
 export type TimeRangeConfig = StaticDecode<typeof TimeRangeConfig>;
 export type TimeIntervalConfig = StaticDecode<typeof TimeIntervalConfig>;
-export type RateLimitConfig = StaticDecode<typeof RateLimitConfig>;
 export type RoutingConfig = StaticDecode<typeof RoutingConfig>;

@@ -1,5 +1,5 @@
 import { transitionKey, type AlertTransition } from '@vigil/platform';
-import { highestSeverity } from '../model.js';
+import { groupKey, highestSeverity, withSeverityLabel } from '../model.js';
 import { compileInhibitRules, Inhibitions, type InhibitRule } from './inhibit.js';
 import { alertLabels } from './matchers.js';
 import type { Route } from './routes.js';
@@ -126,9 +126,7 @@ export function isNewerTransition(a: AlertTransition, b: AlertTransition): boole
 }
 
 function groupKeyOf(route: Route, groupLabels: Record<string, string>): string {
-  let s = '';
-  for (const k of Object.keys(groupLabels).sort()) s += `${s ? ',' : ''}${k}=${JSON.stringify(groupLabels[k])}`;
-  return `${route.id}:{${s}}`;
+  return groupKey(route.id, groupLabels);
 }
 
 function byStartThenFingerprint(a: AlertTransition, b: AlertTransition): number {
@@ -175,10 +173,12 @@ export class Dispatcher {
   }
 
   /**
-   * Takes one transition. Returns false when it changes nothing: a replay, or a transition older
-   * than what is known for its fingerprint.
+   * Takes one transition (its severity made a label, for transitions of producers that did not).
+   * Returns false when it changes nothing: a replay, or a transition older than what is known for
+   * its fingerprint.
    */
-  receive(alert: AlertTransition, now: number): boolean {
+  receive(transition: AlertTransition, now: number): boolean {
+    const alert = withSeverityLabel(transition);
     const fp = alert.fingerprint;
     const prev = this.store.get(fp);
     if (prev && !isNewerTransition(alert, prev.alert)) return false;
@@ -300,7 +300,10 @@ export class Dispatcher {
     this.inhibitionCache = undefined;
     this.groups.clear();
     this.byFingerprint.clear();
-    for (const a of state.alerts) this.store.set(a.alert.fingerprint, { alert: a.alert, labels: alertLabels(a.alert), key: transitionKey(a.alert), updatedAt: a.updatedAt });
+    for (const a of state.alerts) {
+      const alert = withSeverityLabel(a.alert);
+      this.store.set(alert.fingerprint, { alert, labels: alertLabels(alert), key: transitionKey(alert), updatedAt: a.updatedAt });
+    }
     for (const s of state.groups) {
       const route = this.routesById.get(s.routeId);
       if (!route) continue;

@@ -10,15 +10,12 @@ export {
   SilenceConfig,
   TimeIntervalConfig,
   TimeRangeConfig,
-  RateLimitConfig,
   DEFAULT_INHIBIT_RULES,
 } from './config.js';
 export { parseMatcher, parseMatchers, matchesAll, alertLabels, MatcherError, MatcherListError, type Matcher, type MatchOp } from './matchers.js';
 export {
   compileRoutes,
   defaultRoutes,
-  defaultReceiverChannels,
-  DEFAULT_CHANNELS_BY_SEVERITY,
   DEFAULT_RECEIVERS,
   type Route,
   type RouteMatch,
@@ -28,6 +25,5 @@ export { compileTimeIntervals, localTime, isTimeZone, type TimeInterval, type Lo
 export { SilenceSet, silenceId, silenceState, type Silence, type SilenceInput, type SilenceState } from './silences.js';
 export { compileInhibitRules, Inhibitions, type InhibitRule, type InhibitionCandidate } from './inhibit.js';
 export { Dispatcher, isNewerTransition, type DispatcherOptions, type DispatcherState, type FlushedGroup, type FlushReason } from './dispatcher.js';
-export { RateLimiter, type ChannelRef, type RateDecision, type RateLimiterState } from './ratelimit.js';
 export { notificationKey, toNotification } from './notification.js';
 export { compileRouting, type CompiledRouting } from './compile.js';

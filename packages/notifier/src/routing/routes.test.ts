@@ -2,7 +2,7 @@ import { checkSection, ConfigError } from '@vigil/platform';
 import { describe, expect, it } from 'vitest';
 import { RouteConfig, RoutingConfig } from './config.js';
 import { compileRouting } from './compile.js';
-import { compileRoutes, DEFAULT_CHANNELS_BY_SEVERITY, defaultReceiverChannels, defaultRoutes, type Route } from './routes.js';
+import { compileRoutes, defaultRoutes, type Route } from './routes.js';
 
 const route = (raw: unknown, timeIntervals?: string[]) => compileRoutes(checkSection(RouteConfig, raw, 'route'), { timeIntervals });
 const receivers = (r: Route, labels: Record<string, string>) => r.match(labels).map((m) => m.receiver);
@@ -111,18 +111,6 @@ describe('default tree (MISSION B)', () => {
     expect(tree.routes[0]).toMatchObject({ groupWait: 30_000, groupInterval: 300_000, repeatInterval: 14_400_000, groupBy: ['alertname'] });
     const named = compileRoutes(defaultRoutes({ critical: 'oncall' }));
     expect(receivers(named, { severity: 'critical' })).toEqual(['oncall']);
-  });
-
-  it('info goes to Slack; warning to email and Slack; critical to email, SMS and Slack', () => {
-    const channels = (['sms', 'email', 'slack'] as const).map((kind) => ({ kind, name: kind }));
-    const by = defaultReceiverChannels(channels);
-    expect(by.info.map((c) => c.kind)).toEqual(['slack']);
-    expect(by.warning.map((c) => c.kind)).toEqual(['email', 'slack']);
-    expect(by.critical.map((c) => c.kind)).toEqual(['sms', 'email', 'slack']);
-    expect(DEFAULT_CHANNELS_BY_SEVERITY.info).not.toContain('sms');
-    expect(DEFAULT_CHANNELS_BY_SEVERITY.warning).not.toContain('sms');
-    const console = defaultReceiverChannels([{ kind: 'console' as const }]);
-    expect([console.info.length, console.warning.length, console.critical.length]).toEqual([1, 1, 1]);
   });
 });
 

@@ -1,7 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '@vigil/platform';
 import type { AlertSeverity } from '@vigil/platform';
-import type { ChannelKind } from '../model.js';
 import { RouteConfig, type ChildRouteConfig } from './config.js';
 import { MatcherListError, matchesAll, parseMatchers, type Matcher } from './matchers.js';
 
@@ -148,17 +147,6 @@ function build(
   return route;
 }
 
-/**
- * Channel kinds each level goes to when no route tree is configured (MISSION B): info to Slack;
- * warning to email and Slack; critical to email, SMS and Slack. Discord stands beside Slack;
- * GitHub issues are for critical only; webhook, console and file receive every level.
- */
-export const DEFAULT_CHANNELS_BY_SEVERITY: Readonly<Record<AlertSeverity, readonly ChannelKind[]>> = {
-  info: ['slack', 'discord', 'webhook', 'console', 'file'],
-  warning: ['email', 'slack', 'discord', 'webhook', 'console', 'file'],
-  critical: ['email', 'sms', 'slack', 'discord', 'github', 'webhook', 'console', 'file'],
-};
-
 /** Names of the receivers of the default tree. */
 export const DEFAULT_RECEIVERS: Readonly<Record<AlertSeverity, string>> = {
   info: 'default-info',
@@ -178,13 +166,4 @@ export function defaultRoutes(receivers: Partial<Record<AlertSeverity, string>> 
     routes: (['critical', 'warning', 'info'] as const).map((s) => ({ matchers: [`severity="${s}"`], receiver: name(s) })),
   };
   return Value.Decode(RouteConfig, Value.Default(RouteConfig, raw)) as RouteConfig;
-}
-
-/**
- * The channels of each default receiver, out of the channel kinds configured: what
- * DEFAULT_CHANNELS_BY_SEVERITY allows, in configured order.
- */
-export function defaultReceiverChannels<C extends { kind: ChannelKind }>(channels: readonly C[]): Record<AlertSeverity, C[]> {
-  const pick = (s: AlertSeverity) => channels.filter((c) => DEFAULT_CHANNELS_BY_SEVERITY[s].includes(c.kind));
-  return { info: pick('info'), warning: pick('warning'), critical: pick('critical') };
 }

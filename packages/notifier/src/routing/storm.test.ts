@@ -4,8 +4,9 @@ import { RouteConfig } from './config.js';
 import { compileInhibitRules } from './inhibit.js';
 import { Dispatcher, type FlushedGroup } from './dispatcher.js';
 import { alertLabels } from './matchers.js';
-import { RateLimiter } from './ratelimit.js';
-import { compileRoutes, defaultReceiverChannels, defaultRoutes, type Route } from './routes.js';
+import { RateLimiter } from '../pipeline/ratelimit.js';
+import { kindsForLevel } from '../channels/registry.js';
+import { compileRoutes, defaultRoutes, type Route } from './routes.js';
 import { SilenceSet } from './silences.js';
 import { toNotification } from './notification.js';
 
@@ -112,7 +113,9 @@ describe('a storm', () => {
         'route',
       ),
     );
-    const channels = defaultReceiverChannels((['email', 'sms', 'slack'] as const).map((kind) => ({ kind })));
+    const configured = (['email', 'sms', 'slack'] as const).map((kind) => ({ kind }));
+    const byLevel = (level: AlertSeverity) => configured.filter((c) => kindsForLevel(level).includes(c.kind));
+    const channels = { info: byLevel('info'), warning: byLevel('warning'), critical: byLevel('critical') };
     const limiter = new RateLimiter([{ channel: 'sms', max: 10, per: H }]);
     const d = new Dispatcher({ routes: tree });
     const sent = run(d, events, T0 + 10 * M);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type AlertTransition } from '@vigil/platform';
-import { compileTemplates, duration, isFraction, number, percent, renderNotification, templateView, time, upper } from './templates.js';
+import type { AlertTransition } from '@vigil/platform';
+import { createChannel, templateRegistryFromConfig } from '../channels/registry.js';
+import { duration, isFraction, number, percent, templateView, time, upper } from './templates.js';
+import { notificationOf } from './view.js';
 
 const firing: AlertTransition = {
   fingerprint: 'a1b2c3d4e5f60718',
@@ -15,14 +17,11 @@ const firing: AlertTransition = {
 };
 const resolved: AlertTransition = { ...firing, status: 'resolved', endsAt: '2024-05-01T13:05:30.250Z', value: 0.42 };
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
+/** Title and text of one alert, as the console channel renders it with the default templates. */
+const console = createChannel('console', {}, { name: 'console', templates: templateRegistryFromConfig(), source: 'console' });
+function renderNotification(a: AlertTransition): { title: string; text: string } {
+  const m = console.render(notificationOf([a], { createdAt: '2024-05-01T14:00:00.000Z' }));
+  return { title: m.title ?? '', text: m.text ?? '' };
 }
 
 describe('helpers', () => {
@@ -97,7 +96,7 @@ describe('templateView', () => {
   });
 });
 
-describe('default templates', () => {
+describe('default templates of one alert', () => {
   it('render a firing transition', () => {
     const r = renderNotification(firing);
     expect(r.title).toBe('[FIRING:CRITICAL] cpu_high on web-1');
@@ -140,37 +139,5 @@ describe('default templates', () => {
   it('do not HTML-escape', () => {
     const r = renderNotification({ ...firing, annotations: { summary: 'a < b & "c"' } });
     expect(r.text.split('\n')[0]).toBe('a < b & "c"');
-  });
-});
-
-describe('overrides', () => {
-  it('replace the title or the body, with helpers and dotted label lookups', () => {
-    const t = compileTemplates({ title: '{{upper status}} {{lookup labels "host.name"}} {{percent value}}' });
-    expect(renderNotification(firing, t).title).toBe('FIRING web-1 93.1%');
-    expect(renderNotification(firing, t).text).toBe(renderNotification(firing).text);
-    const b = compileTemplates({ body: '{{name}} since {{time startsAt}}{{#if resolved}} for {{duration startsAt endsAt}}{{/if}}' });
-    expect(renderNotification(resolved, b).text).toBe('cpu_high since 2024-05-01 12:00:00 UTC for 1h5m30s');
-  });
-
-  it('read dotted label names the way rule annotations do', () => {
-    const t = compileTemplates({ title: '{{labels.host.name}}|{{labels.[host.name]}}|{{#if labels.host.name}}yes{{/if}}|{{upper labels.alertname}}|{{labels.no.such}}' });
-    expect(renderNotification(firing, t).title).toBe('web-1|web-1|yes|CPU_HIGH|');
-  });
-
-  it('that do not parse are a ConfigError naming the key', () => {
-    const p = problemsOf(() => compileTemplates({ title: '{{#if firing}}open' }));
-    expect(p).toHaveLength(1);
-    expect(p[0]).toMatch(/^notifier\.templates\.title: the handlebars template does not compile: Parse error on line 1/);
-  });
-
-  it('with an unknown helper are refused at compile time', () => {
-    const p = problemsOf(() => compileTemplates({ body: '{{uper status}}' }, 'vigil.yaml: notifier.templates'));
-    expect(p).toEqual([expect.stringMatching(/^vigil\.yaml: notifier\.templates\.body: .*unknown helper uper.*\(helpers: upper, percent, number, time, duration\)$/)]);
-  });
-
-  it('that fail only when rendered (a missing partial) are refused too, both keys reported', () => {
-    const p = problemsOf(() => compileTemplates({ title: '{{> header}}', body: '{{#each}}{{/each}}' }));
-    expect(p.map((l) => l.split(':')[0])).toEqual(['notifier.templates.title', 'notifier.templates.body']);
-    expect(p[0]).toMatch(/partial header could not be found/);
   });
 });

@@ -1,16 +1,11 @@
-import Handlebars from 'handlebars';
-import { ConfigError, formatDuration, type AlertTransition } from '@vigil/platform';
+import { formatDuration, type AlertTransition } from '@vigil/platform';
 
 /**
- * Notification texts: handlebars templates over an alert transition, rendered to plain text
- * (no HTML escaping: the output goes to terminals, JSON bodies and chat messages).
- *
- * Templates see every transition field (status, severity, labels, annotations, startsAt,
- * endsAt, value, rule, window, fingerprint) plus a few derived ones, see `TemplateView`.
- * Labels are read as `{{labels.host.name}}`, dots and all.
+ * What templates see of one alert (`templateView`: the transition plus name, target, fraction,
+ * ...), and the helpers every template has: total functions over plain values.
  */
 
-/** What a template sees. */
+/** What a template sees of one alert. */
 export interface TemplateView extends AlertTransition {
   /** `labels.alertname`, else the rule name. */
   name: string;
@@ -20,20 +15,16 @@ export interface TemplateView extends AlertTransition {
   resolved: boolean;
   /** True when `value` is a 0..1 fraction best shown as a percentage (see `isFraction`). */
   fraction: boolean;
+  /** The alert carries a measured value (rule alerts; not a message of the notify API or an alert from Prometheus). */
+  hasValue: boolean;
+  /** ` on <target>` for titles, '' when there is no target or the name already says it. */
+  onTarget: string;
 }
 
-export const DEFAULT_TITLE = '{{#if firing}}[FIRING:{{upper severity}}]{{else}}[RESOLVED]{{/if}} {{name}}{{#if target}} on {{target}}{{/if}}';
-
-export const DEFAULT_BODY = [
-  '{{#if annotations.summary}}{{annotations.summary}}\n{{/if}}',
-  '{{#if annotations.description}}{{annotations.description}}\n{{/if}}',
-  'Value: {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if window}} over {{duration window}}{{/if}}',
-  '{{#if firing}}{{#if threshold}} ({{severity}} at {{#if fraction}}{{percent threshold}}{{else}}{{number threshold}}{{/if}}){{/if}}{{/if}}\n',
-  'Severity: {{severity}}\n',
-  'Labels:{{#each labels}} {{@key}}={{this}}{{/each}}\n',
-  'Started: {{time startsAt}}',
-  '{{#if resolved}}\nResolved: {{time endsAt}} (lasted {{duration startsAt endsAt}}){{/if}}',
-].join('');
+/** ` on web-1` after `text`, unless there is no target or `text` already names it ("Client pos-17 silent" needs no " on pos-17"). */
+export function onTarget(text: string, target: string): string {
+  return target === '' || text.includes(target) ? '' : ` on ${target}`;
+}
 
 // ---- helpers: total functions (they never throw), so a template cannot fail on odd values ----
 
@@ -94,43 +85,19 @@ export function templateView(alert: AlertTransition): TemplateView {
   const labels: Record<string, string> = {};
   for (const k of Object.keys(alert.labels).sort()) labels[k] = alert.labels[k]!;
   const target = TARGET_LABELS.map((l) => alert.labels[l]).find((v) => v !== undefined && v !== '') ?? '';
+  const name = alert.labels.alertname || alert.rule;
   return {
     ...alert,
     labels,
-    name: alert.labels.alertname || alert.rule,
+    name,
     target,
+    onTarget: onTarget(name, target),
     firing: alert.status === 'firing',
     resolved: alert.status === 'resolved',
     fraction: isFraction(alert),
+    hasValue: alert.value !== undefined,
   };
 }
-
-// ---- compile and render ----
-
-type Template = (view: TemplateView) => string;
-
-export interface CompiledTemplates {
-  title: Template;
-  body: Template;
-}
-
-export interface Rendered {
-  title: string;
-  text: string;
-}
-
-const hb = Handlebars.create();
-for (const [name, fn] of Object.entries(HELPERS)) {
-  // Handlebars passes its options object last; the helpers take only the template's arguments.
-  hb.registerHelper(name, (...args: unknown[]) => (fn as (...a: unknown[]) => string)(...args.slice(0, -1)));
-}
-
-const COMPILE_OPTIONS = {
-  noEscape: true,
-  // A misspelt helper (`{{uper status}}`) is a compile error instead of an empty string.
-  knownHelpers: Object.fromEntries(Object.keys(HELPERS).map((h) => [h, true])),
-  knownHelpersOnly: true,
-} as const;
 
 /**
  * OpenTelemetry label names have dots (`host.name`). Handlebars reads `{{labels.host.name}}` as
@@ -147,58 +114,4 @@ export function dottedLabelNames<T>(node: T): T {
     for (const [k, v] of Object.entries(node)) if (k !== 'loc') dottedLabelNames(v);
   }
   return node;
-}
-
-const SAMPLE_FIRING: AlertTransition = {
-  fingerprint: '0123456789abcdef',
-  status: 'firing',
-  severity: 'critical',
-  labels: { alertname: 'cpu_high', 'host.name': 'web-1' },
-  annotations: { summary: 'CPU is high', description: 'CPU above 90%' },
-  startsAt: '2024-05-01T12:00:00.000Z',
-  value: 0.93,
-  rule: 'cpu_high',
-  window: 60_000,
-};
-const SAMPLE_RESOLVED: AlertTransition = { ...SAMPLE_FIRING, status: 'resolved', endsAt: '2024-05-01T12:05:30.000Z', value: 0.41 };
-
-/**
- * Compiles the title and body (the defaults where `overrides` has none). A template that does
- * not compile or fails on a sample transition is a `ConfigError` naming the key, so it stops
- * the start instead of the first notification.
- */
-export function compileTemplates(overrides: { title?: string | undefined; body?: string | undefined } = {}, source = 'notifier.templates'): CompiledTemplates {
-  const problems: string[] = [];
-  const compile = (key: 'title' | 'body', text: string): Template => {
-    try {
-      const ast = dottedLabelNames(hb.parse(text));
-      hb.precompile(ast, COMPILE_OPTIONS);
-      const t = hb.compile<TemplateView>(ast, COMPILE_OPTIONS);
-      // compile() is lazy; rendering samples surfaces what only shows at run time (missing partials).
-      t(templateView(SAMPLE_FIRING));
-      t(templateView(SAMPLE_RESOLVED));
-      return t;
-    } catch (err) {
-      const reason = (err as Error).message.replace(/\s*\n\s*/g, ' ');
-      problems.push(`${source}.${key}: the handlebars template does not compile: ${reason} (helpers: ${Object.keys(HELPERS).join(', ')})`);
-      return () => '';
-    }
-  };
-  const compiled = {
-    title: compile('title', overrides.title ?? DEFAULT_TITLE),
-    body: compile('body', overrides.body ?? DEFAULT_BODY),
-  };
-  if (problems.length > 0) throw new ConfigError(problems);
-  return compiled;
-}
-
-let defaults: CompiledTemplates | undefined;
-
-/** Title and text of a transition. The title is one line: line breaks from labels or templates become spaces. */
-export function renderNotification(alert: AlertTransition, templates: CompiledTemplates = (defaults ??= compileTemplates())): Rendered {
-  const view = templateView(alert);
-  return {
-    title: templates.title(view).replace(/\s*[\r\n]+\s*/g, ' ').trim(),
-    text: templates.body(view).trimEnd(),
-  };
 }

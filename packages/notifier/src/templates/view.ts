@@ -1,6 +1,6 @@
 import type { AlertTransition } from '@vigil/platform';
-import { highestSeverity, type AlertNotification } from '../model.js';
-import { templateView, type TemplateView } from './templates.js';
+import { groupKey, highestSeverity, withSeverityLabel, type AlertNotification } from '../model.js';
+import { onTarget, templateView, type TemplateView } from './templates.js';
 
 /**
  * What a notification template sees: the whole group (AlertNotification) plus derived fields,
@@ -21,6 +21,8 @@ export interface NotificationView extends Omit<AlertNotification, 'alerts'> {
   name: string;
   /** The target shared by every alert, '' when they differ. */
   target: string;
+  /** ` on <target>` for titles, '' when there is none or the name already says it. */
+  onTarget: string;
   /** `vigil.category` shared by the group, ''. */
   category: string;
   /** The rule shared by every alert, ''. */
@@ -60,6 +62,7 @@ export function notificationView(n: AlertNotification, channel: string): Notific
   const resolvedAlerts = alerts.filter((a) => !a.firing);
   const rule = notificationRule(n);
   const name = shared(alerts, (a) => a.name) || rule || `${alerts.length} alerts`;
+  const target = shared(alerts, (a) => a.target);
   const placeholder = alertView({
     fingerprint: '',
     status: n.status,
@@ -67,7 +70,6 @@ export function notificationView(n: AlertNotification, channel: string): Notific
     labels: n.commonLabels,
     annotations: n.commonAnnotations,
     startsAt: n.createdAt,
-    value: 0,
     rule,
     window: 0,
   });
@@ -94,7 +96,8 @@ export function notificationView(n: AlertNotification, channel: string): Notific
     firing: n.status === 'firing',
     resolved: n.status !== 'firing',
     name,
-    target: shared(alerts, (a) => a.target),
+    target,
+    onTarget: onTarget(name, target),
     category: n.commonLabels[CATEGORY_LABEL] ?? shared(alerts, (a) => a.category),
     rule,
     channel,
@@ -116,7 +119,8 @@ export function commonLabelsOf(maps: Record<string, string>[]): Record<string, s
  * tests: firing alerts first, the group's status and severity as routing sets them.
  */
 export function notificationOf(alerts: AlertTransition[], opts: { receiver?: string; createdAt?: string; externalUrl?: string; key?: string } = {}): AlertNotification {
-  const sorted = [...alerts.filter((a) => a.status === 'firing'), ...alerts.filter((a) => a.status !== 'firing')];
+  const labelled = alerts.map(withSeverityLabel);
+  const sorted = [...labelled.filter((a) => a.status === 'firing'), ...labelled.filter((a) => a.status !== 'firing')];
   const firing = sorted.filter((a) => a.status === 'firing');
   const commonLabels = commonLabelsOf(sorted.map((a) => a.labels));
   const groupLabels: Record<string, string> = {};
@@ -125,7 +129,7 @@ export function notificationOf(alerts: AlertTransition[], opts: { receiver?: str
   return {
     key: opts.key ?? `${receiver}:${sorted.map((a) => `${a.fingerprint}:${a.status}`).join(',')}`,
     receiver,
-    groupKey: `{}:${JSON.stringify(groupLabels)}`,
+    groupKey: groupKey('{}', groupLabels),
     groupLabels,
     status: firing.length > 0 ? 'firing' : 'resolved',
     severity: highestSeverity((firing.length > 0 ? firing : sorted).map((a) => a.severity)),

@@ -44,16 +44,6 @@ const literals = <const T extends readonly string[]>(values: T, options?: Schema
 
 const LogLevel = literals(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Log level; LOG_LEVEL overrides it.' });
 
-export const WebhookChannel = Type.Object(
-  {
-    name: Type.String({ default: 'webhook' }),
-    url: Type.String({ pattern: '^https?://', description: 'Where to POST each alert transition as JSON.' }),
-    headers: Type.Record(Type.String(), Type.String(), { default: {} }),
-    timeout: Duration({ default: '5s', description: 'Per-request timeout.' }),
-  },
-  Closed,
-);
-
 /** One scoped API token of `http.tokens`. */
 export const ApiToken = Type.Object(
   {
@@ -185,17 +175,7 @@ export const ConfigSchema = Type.Object(
       },
     ),
     notifier: Type.Object(
-      {
-        groupId: Type.String({ default: 'vigil-notifier' }),
-        console: section(
-          {
-            enabled: Type.Boolean({ default: true }),
-            format: Type.Union([Type.Literal('text'), Type.Literal('json')], { default: 'text', description: 'text: the title and the indented body; json: one JSON object per line.' }),
-          },
-          'Print notifications on stdout.',
-        ),
-        webhooks: Type.Array(WebhookChannel, { default: [], description: 'HTTP endpoints that receive every transition (while no receivers are configured).' }),
-      },
+      {},
       {
         additionalProperties: true,
         default: {},
@@ -208,4 +188,3 @@ export const ConfigSchema = Type.Object(
 );
 
 export type VigilConfig = StaticDecode<typeof ConfigSchema>;
-export type WebhookChannelConfig = StaticDecode<typeof WebhookChannel>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createChannel, templateRegistryFromConfig } from '../index.js';
-import { ctx, cpuHigh, diskResolved, sampleGroup } from '../testing/receiver.js';
+import { ctx, cpuHigh, diskResolved, sampleGroup } from '../../../test/providers.js';
 import { consoleChannel, formatConsole } from './console.js';
 
 const templates = templateRegistryFromConfig();
@@ -29,7 +29,8 @@ describe('console channel', () => {
     const line = formatConsole(n, { title: 't', text: 'a\nb' }, 'json');
     expect(line.endsWith('\n')).toBe(true);
     expect(line.slice(0, -1)).not.toContain('\n');
-    expect(JSON.parse(line)).toEqual({ key: n.key, receiver: 'ops', status: 'firing', severity: 'critical', title: 't', text: 'a\nb', alerts: [cpuHigh] });
+    expect(JSON.parse(line)).toEqual({ key: n.key, receiver: 'ops', status: 'firing', severity: 'critical', title: 't', text: 'a\nb', alerts: n.alerts });
+    expect(n.alerts[0]!.labels.severity).toBe('critical');
   });
 
   it('is created from config with its default format', async () => {

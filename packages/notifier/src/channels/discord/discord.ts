@@ -1,9 +1,9 @@
 import type { StaticDecode } from '@sinclair/typebox';
-import type { AlertNotification, NotificationChannel, RenderedMessage } from '../../model.js';
+import type { AlertNotification, NotificationChannel, SendReceipt } from '../../model.js';
 import { severityColourInt, severityEmoji, truncate } from '../../templates/format.js';
 import { DeliveryError, type ChannelDeps } from '../channel.js';
 import { classifyHttpStatus, parseRetryAfter } from '../http-response.js';
-import { post, receiverName } from '../http-send.js';
+import { httpChannel, titledJson, type HttpAnswer } from '../http.js';
 import type { DiscordOptions } from './config.js';
 
 /**
@@ -77,29 +77,25 @@ export function discordError(target: string, status: number, body: string, retry
   });
 }
 
+/** 2xx delivered (with ?wait=true Discord answers 200 with the message, whose id is the receipt); else `discordError`. */
+export function discordAnswer(res: HttpAnswer, target: string, now: number): SendReceipt {
+  if (res.status >= 200 && res.status < 300) {
+    const id = res.status === 200 ? /"id"\s*:\s*"(\d+)"/.exec(res.text)?.[1] : undefined;
+    return id ? { providerId: id } : {};
+  }
+  throw discordError(target, res.status, res.text, res.headers.get('retry-after'), now);
+}
+
 export function discordChannel(options: DiscordChannelOptions, deps: ChannelDeps): NotificationChannel {
-  const doFetch = deps.fetch ?? fetch;
-  const now = deps.now ?? Date.now;
-  const target = receiverName('discord', deps.name, options.url);
-  const headers = new Headers({ 'content-type': 'application/json', 'user-agent': 'vigil-notifier' });
-  const render = (n: AlertNotification): RenderedMessage => {
-    const title = deps.templates.render('discord', 'title', n);
-    const text = deps.templates.render('discord', 'text', n);
-    return { title, text, json: discordPayload(n, title, text, { username: options.username }) };
-  };
-  return {
-    kind: 'discord',
-    name: deps.name,
-    render,
-    async send(n, ctx) {
-      const body = JSON.stringify(render(n).json);
-      const res = await post({ fetch: doFetch, target, url: options.url, headers, body, timeoutMs: options.timeout, signal: ctx.signal });
-      if (res.status >= 200 && res.status < 300) {
-        // With ?wait=true Discord answers 200 with the message; its id is the receipt.
-        const id = res.status === 200 ? /"id"\s*:\s*"(\d+)"/.exec(res.text)?.[1] : undefined;
-        return id ? { providerId: id } : {};
-      }
-      throw discordError(target, res.status, res.text, res.headers.get('retry-after'), now());
+  return httpChannel(
+    {
+      kind: 'discord',
+      url: options.url,
+      timeoutMs: options.timeout,
+      headers: new Headers({ 'content-type': 'application/json', 'user-agent': 'vigil-notifier' }),
+      render: titledJson('discord', deps, (n, title, text) => discordPayload(n, title, text, { username: options.username })),
+      answer: discordAnswer,
     },
-  };
+    deps,
+  );
 }

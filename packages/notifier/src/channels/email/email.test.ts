@@ -4,7 +4,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../channel.js';
 import { createChannel, templateRegistryFromConfig } from '../index.js';
-import { ctx, cpuHigh, diskResolved, rejection, sampleGroup } from '../testing/receiver.js';
+import { ctx, cpuHigh, diskResolved, rejection, sampleGroup } from '../../../test/providers.js';
 import { emailChannel, emailMessageId, type EmailChannelOptions } from './email.js';
 
 /**

@@ -13,7 +13,7 @@ export const EMAIL_HTML = `<!DOCTYPE html>
 <table role="presentation" width="680" cellpadding="0" cellspacing="0" style="max-width:680px;background:#ffffff;border:1px solid #d0d7de;border-radius:6px">
 <tr><td style="background:{{severityColour severity status}};color:#ffffff;padding:16px 24px;border-radius:6px 6px 0 0">
 <div style="font-size:12px;letter-spacing:1px;text-transform:uppercase">Vigil health report &middot; {{#if firing}}{{#if (eq severity "critical")}}unhealthy{{else}}degraded{{/if}}{{else}}healthy{{/if}}</div>
-<div style="font-size:20px;font-weight:bold;margin-top:4px">{{severityEmoji severity status}} {{#if firing}}{{upper severity}}{{else}}RESOLVED{{/if}}: {{name}}{{#if target}} on {{target}}{{/if}}</div>
+<div style="font-size:20px;font-weight:bold;margin-top:4px">{{severityEmoji severity status}} {{#if firing}}{{upper severity}}{{else}}RESOLVED{{/if}}: {{name}}{{onTarget}}</div>
 </td></tr>
 <tr><td style="padding:16px 24px 8px;font-size:14px">
 <strong>{{firingCount}}</strong> firing, <strong>{{resolvedCount}}</strong> resolved{{#if category}} &middot; category <strong>{{category}}</strong>{{/if}} &middot; {{time createdAt}}
@@ -31,7 +31,7 @@ export const EMAIL_HTML = `<!DOCTYPE html>
 </tr>
 {{/each}}</table>
 </td></tr>
-{{#each alerts}}{{#if annotations.description}}<tr><td style="padding:0 24px 12px;font-size:13px"><strong>{{name}}{{#if target}} on {{target}}{{/if}}</strong>: {{annotations.description}}</td></tr>
+{{#each alerts}}{{#if annotations.description}}<tr><td style="padding:0 24px 12px;font-size:13px"><strong>{{name}}{{onTarget}}</strong>: {{annotations.description}}</td></tr>
 {{/if}}{{/each}}{{#if heldBack}}<tr><td style="padding:0 24px 12px;font-size:13px;color:#57606a">{{heldBack.count}} earlier notification(s) held back by the rate limit since {{time heldBack.since}}: {{heldBack.firing}} firing, {{heldBack.resolved}} resolved.</td></tr>
 {{/if}}<tr><td style="padding:12px 24px 20px;font-size:12px;color:#57606a;border-top:1px solid #eaeef2">
 Sent by Vigil to {{receiver}}{{#if externalUrl}} &middot; <a href="{{externalUrl}}" style="color:#0969da">open Vigil</a>{{/if}}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../channel.js';
 import { createChannel, templateRegistryFromConfig } from '../index.js';
-import { ctx, cpuHigh, diskResolved, rejection, sampleGroup } from '../testing/receiver.js';
+import { ctx, cpuHigh, diskResolved, rejection, sampleGroup } from '../../../test/providers.js';
 import { fileChannel } from './file.js';
 
 const templates = templateRegistryFromConfig();

@@ -46,12 +46,10 @@ export type GithubChannelConfig = StaticDecode<typeof GithubChannelSchema>;
 const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 /**
- * Checks the options at `at` (e.g. `notifier.yaml: notifier.receivers[1].github[0]`) and resolves
- * the token. The file loader substitutes `${VAR}` in what the user wrote, but a default is filled
- * after that, so a token still reading `${NAME}` is looked up here.
+ * The token of checked options: the file loader substitutes `${VAR}` in what the user wrote, but
+ * a default is filled after that, so a token still reading `${NAME}` is looked up here.
  */
-export function githubChannelConfig(value: unknown, at: string, env: NodeJS.ProcessEnv = process.env): GithubChannelConfig {
-  const config = checkSection(GithubChannelSchema, value, at);
+export function resolveGithubToken(config: GithubChannelConfig, at: string, env: NodeJS.ProcessEnv = process.env): GithubChannelConfig {
   const ref = ENV_REF.exec(config.token);
   if (ref) config.token = env[ref[1]!] ?? '';
   if (config.token === '') {
@@ -59,4 +57,9 @@ export function githubChannelConfig(value: unknown, at: string, env: NodeJS.Proc
     throw new ConfigError([`${at}.token: no GitHub token (set the environment variable ${name}, or write token: \${OTHER_VARIABLE})`]);
   }
   return config;
+}
+
+/** Checks the options at `at` (e.g. `notifier.yaml: notifier.receivers[1].github[0]`) and resolves the token. */
+export function githubChannelConfig(value: unknown, at: string, env: NodeJS.ProcessEnv = process.env): GithubChannelConfig {
+  return resolveGithubToken(checkSection(GithubChannelSchema, value, at), at, env);
 }

@@ -3,7 +3,7 @@ import { ConfigError, type AlertTransition } from '@vigil/platform';
 import { DeliveryError } from '../channel.js';
 import type { AlertNotification } from '../../model.js';
 import { githubChannelConfig, type GithubChannelConfig } from './config.js';
-import { startFakeGithub, type FakeGithub } from './fake-github.js';
+import { startFakeGithub, type FakeGithub } from '../../../test/fake-github.js';
 import { githubChannel, trackFromGithub } from './github.js';
 import { githubError } from './api.js';
 import { issueMarker, noteMarker } from './templates.js';

@@ -1,6 +1,6 @@
 import Handlebars from 'handlebars';
 import { ConfigError, type AlertSeverity, type AlertTransition } from '@vigil/platform';
-import { HELPERS, dottedLabelNames, templateView, type TemplateView } from '../../templates/templates.js';
+import { HELPERS, dottedLabelNames, onTarget, templateView, type TemplateView } from '../../templates/templates.js';
 
 /**
  * The GitHub issue of an alert: title and Markdown body from handlebars templates, the labels,
@@ -31,7 +31,8 @@ export interface IssueView extends TemplateView {
   externalUrl: string;
 }
 
-export const GITHUB_TITLE = '[{{upper severity}}] {{type}}: {{#if message}}{{message}}{{else}}{{name}}{{/if}}{{#if target}} on {{target}}{{/if}}';
+/** `onTarget` here is ` on <target>` unless the message (or the name) already says where. */
+export const GITHUB_TITLE = '[{{upper severity}}] {{type}}: {{#if message}}{{message}}{{else}}{{name}}{{/if}}{{onTarget}}';
 
 export const GITHUB_BODY = [
   '## {{type}}{{#if message}}: {{cell message}}{{/if}}\n\n',
@@ -42,7 +43,7 @@ export const GITHUB_BODY = [
   '{{#if host}}| Host | `{{cell host}}` |\n{{/if}}',
   '{{#if container}}| Container | `{{cell container}}` |\n{{/if}}',
   '{{#if category}}| Category | {{cell category}} |\n{{/if}}',
-  '| Value | {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if window}} over {{duration window}}{{/if}} |\n',
+  '{{#if hasValue}}| Value | {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if window}} over {{duration window}}{{/if}} |\n{{/if}}',
   '\n',
   '{{#if details}}### Details\n\n{{details}}\n\n{{/if}}',
   '{{#if traceback}}### Traceback\n\n{{code traceback}}\n\n{{/if}}',
@@ -89,6 +90,7 @@ export function issueView(alert: AlertTransition, externalUrl = ''): IssueView {
     host: pick(alert, ['host.name', 'host']),
     container: pick(alert, ['container.name', 'k8s.container.name', 'container']),
     message,
+    onTarget: onTarget(message || base.name, base.target),
     details: description !== message ? description : '',
     traceback: pick(alert, ['exception.stacktrace']),
     request: context(alert, REQUEST_KEY),
@@ -255,20 +257,26 @@ function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
 }
 
-/** "Fired again" comment: how many occurrences since when, and the latest one. */
+/** `, value 93.1%` for an alert that has a value. */
+function valueText(v: IssueView): string {
+  if (v.value === undefined) return '';
+  return `, value ${v.fraction ? HELPERS.percent(v.value) : HELPERS.number(v.value)}`;
+}
+
 /** For an alert that counts events (a frequency rule: unit {event}), how many occurred in its window. */
 function occurrencesLine(alert: AlertTransition): string {
-  if (alert.unit !== '{event}' || !(alert.window > 0)) return '';
+  if (alert.unit !== '{event}' || !(alert.window > 0) || alert.value === undefined) return '';
   return `\n${plural(alert.value, 'occurrence')} of this error in the last ${HELPERS.duration(alert.window)}${alert.annotations['host.name'] ? `, latest on \`${cell(alert.annotations['host.name'])}\`` : ''}.`;
 }
 
+/** "Fired again" comment: how many occurrences since when, and the latest one. */
 export function recurrenceComment(alert: AlertTransition, occurrences: number, sinceMs: number): string {
   const v = issueView(alert);
   return clip(
     [
       `**Fired again**: ${plural(occurrences, 'occurrence')} since ${HELPERS.time(sinceMs)}.`,
       '',
-      `Latest: ${HELPERS.time(alert.startsAt)}, severity **${alert.severity}**, value ${v.fraction ? HELPERS.percent(alert.value) : HELPERS.number(alert.value)}${v.message ? `: ${cell(v.message)}` : ''}`,
+      `Latest: ${HELPERS.time(alert.startsAt)}, severity **${alert.severity}**${valueText(v)}${v.message ? `: ${cell(v.message)}` : ''}`,
       occurrencesLine(alert),
     ].join('\n').trimEnd(),
     BODY_MAX,
@@ -291,7 +299,7 @@ export function regressionComment(alert: AlertTransition, reopening: boolean): s
     [
       `**Regression**: fired again at ${HELPERS.time(alert.startsAt)} after this issue was closed${reopening ? '; reopening' : ''}.`,
       '',
-      `Severity **${alert.severity}**, value ${v.fraction ? HELPERS.percent(alert.value) : HELPERS.number(alert.value)}${v.message ? `: ${cell(v.message)}` : ''}`,
+      `Severity **${alert.severity}**${valueText(v)}${v.message ? `: ${cell(v.message)}` : ''}`,
       occurrencesLine(alert),
       v.traceback ? `\n${code(v.traceback)}` : '',
     ].join('\n').trimEnd(),

@@ -1,9 +1,9 @@
 import type { StaticDecode } from '@sinclair/typebox';
-import type { AlertNotification, NotificationChannel, RenderedMessage } from '../../model.js';
+import type { AlertNotification, NotificationChannel, SendReceipt } from '../../model.js';
 import { severityColour, severityEmoji, truncate } from '../../templates/format.js';
 import { DeliveryError, type ChannelDeps } from '../channel.js';
 import { httpStatusError } from '../http-response.js';
-import { post, receiverName } from '../http-send.js';
+import { httpChannel, titledJson, type HttpAnswer } from '../http.js';
 import type { SlackOptions } from './config.js';
 
 /**
@@ -48,32 +48,28 @@ export function slackPayload(n: AlertNotification, title: string, text: string, 
   };
 }
 
+/** Slack answers an error with a short code in plain text (invalid_payload, no_service, ...): named in the error. */
+export function slackAnswer(res: HttpAnswer, target: string, now: number): SendReceipt {
+  if (res.status === 200) return { detail: res.text.slice(0, 100) };
+  const code = /^[a-z_]{1,60}$/.test(res.text.trim()) ? res.text.trim() : '';
+  const e = httpStatusError(target, res.status, res.headers.get('retry-after'), now);
+  throw new DeliveryError(code ? e.message.replace(`HTTP ${res.status} (`, `HTTP ${res.status}: ${code} (`) : e.message, {
+    permanent: e.permanent,
+    status: res.status,
+    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+  });
+}
+
 export function slackChannel(options: SlackChannelOptions, deps: ChannelDeps): NotificationChannel {
-  const doFetch = deps.fetch ?? fetch;
-  const now = deps.now ?? Date.now;
-  const target = receiverName('slack', deps.name, options.url);
-  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil-notifier' });
-  const render = (n: AlertNotification): RenderedMessage => {
-    const title = deps.templates.render('slack', 'title', n);
-    const text = deps.templates.render('slack', 'text', n);
-    return { title, text, json: slackPayload(n, title, text, { username: options.username }) };
-  };
-  return {
-    kind: 'slack',
-    name: deps.name,
-    render,
-    async send(n, ctx) {
-      const body = JSON.stringify(render(n).json);
-      const res = await post({ fetch: doFetch, target, url: options.url, headers, body, timeoutMs: options.timeout, signal: ctx.signal });
-      if (res.status === 200) return { detail: res.text.slice(0, 100) };
-      // Slack answers with a short error code in plain text: invalid_payload, no_service, ...
-      const code = /^[a-z_]{1,60}$/.test(res.text.trim()) ? res.text.trim() : '';
-      const e = httpStatusError(target, res.status, res.headers.get('retry-after'), now());
-      throw new DeliveryError(code ? e.message.replace(`HTTP ${res.status} (`, `HTTP ${res.status}: ${code} (`) : e.message, {
-        permanent: e.permanent,
-        status: res.status,
-        ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
-      });
+  return httpChannel(
+    {
+      kind: 'slack',
+      url: options.url,
+      timeoutMs: options.timeout,
+      headers: new Headers({ 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil-notifier' }),
+      render: titledJson('slack', deps, (n, title, text) => slackPayload(n, title, text, { username: options.username })),
+      answer: slackAnswer,
     },
-  };
+    deps,
+  );
 }

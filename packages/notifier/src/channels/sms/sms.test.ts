@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../channel.js';
 import { createChannel, templateRegistryFromConfig } from '../index.js';
-import { ctx, cpuHigh, rejection, sampleGroup, startReceiver, type Receiver } from '../testing/receiver.js';
+import { ctx, cpuHigh, rejection, sampleGroup, startReceiver, type Receiver } from '../../../test/providers.js';
 import { smsChannel, type SmsChannelOptions } from './sms.js';
 
 /**

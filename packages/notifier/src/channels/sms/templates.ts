@@ -3,7 +3,7 @@
  * the length of a segment). Cut to `maxLength` after rendering.
  */
 export const SMS_TEXT =
-  '{{#if firing}}{{upper severity}}{{else}}RESOLVED{{/if}}: {{name}}{{#if target}} on {{target}}{{/if}}' +
+  '{{#if firing}}{{upper severity}}{{else}}RESOLVED{{/if}}: {{name}}{{onTarget}}' +
   '{{#if multiple}} ({{firingCount}} firing, {{resolvedCount}} resolved){{else}}{{#with alert}} {{#if fraction}}{{percent value}}{{else}}{{number value}}{{/if}}{{#if annotations.summary}} - {{annotations.summary}}{{/if}}{{/with}}{{/if}}' +
   ' at {{time createdAt}}';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@vigil/platform';
 import { DeliveryError } from '../channel.js';
 import { createChannel, templateRegistryFromConfig } from '../index.js';
-import { ctx, cpuHigh, diskResolved, rejection, sampleGroup, startReceiver, type Receiver } from '../testing/receiver.js';
+import { ctx, cpuHigh, diskResolved, rejection, sampleGroup, startReceiver, type Receiver } from '../../../test/providers.js';
 import { webhookChannel, webhookPayload } from './webhook.js';
 
 /** A loopback receiver that checks what an Alertmanager webhook receiver relies on, and the signature when it has a secret. */
@@ -43,7 +43,7 @@ describe('webhook payload (Alertmanager version 4)', () => {
     expect(p).toMatchObject({ version: '4', truncatedAlerts: 0, status: 'firing', receiver: 'ops', externalURL: 'http://vigil.local:8080', groupKey: n.groupKey });
     expect(p.alerts[0]).toEqual({
       status: 'firing',
-      labels: cpuHigh.labels,
+      labels: { alertname: 'cpu_high', host_name: 'web-1', metric: 'system.cpu.utilization', severity: 'critical', vigil_category: 'host' },
       annotations: cpuHigh.annotations,
       startsAt: cpuHigh.startsAt,
       endsAt: '0001-01-01T00:00:00Z',
@@ -54,6 +54,25 @@ describe('webhook payload (Alertmanager version 4)', () => {
     const cut = webhookPayload(n, 1);
     expect(cut.alerts.map((a) => a.fingerprint)).toEqual([cpuHigh.fingerprint]);
     expect(cut.truncatedAlerts).toBe(1);
+  });
+
+  it('speaks Prometheus label names; commonLabels are exactly what every alert in the body has, groupLabels a subset', () => {
+    const web1 = { ...cpuHigh, annotations: { summary: 'hot', 'vigil.source': 'h-1' } };
+    const web2 = { ...cpuHigh, fingerprint: 'b2', severity: 'warning' as const, labels: { ...cpuHigh.labels, 'host.name': 'web-2' }, annotations: { summary: 'warm', 'vigil.source': 'h-2' } };
+    const n = { ...sampleGroup([web1, web2]), groupLabels: { alertname: 'cpu_high', 'vigil.category': 'host' } };
+    const p = webhookPayload(n);
+    expect(p.alerts.map((a) => a.labels.severity)).toEqual(['critical', 'warning']);
+    expect(p.commonLabels).toEqual({ alertname: 'cpu_high', metric: 'system.cpu.utilization', vigil_category: 'host' });
+    expect(p.groupLabels).toEqual({ alertname: 'cpu_high', vigil_category: 'host' });
+    expect(p.commonAnnotations).toEqual({});
+    expect(p.alerts[0]!.annotations).toEqual({ summary: 'hot', vigil_source: 'h-1' });
+    for (const a of p.alerts) {
+      for (const [k, v] of Object.entries(p.commonLabels)) expect(a.labels[k]).toBe(v);
+      for (const k of Object.keys({ ...a.labels, ...a.annotations })) expect(k).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
+    }
+    for (const [k, v] of Object.entries(p.groupLabels)) expect(p.commonLabels[k]).toBe(v);
+    // Only what the alerts in the body share: cut to the first, the second's differences are gone.
+    expect(webhookPayload(n, 1).commonLabels).toEqual(p.alerts[0]!.labels);
   });
 });
 
