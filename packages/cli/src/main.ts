@@ -19,8 +19,9 @@ Usage:
                                         several roles in one process against Kafka, e.g. a central node
                                         on the embedded engine: --roles ingest,rules,notifier,query-api
   vigil validate FILE                   check a config without running it
-  vigil parse [--rules default|FILE] [--format text|json] < sample.log
-                                        what a rule pack makes of each log line (severity, category, attributes, metrics)
+  vigil parse [--rules default|FILE] [--format text|json] [--multiline-start-pattern REGEX ...] < sample.log
+                                        what a rule pack makes of each log line or multiline record (severity, category,
+                                        attributes, metrics); --corpus FILE|DIR scores a pack on lines with known answers
   vigil template render --channel KIND --alert sample.json [--config FILE] [--format text|json]
                                         what a channel would send for a sample alert, without sending it
   vigil test rules FILE...              unit tests of rules (input series and events on a virtual clock,
