@@ -82,12 +82,13 @@ export const InhibitRuleConfig = Type.Object(
 );
 
 /**
- * Used when `inhibitRules` is not configured: a critical alert mutes warnings of the same rule on
- * the same host (`host.name`, or `host`; alerts with neither compare equal on them).
+ * Used when `inhibitRules` is not configured: a critical alert mutes warnings of the same
+ * `alertname` (the rule's name) on the same host (`host.name`, or `host`; alerts with neither
+ * compare equal on them).
  * Configuring `inhibitRules` (even `[]`) replaces it.
  */
 export const DEFAULT_INHIBIT_RULES: InhibitRuleConfig[] = [
-  { sourceMatchers: ['severity="critical"'], targetMatchers: ['severity="warning"'], equal: ['rule', 'host.name', 'host'] },
+  { sourceMatchers: ['severity="critical"'], targetMatchers: ['severity="warning"'], equal: ['alertname', 'host.name', 'host'] },
 ];
 
 export const SilenceConfig = Type.Object(
@@ -137,7 +138,7 @@ export const TimeIntervalConfig = Type.Object(
 export const RoutingConfig = Type.Object(
   {
     route: Type.Optional(RouteConfig),
-    inhibitRules: Type.Optional(Type.Array(InhibitRuleConfig, { description: 'Inhibition rules; absent means DEFAULT_INHIBIT_RULES (a critical mutes warnings of the same rule on the same host), [] means none.' })),
+    inhibitRules: Type.Optional(Type.Array(InhibitRuleConfig, { description: 'Inhibition rules; absent means DEFAULT_INHIBIT_RULES (a critical mutes warnings of the same alert name on the same host), [] means none.' })),
     timeIntervals: Type.Array(TimeIntervalConfig, { default: [], description: 'Named time intervals for routes\' muteTimeIntervals and activeTimeIntervals.' }),
     silences: Type.Array(SilenceConfig, { default: [], description: 'Silences from the config file (more come from the API).' }),
   },

@@ -356,7 +356,7 @@ describe('inhibition', () => {
   const tree = compileRoutes(defaultRoutes());
   const rules = compileInhibitRules(undefined);
 
-  it('by default a critical mutes warnings of the same rule on the same host', () => {
+  it('by default a critical mutes warnings of the same alertname on the same host', () => {
     const critical = firing({ host: 'h1', rule: 'disk', severity: 'critical', labels: { mount: '/' } });
     const sameHost = firing({ host: 'h1', rule: 'disk', severity: 'warning', labels: { mount: '/var' } });
     const otherHost = firing({ host: 'h2', rule: 'disk', severity: 'warning', labels: { mount: '/var' } });
@@ -529,5 +529,35 @@ describe('state and restore', () => {
     second.restore(first.state(), T0 + 2 * M);
     expect(second.flush(T0 + 3 * M).map((g) => g.receiver)).toEqual(['new']);
     expect(() => second.restore({ version: 2 } as never, T0)).toThrow(/version 2 is not supported/);
+  });
+});
+
+describe('labels as Alertmanager has them', () => {
+  it('severity is a label of every alert; commonLabels are exactly what every alert has, groupLabels among them', () => {
+    const a = firing({ host: 'h1', rule: 'disk', severity: 'critical', labels: { mount: '/' } });
+    const b = firing({ host: 'h1', rule: 'disk', severity: 'warning', labels: { mount: '/var' } });
+    // A transition of a producer that did not put severity among the labels gets it.
+    expect(a.labels.severity).toBeUndefined();
+    const d = new Dispatcher({ routes: routes({ receiver: 'team', groupBy: ['alertname', 'host_name', 'host'], groupWait: '0s' }), inhibitRules: [] });
+    d.receive(a, T0);
+    d.receive(b, T0);
+    const [g] = d.flush(T0 + S);
+    expect(g!.alerts.map((x) => x.labels.severity)).toEqual(['critical', 'warning']);
+    expect(g!.commonLabels).toEqual({ alertname: 'disk', host: 'h1' });
+    expect(g!.groupLabels).toEqual({ alertname: 'disk', host: 'h1' });
+    for (const x of g!.alerts) for (const [k, v] of Object.entries(g!.commonLabels)) expect(x.labels[k]).toBe(v);
+  });
+
+  it('routes, groups and silences by a label\'s Prometheus name too (host_name for host.name)', () => {
+    const silences = new SilenceSet();
+    silences.add({ matchers: ['host_name="web-2"'], startsAt: iso(T0 - H), endsAt: iso(T0 + H) }, T0);
+    const d = new Dispatcher({ routes: routes({ receiver: 'team', groupBy: ['host_name'], groupWait: '0s', routes: [{ matchers: ['host_name=~"web-.*"'], receiver: 'web' }] }), silences, inhibitRules: [] });
+    for (const h of ['web-1', 'web-2']) d.receive(firing({ labels: { 'host.name': h } }), T0);
+    const sent = d.flush(T0 + S);
+    expect(sent.map((g) => [g.receiver, g.groupLabels, g.alerts.map((a) => a.labels['host.name'])])).toEqual([['web', { host_name: 'web-1' }, ['web-1']]]);
+  });
+
+  it('refuses rule in groupBy: it is not a label (alertname names the rule)', () => {
+    expect(() => routes({ receiver: 'team', groupBy: ['rule', 'host'] })).toThrow('route.groupBy: "rule" is not a label; group by alertname, which names the rule');
   });
 });

@@ -1,7 +1,7 @@
 import { transitionKey, type AlertTransition } from '@vigil/platform';
 import { groupKey, highestSeverity, withSeverityLabel } from '../model.js';
 import { compileInhibitRules, Inhibitions, type InhibitRule } from './inhibit.js';
-import { alertLabels } from './matchers.js';
+import { alertLabels, groupingLabels } from './matchers.js';
 import type { Route } from './routes.js';
 import { SilenceSet } from './silences.js';
 import type { TimeInterval } from './timeintervals.js';
@@ -30,7 +30,7 @@ import type { TimeInterval } from './timeintervals.js';
 
 export interface DispatcherOptions {
   routes: Route;
-  /** Compiled rules; absent means the default rule (a critical mutes warnings of the same rule and host). */
+  /** Compiled rules; absent means the default rule (a critical mutes warnings of the same alertname and host). */
   inhibitRules?: readonly InhibitRule[];
   /** Named intervals the routes refer to (compileTimeIntervals). */
   timeIntervals?: ReadonlyMap<string, TimeInterval>;
@@ -65,7 +65,10 @@ export interface FlushedGroup {
 
 interface Stored {
   alert: AlertTransition;
+  /** What routes, silences and inhibition match on (`alertLabels`). */
   labels: Record<string, string>;
+  /** What groups are made of (`groupingLabels`: no `rule`, which is not a label). */
+  grouping: Record<string, string>;
   /** transitionKey(alert), computed once: ticks compare it for every member. */
   key: string;
   updatedAt: number;
@@ -182,7 +185,7 @@ export class Dispatcher {
     const fp = alert.fingerprint;
     const prev = this.store.get(fp);
     if (prev && !isNewerTransition(alert, prev.alert)) return false;
-    const stored: Stored = { alert, labels: alertLabels(alert), key: transitionKey(alert), updatedAt: now };
+    const stored = this.stored(alert, now);
     this.store.set(fp, stored);
     this.inhibitionCache = undefined;
     const related = this.byFingerprint.get(fp);
@@ -193,7 +196,7 @@ export class Dispatcher {
     }
     const targets = new Set<Group>();
     for (const route of this.routes.match(stored.labels)) {
-      const labels = route.groupLabels(stored.labels);
+      const labels = route.groupLabels(stored.grouping);
       const key = groupKeyOf(route, labels);
       let g = this.groups.get(key);
       if (!g) {
@@ -302,7 +305,7 @@ export class Dispatcher {
     this.byFingerprint.clear();
     for (const a of state.alerts) {
       const alert = withSeverityLabel(a.alert);
-      this.store.set(alert.fingerprint, { alert, labels: alertLabels(alert), key: transitionKey(alert), updatedAt: a.updatedAt });
+      this.store.set(alert.fingerprint, this.stored(alert, a.updatedAt));
     }
     for (const s of state.groups) {
       const route = this.routesById.get(s.routeId);
@@ -344,8 +347,7 @@ export class Dispatcher {
         const s = this.store.get(t.slice(0, t.indexOf(':')));
         if (!s) continue;
         // The group as it was keyed then: the severity of the transition notified, not the latest.
-        const labels = alertLabels(s.alert);
-        labels.severity = t.slice(t.lastIndexOf(':') + 1);
+        const labels = { ...s.grouping, severity: t.slice(t.lastIndexOf(':') + 1) };
         for (const route of this.routesById.values()) {
           const groupLabels = route.groupLabels(labels);
           if (groupKeyOf(route, groupLabels) !== groupKey) continue;
@@ -367,7 +369,7 @@ export class Dispatcher {
         const s = this.store.get(fp);
         // Still here (resolved and now owed, or firing in this group still): a member, so its
         // next tick sees it. Escalated since into another group, it stays only owed here.
-        if (s && !g.members.has(fp) && (s.alert.status === 'resolved' || groupKeyOf(g.route, g.route.groupLabels(s.labels)) === g.key)) this.addMember(g, s, now);
+        if (s && !g.members.has(fp) && (s.alert.status === 'resolved' || groupKeyOf(g.route, g.route.groupLabels(s.grouping)) === g.key)) this.addMember(g, s, now);
       } else {
         g.notified.delete(fp);
         g.members.delete(fp);
@@ -382,6 +384,10 @@ export class Dispatcher {
     if (g.members.size > 0) g.nextAt = Math.max(now, g.lastTickAt + g.route.groupInterval);
     if (g.members.size === 0 && g.notified.size === 0) this.groups.delete(g.key);
     return true;
+  }
+
+  private stored(alert: AlertTransition, updatedAt: number): Stored {
+    return { alert, labels: alertLabels(alert), grouping: groupingLabels(alert), key: transitionKey(alert), updatedAt };
   }
 
   private addMember(g: Group, s: Stored, now: number): void {
@@ -486,7 +492,8 @@ export class Dispatcher {
       status: firing.length > 0 ? 'firing' : 'resolved',
       severity: highestSeverity((firing.length > 0 ? firing : resolved).map((a) => a.severity)),
       alerts,
-      commonLabels: common(alerts.map((a) => alertLabels(a))),
+      // The labels every alert has, as they carry them (not the matching set's `rule`).
+      commonLabels: common(alerts.map((a) => a.labels)),
       commonAnnotations: common(alerts.map((a) => a.annotations)),
       reason,
       repeat: g.repeat,

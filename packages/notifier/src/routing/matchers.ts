@@ -1,4 +1,4 @@
-import type { AlertTransition } from '@vigil/platform';
+import { prometheusLabelName, type AlertTransition } from '@vigil/platform';
 
 /**
  * Alertmanager label matchers: `name="value"`, `name!="value"`, `name=~"regex"`,
@@ -104,12 +104,27 @@ export function matchesAll(matchers: readonly Matcher[], labels: Readonly<Record
 }
 
 /**
- * The label set that routes, silences and inhibit rules match on: the alert's labels (with
- * `alertname`) plus `severity` and `rule`, which win over labels of the same name.
+ * The labels an alert groups by: its own labels (`alertname`, `severity`, ...), each also under
+ * its Prometheus-safe name when that differs (`host.name` is also `host_name`), so a route or a
+ * silence written for Alertmanager (`host_name="web-1"`) works as one written for Vigil.
  */
-export function alertLabels(a: Pick<AlertTransition, 'labels' | 'severity' | 'rule'>): Record<string, string> {
+export function groupingLabels(a: Pick<AlertTransition, 'labels'>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in a.labels) out[k] = a.labels[k]!;
+  for (const k in a.labels) {
+    const safe = prometheusLabelName(k);
+    if (safe !== undefined && !(safe in out)) out[safe] = a.labels[k]!;
+  }
+  return out;
+}
+
+/**
+ * The label set that routes, silences and inhibit rules match on: the grouping labels plus
+ * `severity` and `rule` (the transition's fields; `rule` is not a label, matchers may name it as
+ * configs written before severity was a label do), which win over labels of the same name.
+ */
+export function alertLabels(a: Pick<AlertTransition, 'labels' | 'severity' | 'rule'>): Record<string, string> {
+  const out = groupingLabels(a);
   out.severity = a.severity;
   out.rule = a.rule;
   return out;

@@ -101,6 +101,9 @@ function build(
     groupInterval: timer('groupInterval', 300_000),
     repeatInterval: timer('repeatInterval', 14_400_000),
   };
+  if (Array.isArray(groupBy) && c.groupBy?.includes('rule')) {
+    problems.push(`${at}.groupBy: "rule" is not a label; group by alertname, which names the rule`);
+  }
   if (Array.isArray(groupBy) && groupBy.includes('...') && groupBy.length > 1) {
     problems.push(`${at}.groupBy: "..." groups by all labels and cannot be combined with other labels`);
   }
