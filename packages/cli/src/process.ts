@@ -85,6 +85,10 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
           compression: config.kafka.compression,
           dlqTopic: config.kafka.topics.dlq,
           meter: telemetry.meter,
+          replicationFactor: config.kafka.replicationFactor,
+          ...(config.kafka.minInsyncReplicas !== undefined ? { minInsyncReplicas: config.kafka.minInsyncReplicas } : {}),
+          createTopics: config.kafka.createTopics,
+          sessionTimeoutMs: config.kafka.sessionTimeout,
         });
   // Readiness counts what the roles use: a query API alone never connects to Kafka.
   if (opts.roles.some((r) => USES_BUS.includes(r))) health.register(bus.kind === 'kafka' ? 'kafka' : 'bus', () => bus.status());

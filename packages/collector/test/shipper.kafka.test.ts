@@ -24,6 +24,7 @@ class WatchedBus implements Bus {
   constructor(readonly inner: KafkaBus) {}
   ensureTopics: Bus['ensureTopics'] = (t) => this.inner.ensureTopics(t);
   subscribe: Bus['subscribe'] = (o) => this.inner.subscribe(o);
+  follow: Bus['follow'] = (o) => this.inner.follow(o);
   status: Bus['status'] = () => this.inner.status();
   close: Bus['close'] = () => this.inner.close();
   async producer(): Promise<BusProducer> {

@@ -22,6 +22,7 @@ class GatedBus implements Bus {
   }
   ensureTopics = (t: Parameters<Bus['ensureTopics']>[0]) => this.inner.ensureTopics(t);
   subscribe = (o: SubscribeOptions) => this.inner.subscribe(o);
+  follow: Bus['follow'] = (o) => this.inner.follow(o);
   status = () => this.inner.status();
   close = () => this.inner.close();
   async producer(): Promise<BusProducer> {

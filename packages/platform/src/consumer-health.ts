@@ -2,6 +2,7 @@ import type { Meter } from '@opentelemetry/api';
 import type { DependencyState } from './health.js';
 import type { HealthRegistry } from './health.js';
 import type { Subscription, SubscriptionProgress } from './bus/types.js';
+import { describePartitions } from './bus/partitions.js';
 
 /**
  * A consumer that has records to process and does not advance is the failure an operator must
@@ -27,8 +28,9 @@ export function consumerState(p: SubscriptionProgress, now: number, since: numbe
 }
 
 /**
- * Shows a subscription on /health (as `name`) and its lag on /metrics
- * (`vigil_consumer_lag_records{group}`); returns a function that stops watching.
+ * Shows a subscription on /health (as `name`, with the partitions it serves) and its lag and
+ * partitions on /metrics (`vigil_consumer_lag_records{group}`, `vigil_consumer_partitions{group}`),
+ * for an orchestrator to scale on; returns a function that stops watching.
  */
 export function watchConsumer(opts: { name: string; group: string; subscription: Subscription; health: HealthRegistry; meter: Meter; thresholds?: StuckThresholds; now?: () => number }): () => void {
   const now = opts.now ?? Date.now;
@@ -36,14 +38,20 @@ export function watchConsumer(opts: { name: string; group: string; subscription:
   const sub = opts.subscription;
   if (!sub.progress) return () => undefined;
   const progress = () => sub.progress!();
-  opts.health.register(opts.name, () => consumerState(progress(), now(), since, opts.thresholds));
+  opts.health.register(opts.name, () => {
+    const p = progress();
+    const state = consumerState(p, now(), since, opts.thresholds);
+    return p.assigned ? { ...state, partitions: describePartitions(p.assigned) } : state;
+  });
   const lag = opts.meter.createObservableGauge('vigil_consumer_lag_records', { description: 'Records on the consumed topics the consumer group has not committed yet.' });
   const lagBytes = opts.meter.createObservableGauge('vigil_consumer_lag_bytes', { description: 'The same in bytes, where the bus knows it (the local log).', unit: 'By' });
+  const partitions = opts.meter.createObservableGauge('vigil_consumer_partitions', { description: 'Topic partitions this instance of the consumer group serves (assigned and restored).' });
   const observe = (r: { observe(g: typeof lag, v: number, a: Record<string, string>): void }) => {
     const p = progress();
     r.observe(lag, p.lag, { group: opts.group });
     if (p.lagBytes !== undefined) r.observe(lagBytes, p.lagBytes, { group: opts.group });
+    if (p.assigned) r.observe(partitions, p.assigned.length, { group: opts.group });
   };
-  opts.meter.addBatchObservableCallback(observe, [lag, lagBytes]);
-  return () => opts.meter.removeBatchObservableCallback(observe, [lag, lagBytes]);
+  opts.meter.addBatchObservableCallback(observe, [lag, lagBytes, partitions]);
+  return () => opts.meter.removeBatchObservableCallback(observe, [lag, lagBytes, partitions]);
 }

@@ -3,6 +3,8 @@ import type { DependencyStatus } from './bus/types.js';
 export interface DependencyState {
   status: DependencyStatus;
   detail?: string;
+  /** A consumer: the partitions this instance serves (`otlp_metrics[0,2] otlp_logs[0,2]`). */
+  partitions?: string;
 }
 
 export interface HealthReport {

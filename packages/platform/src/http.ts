@@ -5,7 +5,7 @@ import type { Telemetry } from './telemetry/index.js';
 
 const DependencySchema = {
   type: 'object',
-  properties: { status: { type: 'string', enum: ['up', 'degraded', 'down', 'starting'] }, detail: { type: 'string' } },
+  properties: { status: { type: 'string', enum: ['up', 'degraded', 'down', 'starting'] }, detail: { type: 'string' }, partitions: { type: 'string' } },
   required: ['status'],
 } as const;
 

@@ -18,3 +18,4 @@ export * from './version.js';
 export * from './dlq.js';
 export * from './wellformed.js';
 export * from './prometheus-names.js';
+export * from './state/index.js';

@@ -1,4 +1,6 @@
 export * from './types.js';
 export { MemoryBus, partitionFor } from './memory.js';
-export { KafkaBus, type KafkaBusOptions } from './kafka.js';
+export { KafkaBus, topicConfig, type KafkaBusOptions } from './kafka.js';
+export { describePartitions } from './partitions.js';
+export { assignPartitions } from './kafkajs-assigner.js';
 export { LogBus, type LogBusOptions } from './log/bus.js';

@@ -1,9 +1,13 @@
-import { Kafka, logLevel, type Consumer, type Producer, type LogEntry, type KafkaMessage } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import { Kafka, PartitionAssigners, logLevel, type Admin, type Consumer, type Producer, type LogEntry, type KafkaMessage, type ITopicConfig } from 'kafkajs';
 import type { Counter, Meter } from '@opentelemetry/api';
 import './kafkajs-idle.js';
 import { undecodableBatch } from './kafkajs-undecodable.js';
+import { beforeRejoin } from './kafkajs-rebalance.js';
+import { copartitionedAssigner } from './kafkajs-assigner.js';
 import { compressionType, type Compression } from './codecs.js';
-import type { Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, SubscribeOptions, Subscription, TopicSpec } from './types.js';
+import { describePartitions } from './partitions.js';
+import type { Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, FollowOptions, Follower, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
 import { deadLetterBatch } from '../dlq.js';
@@ -18,6 +22,22 @@ export interface KafkaBusOptions {
   dlqTopic?: string;
   /** Counts undecodable batches (vigil_kafka_undecodable_batches, _records). */
   meter?: Meter;
+  /** Replicas of each topic Vigil creates (`kafka.replicationFactor`); -1 or absent: the broker's default.replication.factor. */
+  replicationFactor?: number;
+  /** `min.insync.replicas` of topics Vigil creates (`kafka.minInsyncReplicas`); absent: the broker's default. */
+  minInsyncReplicas?: number;
+  /** Create missing topics (`kafka.createTopics`, default true); false: wait for them (`vigil topics` creates them). */
+  createTopics?: boolean;
+  /** How long a consumer may go without a heartbeat before the group gives its partitions away (`kafka.sessionTimeout`). Default 30 s. */
+  sessionTimeoutMs?: number;
+}
+
+/** The settings of a topic Vigil creates: partitions, replicas, `min.insync.replicas`, compaction. */
+export function topicConfig(spec: TopicSpec, numPartitions: number, opts: Pick<KafkaBusOptions, 'replicationFactor' | 'minInsyncReplicas'>): ITopicConfig {
+  const configEntries: { name: string; value: string }[] = [];
+  if (opts.minInsyncReplicas !== undefined) configEntries.push({ name: 'min.insync.replicas', value: String(opts.minInsyncReplicas) });
+  if (spec.compact) configEntries.push({ name: 'cleanup.policy', value: 'compact' });
+  return { topic: spec.name, numPartitions, replicationFactor: opts.replicationFactor ?? -1, ...(configEntries.length > 0 ? { configEntries } : {}) };
 }
 
 const log = logger('bus.kafka');
@@ -85,23 +105,37 @@ export class KafkaBus implements Bus {
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
-    await this.retrying('creating topics', async () => {
+    const create = this.opts.createTopics ?? true;
+    await this.retrying(create ? 'creating topics' : 'looking for topics (kafka.createTopics is false: create them with `vigil topics`)', async () => {
       // One quick attempt per round: our own backoff loop retries and shows the broker as down meanwhile.
       const admin = this.kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
       await admin.connect();
       try {
         const existing = new Set(await admin.listTopics());
-        const missing = topics.filter((t) => !existing.has(t.name));
-        if (missing.length > 0) {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions ?? this.opts.partitions })),
-          });
+        // Sources first: a changelog takes its source's partition count.
+        const sources = topics.filter((t) => t.copartitionedWith === undefined);
+        const sourceNames = [...new Set(topics.flatMap((t) => (t.copartitionedWith !== undefined && !sources.some((s) => s.name === t.copartitionedWith) ? [t.copartitionedWith] : [])))];
+        const ordered: TopicSpec[][] = [[...sources, ...sourceNames.map((name) => ({ name }))], topics.filter((t) => t.copartitionedWith !== undefined)];
+        for (const round of ordered) {
+          const missing = round.filter((t) => !existing.has(t.name));
+          if (missing.length === 0) continue;
+          if (!create) throw new Error(`topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => t.name).join(', ')} missing: run \`vigil topics\` (or set kafka.createTopics: true)`);
+          const configs: ITopicConfig[] = [];
+          for (const t of missing) configs.push(topicConfig(t, t.copartitionedWith !== undefined ? await partitionCount(admin, t.copartitionedWith) : (t.partitions ?? this.opts.partitions), this.opts));
+          await admin.createTopics({ waitForLeaders: true, topics: configs });
+          for (const t of missing) existing.add(t.name);
         }
       } finally {
         await admin.disconnect();
       }
     });
+  }
+
+  /** An admin client for `vigil topics` (connected; the caller disconnects it). Retries for about half a minute. */
+  async admin(): Promise<Admin> {
+    const admin = this.kafka.admin({ retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 3_000 } });
+    await admin.connect();
+    return admin;
   }
 
   private connectedProducer(): Promise<Producer> {
@@ -122,7 +156,8 @@ export class KafkaBus implements Bus {
             topic,
             acks: -1,
             compression: compressionType(this.opts.compression ?? 'none'),
-            messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+            // An empty value is a tombstone on a compacted topic (Vigil writes no empty values elsewhere).
+            messages: records.map((r) => ({ key: r.key, value: r.value.length === 0 ? null : r.value, headers: r.headers, ...(r.partition !== undefined ? { partition: r.partition } : {}) })),
           });
           this.ok();
         } catch (err) {
@@ -134,13 +169,19 @@ export class KafkaBus implements Bus {
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    /** Partitions this member holds (the last assignment), and those it serves (the listener's `assigned` done). */
+    let held: TopicPartition[] = [];
+    let serving: TopicPartition[] = [];
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
     const consumer = this.kafka.consumer({
       groupId: opts.groupId,
       allowAutoTopicCreation: true,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 5)),
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: Number.MAX_SAFE_INTEGER },
+      // Co-partitioned and sticky (kafkajs-assigner.ts); round robin for groups with older members.
+      partitionAssigners: [copartitionedAssigner(() => [...new Set(held.map((tp) => tp.partition))]), PartitionAssigners.roundRobin],
     });
     this.consumers.add(consumer);
     const stopping = new AbortController();
@@ -149,12 +190,56 @@ export class KafkaBus implements Bus {
     /** Per partition: the broker's high watermark at the last fetch and the next offset to commit, for lag. */
     const positions = new Map<string, { highWatermark: bigint; committed: bigint }>();
     const progress: { lastCommitAt: number; failing?: { since: number; error: string; attempts: number } } = { lastCommitAt: 0 };
+    const listener = opts.partitions;
+    /** The listener's calls, in order: a batch of a partition waits for the `assigned` that gave it. */
+    let ownership: Promise<void> = Promise.resolve();
+    let ready = true;
+    let unhook: (() => void) | undefined;
+    const tell = (what: 'assigned' | 'revoked', partitions: TopicPartition[]) => {
+      if (!listener) return Promise.resolve();
+      const call = async () => {
+        for (let attempt = 0; !stopping.signal.aborted || what === 'revoked'; attempt++) {
+          try {
+            await listener[what](partitions);
+            return;
+          } catch (err) {
+            const delay = backoffDelay(attempt, 500, 10_000);
+            log.warn({ group: opts.groupId, err: (err as Error).message, partitions: describePartitions(partitions), retryInMs: delay }, `partitions ${what}: the subscriber failed; retrying`);
+            if (what === 'revoked') return; // a rejoin cannot wait for long: what was not made durable is the new owner's to redo
+            await sleep(delay, stopping.signal);
+          }
+        }
+      };
+      ownership = ownership.then(call);
+      return ownership;
+    };
     consumer.on(consumer.events.CRASH, (e) => this.fail(e.payload.error, `consumer ${opts.groupId} crashed (restarting)`));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.ok();
+      const assignment = Object.entries(e.payload.memberAssignment ?? {}).flatMap(([topic, ps]) => (ps as number[]).map((partition) => ({ topic, partition })));
       // Partitions handed to another member no longer count in this one's lag.
-      const assigned = new Set(Object.entries(e.payload.memberAssignment ?? {}).flatMap(([t, ps]) => (ps as number[]).map((p) => `${t}:${p}`)));
-      for (const tp of positions.keys()) if (!assigned.has(tp)) positions.delete(tp);
+      const keys = new Set(assignment.map((tp) => `${tp.topic}:${tp.partition}`));
+      for (const tp of positions.keys()) if (!keys.has(tp)) positions.delete(tp);
+      held = assignment;
+      log.info({ group: opts.groupId, member: e.payload.memberId, partitions: describePartitions(assignment) }, 'partitions assigned');
+      if (!listener) {
+        serving = assignment;
+        return;
+      }
+      serving = serving.filter((tp) => keys.has(`${tp.topic}:${tp.partition}`));
+      ready = false;
+      void tell('assigned', assignment).then(() => {
+        if (held !== assignment) return;
+        serving = assignment;
+        ready = true;
+      });
+      // Before this member rejoins (a rebalance), the subscriber makes what it holds durable.
+      unhook?.();
+      unhook = beforeRejoin(opts.groupId, e.payload.memberId, async () => {
+        await Promise.all(inHand);
+        serving = [];
+        await tell('revoked', held);
+      });
     });
 
     const run = async () => {
@@ -172,22 +257,19 @@ export class KafkaBus implements Bus {
           const firstOffset = batch.messages[0] ? BigInt(batch.messages[0].offset) : undefined;
           positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: position?.committed ?? firstOffset ?? BigInt(batch.highWatermark) });
           if (batch.messages.length === 0) return;
+          // The subscriber restores a partition before its first batch; heartbeats keep the membership meanwhile.
+          while (!ready && isRunning() && !isStale() && !stopping.signal.aborted) {
+            await Promise.race([ownership, sleep(1_000, stopping.signal)]);
+            if (!ready) await heartbeat();
+          }
           let finished!: () => void;
-          const held = new Promise<void>((resolve) => (finished = resolve));
-          inHand.add(held);
+          const handling = new Promise<void>((resolve) => (finished = resolve));
+          inHand.add(handling);
           try {
             // A record batch kafkajs could not decode arrives as one marker (kafkajs-undecodable.ts).
             const undecodable = batch.messages.filter((m) => undecodableBatch(m));
             const messages = undecodable.length > 0 ? batch.messages.filter((m) => !undecodableBatch(m)) : batch.messages;
-            const records: ConsumedRecord[] = messages.map((m) => ({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              timestamp: Number(m.timestamp),
-              key: m.key ? m.key.toString() : null,
-              value: m.value ?? Buffer.alloc(0),
-              headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v)])) : undefined,
-            }));
+            const records: ConsumedRecord[] = messages.map((m) => toRecord(batch.topic, batch.partition, m));
             /** Runs `step` until it succeeds; false when the consumer stops or loses the partition first. */
             const persist = async (what: string, step: () => Promise<void>): Promise<boolean> => {
               for (let attempt = 0; ; attempt++) {
@@ -214,7 +296,7 @@ export class KafkaBus implements Bus {
             progress.lastCommitAt = Date.now();
             await heartbeat();
           } finally {
-            inHand.delete(held);
+            inHand.delete(handling);
             finished();
           }
         },
@@ -226,6 +308,12 @@ export class KafkaBus implements Bus {
         stopping.abort();
         await started;
         await Promise.all(inHand);
+        // Before leaving the group: the subscriber makes what it holds durable for the next owner.
+        unhook?.();
+        if (held.length > 0) {
+          serving = [];
+          await tell('revoked', held);
+        }
         await consumer.disconnect().catch(() => undefined);
         this.consumers.delete(consumer);
       },
@@ -233,7 +321,76 @@ export class KafkaBus implements Bus {
       progress: () => {
         let lag = 0n;
         for (const p of positions.values()) if (p.highWatermark > p.committed) lag += p.highWatermark - p.committed;
-        return { lag: Number(lag), lastCommitAt: progress.lastCommitAt, ...(progress.failing ? { failing: { ...progress.failing } } : {}) };
+        return { lag: Number(lag), lastCommitAt: progress.lastCommitAt, ...(progress.failing ? { failing: { ...progress.failing } } : {}), assigned: serving };
+      },
+    };
+  }
+
+  /**
+   * Follows a topic outside any consumer group. kafkajs has no group-less consumer, so this is
+   * a consumer alone in a group of its own (a fresh id) that never commits: when it leaves, the
+   * group holds no offsets and the broker forgets it.
+   */
+  async follow(opts: FollowOptions): Promise<Follower> {
+    const consumer = this.kafka.consumer({
+      groupId: `${this.opts.clientId}.follow.${opts.topic}.${randomUUID()}`,
+      allowAutoTopicCreation: true,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 1_000,
+      retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: Number.MAX_SAFE_INTEGER },
+    });
+    this.consumers.add(consumer);
+    const stopping = new AbortController();
+    /** Next offset per partition, as far as handled. */
+    const next = new Map<number, bigint>();
+    let progressed: (() => void)[] = [];
+    const started = (async () => {
+      await this.retrying(`connecting follower of ${opts.topic}`, async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [opts.topic], fromBeginning: opts.fromBeginning });
+      });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, heartbeat, isRunning }) => {
+          const records = batch.messages.filter((m) => !undecodableBatch(m)).map((m) => toRecord(batch.topic, batch.partition, m));
+          for (let attempt = 0; records.length > 0; attempt++) {
+            if (!isRunning() || stopping.signal.aborted) return;
+            try {
+              await opts.handler({ topic: batch.topic, partition: batch.partition, records });
+              break;
+            } catch (err) {
+              log.warn({ topic: opts.topic, partition: batch.partition, err: (err as Error).message }, 'follower handler failed; retrying the same records');
+              await sleep(backoffDelay(attempt, 200, 10_000), stopping.signal);
+              await heartbeat().catch(() => undefined);
+            }
+          }
+          if (batch.messages.length > 0) next.set(batch.partition, BigInt(batch.lastOffset()) + 1n);
+          for (const f of progressed.splice(0)) f();
+        },
+      });
+    })().catch((err) => this.fail(err, `follower of ${opts.topic}`));
+    return {
+      caughtUp: async () => {
+        const ends = await this.retrying(`reading the end offsets of ${opts.topic}`, async () => {
+          const admin = this.kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
+          await admin.connect();
+          try {
+            return await admin.fetchTopicOffsets(opts.topic);
+          } finally {
+            await admin.disconnect();
+          }
+        });
+        const behind = () => ends.some((e) => BigInt(e.high) > BigInt(e.low) && (next.get(e.partition) ?? -1n) < BigInt(e.high));
+        while (behind() && !stopping.signal.aborted) await new Promise<void>((resolve) => progressed.push(resolve));
+      },
+      stop: async () => {
+        stopping.abort();
+        for (const f of progressed.splice(0)) f();
+        await started;
+        await consumer.disconnect().catch(() => undefined);
+        this.consumers.delete(consumer);
       },
     };
   }
@@ -264,4 +421,23 @@ export class KafkaBus implements Bus {
       await p?.disconnect().catch(() => undefined);
     }
   }
+}
+
+function toRecord(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: Number(m.timestamp),
+    key: m.key ? m.key.toString() : null,
+    value: m.value ?? Buffer.alloc(0),
+    headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v)])) : undefined,
+  };
+}
+
+async function partitionCount(admin: Admin, topic: string): Promise<number> {
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  const n = meta.topics[0]?.partitions.length ?? 0;
+  if (n === 0) throw new Error(`topic ${topic} has no partitions yet`);
+  return n;
 }

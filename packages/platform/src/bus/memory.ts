@@ -1,5 +1,6 @@
-import type { Batch, Bus, BusProducer, BusRecord, ConsumedRecord, SubscribeOptions, Subscription, TopicSpec } from './types.js';
+import type { Batch, Bus, BusProducer, BusRecord, ConsumedRecord, FollowOptions, Follower, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
+import { runFollower } from './follower.js';
 import { logger } from '../log.js';
 import { untilDrained } from './drain.js';
 
@@ -38,6 +39,8 @@ export class MemoryBus implements Bus {
   private readonly topics = new Map<string, Partition[]>();
   private readonly groups = new Map<string, Group>();
   private readonly readers = new Map<string, Set<string>>();
+  /** Compacted topics (changelogs) are never trimmed here: tests only, they stay small. */
+  private readonly compacted = new Set<string>();
   private waiters: (() => void)[] = [];
   private rr = 0;
   private closed = false;
@@ -46,7 +49,10 @@ export class MemoryBus implements Bus {
   constructor(private readonly opts: { partitions?: number; maxBatch?: number; unreadLimit?: number } = {}) {}
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
-    for (const t of topics) this.topic(t.name, t.partitions);
+    for (const t of topics) {
+      if (t.compact) this.compacted.add(t.name);
+      this.topic(t.name, t.copartitionedWith !== undefined ? this.topic(t.copartitionedWith).length : t.partitions);
+    }
   }
 
   private topic(name: string, partitions = this.opts.partitions ?? 3): Partition[] {
@@ -65,9 +71,11 @@ export class MemoryBus implements Bus {
         const parts = this.topic(topic);
         const now = Date.now();
         for (const r of records) {
-          const p = partitionFor(r.key, parts.length, this.rr++);
+          if (r.partition !== undefined && !(r.partition >= 0 && r.partition < parts.length)) throw new Error(`in-process bus: ${topic} has no partition ${r.partition} (it has ${parts.length})`);
+          const p = r.partition ?? partitionFor(r.key, parts.length, this.rr++);
           const part = parts[p]!;
-          part.records.push({ ...r, topic, partition: p, offset: String(part.base + part.records.length), timestamp: now });
+          const { partition: _wanted, ...rest } = r;
+          part.records.push({ ...rest, topic, partition: p, offset: String(part.base + part.records.length), timestamp: now });
           this.trim(topic, p, part);
         }
         this.wake();
@@ -92,6 +100,9 @@ export class MemoryBus implements Bus {
         });
       }
     }
+    // One consumer per group: it owns every partition.
+    const all: TopicPartition[] = opts.topics.flatMap((t) => this.topic(t).map((_, partition) => ({ topic: t, partition })));
+    await opts.partitions?.assigned(all);
     const abort = new AbortController();
     const loop = this.consume(opts, group, abort.signal);
     return {
@@ -99,6 +110,7 @@ export class MemoryBus implements Bus {
         abort.abort();
         this.wake();
         await loop;
+        await opts.partitions?.revoked(all);
         group.active = false;
       },
       progress: () => {
@@ -108,9 +120,28 @@ export class MemoryBus implements Bus {
             lag += part.base + part.records.length - Math.max(part.base, group.committed.get(`${t}:${p}`) ?? 0);
           });
         }
-        return { lag, lastCommitAt: group.lastCommitAt, ...(group.failing ? { failing: { ...group.failing } } : {}) };
+        return { lag, lastCommitAt: group.lastCommitAt, ...(group.failing ? { failing: { ...group.failing } } : {}), assigned: all };
       },
     };
+  }
+
+  async follow(opts: FollowOptions): Promise<Follower> {
+    const parts = this.topic(opts.topic);
+    const maxBatch = this.opts.maxBatch ?? 5_000;
+    return runFollower({
+      topic: opts.topic,
+      next: parts.map((part) => (opts.fromBeginning ? part.base : part.base + part.records.length)),
+      read: async (p, from) => {
+        const part = parts[p]!;
+        const start = Math.max(from, part.base);
+        const records = part.records.slice(start - part.base, start - part.base + maxBatch);
+        return { records, next: start + records.length };
+      },
+      ends: () => parts.map((part) => part.base + part.records.length),
+      idle: () => new Promise<void>((resolve) => this.waiters.push(resolve)),
+      wake: () => this.wake(),
+      handler: opts.handler,
+    });
   }
 
   private async consume(opts: SubscribeOptions, group: Group, signal: AbortSignal): Promise<void> {
@@ -149,6 +180,7 @@ export class MemoryBus implements Bus {
   }
 
   private trim(topic: string, p: number, part: Partition): void {
+    if (this.compacted.has(topic)) return;
     const readers = this.readers.get(topic);
     let keepFrom: number;
     if (readers && readers.size > 0) {

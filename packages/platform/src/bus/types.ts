@@ -9,8 +9,14 @@
  */
 export interface BusRecord {
   key: string | null;
+  /** On a compacted topic an empty value is a tombstone: the key is deleted (Kafka: a null value). */
   value: Buffer;
   headers?: Record<string, string>;
+  /**
+   * The partition to write to; default: by key (Kafka's partitioner on Kafka). A changelog
+   * writes its entries to the partition of the source they belong to.
+   */
+  partition?: number;
 }
 
 export interface ConsumedRecord extends BusRecord {
@@ -30,12 +36,40 @@ export interface Batch {
 
 export type BatchHandler = (batch: Batch) => Promise<void>;
 
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/**
+ * Which partitions a member of a consumer group owns, as Kafka's rebalance listener says it
+ * under the eager protocol: `revoked` with every partition held, before another member can be
+ * given any of them; then `assigned` with every partition held from now on (kept ones included).
+ * A subscriber that keeps state per partition compares the two: it makes what it holds durable
+ * in `revoked`, restores what is new and drops what is gone in `assigned`.
+ *
+ * - `assigned` resolves before any batch of those partitions reaches the handler.
+ * - `revoked` is called after the batches in hand were handled and committed; Kafka waits for
+ *   it before rejoining the group (keep it short: the member sends no heartbeat meanwhile, and
+ *   the group's other members wait). At `stop` it comes last.
+ * - A member that was thrown out of the group (no heartbeat for the session timeout) gets
+ *   `assigned` without `revoked`: its partitions may already have another owner.
+ * - The local log and the memory bus have one consumer per group: it is assigned every partition
+ *   at subscribe and they are revoked at stop.
+ */
+export interface PartitionListener {
+  assigned(partitions: TopicPartition[]): Promise<void>;
+  revoked(partitions: TopicPartition[]): Promise<void>;
+}
+
 export interface SubscribeOptions {
   groupId: string;
   topics: string[];
   /** Where a group with no committed offset starts. Default: earliest. */
   fromBeginning?: boolean;
   handler: BatchHandler;
+  /** Told when partitions are assigned and revoked (a rebalance). */
+  partitions?: PartitionListener;
 }
 
 /** How far a consumer group is behind, for /health and /metrics. */
@@ -48,6 +82,8 @@ export interface SubscriptionProgress {
   lastCommitAt: number;
   /** Set while the handler keeps failing on the same batch. */
   failing?: { since: number; error: string; attempts: number };
+  /** The partitions this member owns and serves (assigned, and the listener's `assigned` done). */
+  assigned?: TopicPartition[];
 }
 
 export interface Subscription {
@@ -62,7 +98,30 @@ export interface BusProducer {
 
 export interface TopicSpec {
   name: string;
+  /** Default: the bus's (`kafka.partitions`). */
   partitions?: number;
+  /** As many partitions as this topic has (a changelog beside its source topic); created first if missing. */
+  copartitionedWith?: string;
+  /** Keep the latest record of each key instead of deleting by age (Kafka's `cleanup.policy=compact`): a changelog. */
+  compact?: boolean;
+}
+
+export interface FollowOptions {
+  topic: string;
+  /** From the earliest record held (a compacted changelog read whole), or only what comes from now on. */
+  fromBeginning: boolean;
+  handler: BatchHandler;
+}
+
+/**
+ * A reader of every partition of a topic outside any consumer group: each process that follows
+ * a topic sees all of it (a changelog read as a standby of every partition, silences and reload
+ * requests that every instance must apply). Nothing is committed: a new follower starts again.
+ */
+export interface Follower {
+  /** Resolves once every record that was on the topic when called has been handled. */
+  caughtUp(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** `degraded`: working, but not as it should (a collector spooling to disk while Kafka is away); still ready. */
@@ -74,6 +133,7 @@ export interface Bus {
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   producer(): Promise<BusProducer>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  follow(opts: FollowOptions): Promise<Follower>;
   /** State for /health. */
   status(): { status: DependencyStatus; detail?: string };
   close(): Promise<void>;

@@ -83,7 +83,23 @@ export const ConfigSchema = Type.Object(
           default: 'none',
           description: 'Compression of the record batches Vigil produces. Consumers read all five whatever this says (an OpenTelemetry Collector may use any).',
         }),
-        partitions: Type.Integer({ minimum: 1, default: 3, description: 'Partitions for topics Vigil creates.' }),
+        partitions: Type.Integer({ minimum: 1, default: 3, description: 'Partitions for topics Vigil creates (changelogs take their source topic\'s count).' }),
+        replicationFactor: Type.Integer({
+          minimum: -1,
+          default: -1,
+          description: "Replicas of each topic Vigil creates; -1: the broker's default.replication.factor. 3 on a production cluster.",
+        }),
+        minInsyncReplicas: Type.Optional(
+          Type.Integer({ minimum: 1, description: "min.insync.replicas of topics Vigil creates (2 with 3 replicas: a write is acknowledged by two brokers); absent: the broker's default." }),
+        ),
+        createTopics: Type.Boolean({
+          default: true,
+          description: 'Create missing topics at start. false: wait for them (a cluster where topics are provisioned: `vigil topics` creates and checks them).',
+        }),
+        sessionTimeout: Duration({
+          default: '30s',
+          description: "How long a consumer may go without a heartbeat before its group gives its partitions to another instance: the longest an instance's death leaves its partitions unserved.",
+        }),
         topics: section(
           {
             logs: Type.String({ default: 'otlp_logs' }),

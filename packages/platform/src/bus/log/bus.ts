@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Batch, Bus, BusProducer, BusRecord, ConsumedRecord, SubscribeOptions, Subscription, SubscriptionProgress, TopicSpec } from '../types.js';
+import type { Batch, Bus, BusProducer, BusRecord, ConsumedRecord, FollowOptions, Follower, SubscribeOptions, Subscription, SubscriptionProgress, TopicPartition, TopicSpec } from '../types.js';
 import { partitionFor } from '../memory.js';
 import { backoffDelay, sleep } from '../../backoff.js';
+import { runFollower } from '../follower.js';
 import { logger } from '../../log.js';
 import { PartitionLog, type Cursor } from './partition.js';
 import { untilDrained } from '../drain.js';
@@ -37,6 +38,25 @@ interface GroupState {
 
 const log = logger('bus.local');
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+/** Marks a topic directory as compacted (a changelog). */
+const COMPACT_MARKER = 'compact';
+/** Segments of compacted topics are small, so what compaction supersedes can be deleted soon. */
+const COMPACT_SEGMENT_BYTES = 256 * 1024;
+/** A compacted partition is compacted once it holds this many records and more than twice its live keys. */
+const COMPACT_MIN_RECORDS = 1_000;
+
+/** Per partition of a compacted topic: where each key's latest record is. */
+interface CompactState {
+  latest: Map<string, { offset: number; live: boolean }>;
+  live: number;
+  compacting: boolean;
+}
+
+interface FollowerState {
+  topic: string;
+  /** Next offset per partition. */
+  next: number[];
+}
 
 /**
  * The all-in-one process's bus: Kafka's semantics on a durable local log under the data
@@ -56,6 +76,9 @@ export class LogBus implements Bus {
   private readonly groups = new Map<string, GroupState>();
   /** Groups that ever read a topic (from their offset files): their offsets hold its segments. */
   private readonly readers = new Map<string, Set<string>>();
+  /** Compacted topics: per partition, each key's latest record (compaction copies those forward). */
+  private readonly compacted = new Map<string, CompactState[]>();
+  private readonly followers = new Set<FollowerState>();
   private waiters: (() => void)[] = [];
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
@@ -100,11 +123,14 @@ export class LogBus implements Bus {
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
-    for (const t of topics) await this.topic(t.name, t.partitions);
+    for (const t of topics) {
+      const partitions = t.copartitionedWith !== undefined ? (await this.topic(t.copartitionedWith)).length : t.partitions;
+      await this.topic(t.name, partitions, t.compact === true);
+    }
   }
 
-  /** The partitions of a topic, opened (and recovered) once. */
-  private topic(name: string, partitions = this.opts.partitions): Promise<PartitionLog[]> {
+  /** The partitions of a topic, opened (and recovered) once; `compact` marks a new topic as compacted. */
+  private topic(name: string, partitions = this.opts.partitions, compact = false): Promise<PartitionLog[]> {
     const open = this.partitions.get(name);
     if (open) return Promise.resolve(open);
     let opening = this.opening.get(name);
@@ -114,12 +140,18 @@ export class LogBus implements Bus {
         const dir = join(this.opts.dir, 'topics', name);
         const existing = existsSync(dir) ? readdirSync(dir).filter((d) => /^\d+$/.test(d)).length : 0;
         const count = existing > 0 ? existing : partitions;
+        if (existing === 0 && compact) {
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, COMPACT_MARKER), '');
+        }
+        const compacted = existsSync(join(dir, COMPACT_MARKER));
         const logs: PartitionLog[] = [];
         for (let p = 0; p < count; p++) {
-          const { log: partition, truncatedBytes } = await PartitionLog.open(join(dir, String(p)), this.opts.segmentBytes ?? 64 * 1024 * 1024);
+          const { log: partition, truncatedBytes } = await PartitionLog.open(join(dir, String(p)), compacted ? COMPACT_SEGMENT_BYTES : (this.opts.segmentBytes ?? 64 * 1024 * 1024));
           if (truncatedBytes > 0) log.warn({ topic: name, partition: p, bytes: truncatedBytes }, 'cut a torn tail off the local log (records whose send never resolved)');
           logs.push(partition);
         }
+        if (compacted) this.compacted.set(name, await Promise.all(logs.map((part) => keyIndex(part))));
         this.partitions.set(name, logs);
         return logs;
       })();
@@ -137,13 +169,22 @@ export class LogBus implements Bus {
         const now = Date.now();
         const byPartition = new Map<number, BusRecord[]>();
         for (const r of records) {
-          const p = partitionFor(r.key, parts.length, this.rr++);
+          if (r.partition !== undefined && !(Number.isInteger(r.partition) && r.partition >= 0 && r.partition < parts.length)) {
+            throw new Error(`local log: topic ${topic} has no partition ${r.partition} (it has ${parts.length})`);
+          }
+          const p = r.partition ?? partitionFor(r.key, parts.length, this.rr++);
           const list = byPartition.get(p);
           if (list) list.push(r);
           else byPartition.set(p, [r]);
         }
-        for (const [p, list] of byPartition) parts[p]!.append(list.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: now })));
+        const compact = this.compacted.get(topic);
+        for (const [p, list] of byPartition) {
+          const { first } = parts[p]!.append(list.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: now })));
+          if (compact) list.forEach((r, i) => noteKey(compact[p]!, r.key, first + i, r.value.length > 0));
+        }
         await this.sync();
+        // Compaction runs with retention, on the commit timer.
+        if (compact) this.scheduleCommit();
       },
     };
   }
@@ -205,6 +246,10 @@ export class LogBus implements Bus {
       });
     }
     this.scheduleCommit();
+    // One consumer per group: it owns every partition.
+    const all: TopicPartition[] = [];
+    for (const t of opts.topics) (await this.topic(t)).forEach((_, partition) => all.push({ topic: t, partition }));
+    await opts.partitions?.assigned(all);
     const abort = new AbortController();
     const loop = this.consume(opts, g, abort.signal);
     return {
@@ -212,10 +257,43 @@ export class LogBus implements Bus {
         abort.abort();
         this.wake();
         await loop;
+        await opts.partitions?.revoked(all);
         g.active = false;
         await this.writeOffsets(opts.groupId, g);
       },
-      progress: () => this.progressOf(opts, g),
+      progress: () => ({ ...this.progressOf(opts, g), assigned: all }),
+    };
+  }
+
+  async follow(opts: FollowOptions): Promise<Follower> {
+    const parts = await this.topic(opts.topic);
+    const state: FollowerState = { topic: opts.topic, next: parts.map((part) => (opts.fromBeginning ? part.startOffset : part.durableEnd)) };
+    this.followers.add(state);
+    const cursors = new Map<number, Cursor>();
+    const follower = runFollower({
+      topic: opts.topic,
+      // Shared with `state`, which compaction reads: it never deletes what a follower has not read.
+      next: state.next,
+      read: async (p, from) => {
+        const part = parts[p]!;
+        let cursor = cursors.get(p);
+        if (!cursor || cursor.offset !== from) cursor = await part.seek(Math.max(from, part.startOffset));
+        const read = await part.read(cursor, this.opts.maxBatch ?? 5_000, this.opts.maxBatchBytes ?? 8 * 1024 * 1024);
+        cursors.set(p, read.next);
+        const records: ConsumedRecord[] = read.records.map((r) => ({ topic: opts.topic, partition: p, offset: String(r.offset), timestamp: r.timestamp, key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) }));
+        return { records, next: read.next.offset };
+      },
+      ends: () => parts.map((part) => part.durableEnd),
+      idle: () => new Promise<void>((resolve) => this.waiters.push(resolve)),
+      wake: () => this.wake(),
+      handler: opts.handler,
+    });
+    return {
+      caughtUp: () => follower.caughtUp(),
+      stop: async () => {
+        await follower.stop();
+        this.followers.delete(state);
+      },
     };
   }
 
@@ -342,12 +420,17 @@ export class LogBus implements Bus {
     }
   }
 
-  /** Deletes segments every reader of their topic has passed; trims topics nobody reads. */
+  /** Deletes segments every reader of their topic has passed; trims topics nobody reads; compacts changelogs. */
   private async retain(): Promise<void> {
     for (const [topic, parts] of this.partitions) {
       const readers = this.readers.get(topic);
+      const compact = this.compacted.get(topic);
       for (let p = 0; p < parts.length; p++) {
         const part = parts[p]!;
+        if (compact) {
+          await this.compact(topic, p, part, compact[p]!);
+          continue;
+        }
         if (!readers || readers.size === 0) {
           await part.trimTo(this.opts.unreadBytes ?? 256 * 1024 * 1024);
           continue;
@@ -356,6 +439,51 @@ export class LogBus implements Bus {
         for (const id of readers) min = Math.min(min, this.groups.get(id)?.offsets[`${topic}:${p}`] ?? part.startOffset);
         if (Number.isFinite(min)) await part.deleteBefore(min);
       }
+    }
+  }
+
+  /**
+   * Compaction by copying forward: once a partition holds many more records than live keys, the
+   * latest record of each live key is appended again and every segment before the copy is
+   * deleted (never past a follower or a group that has not read it yet). Tombstones and what they
+   * deleted go with the old segments. Offsets keep growing, as Kafka's do.
+   */
+  private async compact(topic: string, p: number, part: PartitionLog, state: CompactState): Promise<void> {
+    const held = part.nextOffset - part.startOffset;
+    if (state.compacting || held < COMPACT_MIN_RECORDS || held <= 2 * state.live + COMPACT_MIN_RECORDS / 2) return;
+    state.compacting = true;
+    try {
+      const end = part.durableEnd;
+      const keep: ConsumedRecord[] = [];
+      let cursor = await part.seek(part.startOffset);
+      while (cursor.offset < end) {
+        const read = await part.read(cursor, 5_000, 8 * 1024 * 1024);
+        if (read.records.length === 0 && read.next.offset === cursor.offset) break;
+        for (const r of read.records) {
+          if (r.offset >= end || r.key === null) continue;
+          const at = state.latest.get(r.key);
+          if (at?.live && at.offset === r.offset) keep.push({ topic, partition: p, offset: String(r.offset), timestamp: r.timestamp, key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) });
+        }
+        cursor = read.next;
+      }
+      // Keys written while reading keep their newer record: only what is still the latest is copied.
+      const still = keep.filter((r) => state.latest.get(r.key!)?.offset === Number(r.offset));
+      const copyStart = part.nextOffset;
+      if (still.length > 0) {
+        const { first } = part.append(still.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp })));
+        still.forEach((r, i) => state.latest.set(r.key!, { offset: first + i, live: true }));
+        await this.sync();
+      }
+      let floor = copyStart;
+      for (const f of this.followers) if (f.topic === topic) floor = Math.min(floor, f.next[p] ?? floor);
+      for (const id of this.readers.get(topic) ?? []) floor = Math.min(floor, this.groups.get(id)?.offsets[`${topic}:${p}`] ?? part.startOffset);
+      const deleted = await part.deleteBefore(floor);
+      for (const [key, at] of state.latest) if (!at.live && at.offset < part.startOffset) state.latest.delete(key);
+      log.debug({ topic, partition: p, copied: still.length, deletedSegments: deleted, from: part.startOffset }, 'compacted');
+    } catch (err) {
+      log.warn({ topic, partition: p, err: (err as Error).message }, 'local log: compaction failed; retrying later');
+    } finally {
+      state.compacting = false;
     }
   }
 
@@ -413,6 +541,27 @@ export class LogBus implements Bus {
     for (const [id, g] of this.groups) await this.writeOffsets(id, g);
     for (const parts of this.partitions.values()) for (const p of parts) await p.close();
   }
+}
+
+/** Where each key's latest record is in a partition of a compacted topic (read at open). */
+async function keyIndex(part: PartitionLog): Promise<CompactState> {
+  const state: CompactState = { latest: new Map(), live: 0, compacting: false };
+  let cursor = await part.seek(part.startOffset);
+  while (cursor.offset < part.durableEnd) {
+    const read = await part.read(cursor, 5_000, 8 * 1024 * 1024);
+    if (read.records.length === 0 && read.next.offset === cursor.offset) break;
+    for (const r of read.records) noteKey(state, r.key, r.offset, r.value.length > 0);
+    cursor = read.next;
+  }
+  return state;
+}
+
+function noteKey(state: CompactState, key: string | null, offset: number, live: boolean): void {
+  if (key === null) return;
+  const prev = state.latest.get(key);
+  if (prev?.live) state.live--;
+  if (live) state.live++;
+  state.latest.set(key, { offset, live });
 }
 
 function newGroup(offsets: Record<string, number>): GroupState {

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { backoffDelay, sleep } from '../backoff.js';
+import { logger } from '../log.js';
+import type { Bus, BusProducer, BusRecord, ConsumedRecord, Follower } from '../bus/types.js';
+
+/**
+ * State kept per partition, as Kafka Streams keeps it: a map of keys to values for each partition
+ * of a source topic, backed by a compacted changelog topic with the same partition count. The
+ * instance that owns partition N of the source (its consumer group says so) writes N's entries to
+ * changelog partition N; an instance that is given N restores N's entries from the changelog.
+ *
+ * Every instance follows the whole changelog from the start (a standby of every partition, as
+ * Streams' standby replicas): taking a partition over is a wait until the follower has read what
+ * was written so far, not a replay. The state is what its owners hold in memory anyway (alerts
+ * firing, what was notified), so holding every partition's is cheap.
+ *
+ * Writes are queued in order and sent in rounds (what comes while a round is in flight goes in the
+ * next one); `put` resolves when its round is on the topic (Kafka: acks=all, so on
+ * `min.insync.replicas` brokers). A round the bus refuses is retried with backoff, in order, until
+ * it goes through or the store closes. An entry of `undefined` deletes the key (a tombstone).
+ */
+
+export interface ChangelogStoreOptions<V> {
+  bus: Bus;
+  /** The changelog topic (compacted). */
+  topic: string;
+  /** The topic whose partitions these are: the changelog gets its partition count. */
+  source: string;
+  encode(value: V): Buffer;
+  decode(bytes: Buffer, key: string): V;
+  /** What the store is called in logs. */
+  name: string;
+}
+
+interface Pending {
+  /** Undefined: a marker that `flush` waits for. */
+  record: BusRecord | undefined;
+  done: () => void;
+  fail: (err: Error) => void;
+}
+
+/** Header naming the instance that wrote an entry (diagnostics: who held the partition). */
+export const WRITER_HEADER = 'vigil.writer';
+
+export class ChangelogStore<V> {
+  /** Every partition's entries, as the follower has read them. */
+  private readonly partitions = new Map<number, Map<string, V>>();
+  private follower: Follower | undefined;
+  private producer: Promise<BusProducer> | undefined;
+  private queue: Pending[] = [];
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  private readonly abort = new AbortController();
+  private readonly log;
+  /** Who writes: one id per process and store. */
+  readonly writer = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  /** Entries read from the changelog (restores and standby), for metrics. */
+  read = 0;
+
+  constructor(private readonly opts: ChangelogStoreOptions<V>) {
+    this.log = logger(`state.${opts.name}`);
+  }
+
+  /** Creates the changelog if needed (co-partitioned with its source, compacted) and starts following it from the start. */
+  async open(): Promise<void> {
+    await this.opts.bus.ensureTopics([{ name: this.opts.source }, { name: this.opts.topic, copartitionedWith: this.opts.source, compact: true }]);
+    this.follower = await this.opts.bus.follow({ topic: this.opts.topic, fromBeginning: true, handler: async (batch) => this.apply(batch.partition, batch.records) });
+  }
+
+  private apply(partition: number, records: ConsumedRecord[]): void {
+    let entries = this.partitions.get(partition);
+    if (!entries) this.partitions.set(partition, (entries = new Map()));
+    for (const r of records) {
+      if (r.key === null) continue;
+      this.read++;
+      if (r.value.length === 0) {
+        entries.delete(r.key);
+        continue;
+      }
+      try {
+        entries.set(r.key, this.opts.decode(r.value, r.key));
+      } catch (err) {
+        this.log.warn({ topic: this.opts.topic, partition, offset: r.offset, key: r.key, err: (err as Error).message }, 'a changelog entry does not decode; skipped');
+      }
+    }
+  }
+
+  /**
+   * The entries of a partition as its previous owner left them: what this instance queued is
+   * written first, then the follower reads up to the changelog's end as it is now.
+   */
+  async restore(partition: number): Promise<Map<string, V>> {
+    await this.flush();
+    await this.follower?.caughtUp();
+    return new Map(this.partitions.get(partition) ?? []);
+  }
+
+  /** Every partition's entries as read so far (the standby), for diagnostics. */
+  size(): number {
+    let n = 0;
+    for (const p of this.partitions.values()) n += p.size;
+    return n;
+  }
+
+  /**
+   * Writes entries of one partition (`undefined` deletes the key); resolves once they are on the
+   * changelog, rejects only when the store closes first.
+   */
+  put(partition: number, entries: Iterable<[string, V | undefined]>): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const [key, value] of entries) {
+      if (this.closed) return Promise.reject(new Error(`${this.opts.name}: the state store is closed`));
+      waits.push(
+        new Promise<void>((done, fail) => {
+          this.queue.push({ record: { key, value: value === undefined ? Buffer.alloc(0) : this.opts.encode(value), partition, headers: { [WRITER_HEADER]: this.writer } }, done, fail });
+        }),
+      );
+    }
+    if (waits.length === 0) return Promise.resolve();
+    this.kick();
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Resolves once everything queued so far is on the changelog (or the store closed). */
+  async flush(): Promise<void> {
+    if (this.queue.length === 0 && !this.sending) return;
+    await new Promise<void>((done) => {
+      this.queue.push({ record: undefined, done, fail: () => done() });
+      this.kick();
+    });
+  }
+
+  /** Writes queued before the call that are not on the changelog yet. */
+  get pending(): number {
+    return this.queue.filter((p) => p.record !== undefined).length;
+  }
+
+  private kick(): void {
+    if (this.sending || this.closed) return;
+    this.sending = this.send().finally(() => {
+      this.sending = undefined;
+      if (this.queue.length > 0 && !this.closed) this.kick();
+    });
+  }
+
+  private async send(): Promise<void> {
+    for (let failures = 0; this.queue.length > 0 && !this.closed; ) {
+      const round = this.queue;
+      this.queue = [];
+      const records = round.flatMap((p) => (p.record ? [p.record] : []));
+      try {
+        if (records.length > 0) {
+          this.producer ??= this.opts.bus.producer();
+          await (await this.producer).send(this.opts.topic, records);
+        }
+        failures = 0;
+        for (const p of round) p.done();
+      } catch (err) {
+        // In order: the round goes first again, before what came meanwhile.
+        this.queue = round.concat(this.queue);
+        const delay = backoffDelay(failures++, 200, 10_000);
+        this.log.warn({ topic: this.opts.topic, entries: records.length, err: (err as Error).message, retryInMs: delay }, 'cannot write to the changelog; retrying');
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  /** Writes what is queued (a last attempt), stops following. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.race([this.flush(), sleep(5_000)]);
+    this.closed = true;
+    this.abort.abort();
+    await this.sending;
+    if (this.pending > 0) this.log.warn({ topic: this.opts.topic, entries: this.pending }, 'closing with changelog entries not written; the next owner redoes them');
+    const closed = new Error(`${this.opts.name}: the state store closed before the entry was written`);
+    for (const p of this.queue.splice(0)) p.fail(closed);
+    await this.follower?.stop();
+  }
+}
