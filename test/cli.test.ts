@@ -46,7 +46,7 @@ describe('vigil validate', () => {
     const p = file('bad.yaml', 'kafka:\n  brokerz: [x:1]\n');
     const r = vigil('validate', p);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`${p}: kafka.brokerz: unknown key (allowed here: brokers, clientId, encoding, compression, partitions, topics)`);
+    expect(r.err).toContain(`${p}: kafka.brokerz: unknown key (allowed here: brokers, clientId, encoding, compression, partitions, replicationFactor, minInsyncReplicas, createTopics, sessionTimeout, topics)`);
   });
 
   it('rejects a bad rule, naming the file, the rule and the key', () => {

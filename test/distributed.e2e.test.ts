@@ -52,7 +52,7 @@ describe('distributed roles', () => {
     const collector = role('collector', collectorPort, join(dir, 'collector-data'));
 
     const ready = await eventually('ingest ready', () => health(ingestPort), (h) => h.code === 200);
-    expect(Object.keys(ready.body.checks).sort()).toEqual(['clickhouse', 'kafka', 'roles']);
+    expect(Object.keys(ready.body.checks).sort()).toEqual(['clickhouse', 'ingest', 'kafka', 'roles']);
     const c = await eventually('collector ready', () => health(collectorPort), (h) => h.code === 200);
     expect(c.body.checks.kafka!.status).toBe('up');
     const metrics = await (await fetch(`http://127.0.0.1:${ingestPort}/metrics`)).text();

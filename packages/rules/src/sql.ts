@@ -158,7 +158,7 @@ export function createSqlRunner(ctx: RoleContext, opts: SqlRunnerOptions): SqlRu
     const opts2 = { forMs: rule.for, keepFiringForMs: rule.keepFiringFor, nodata: rule.nodata, flapping };
     const seen = new Set<string>();
     for (const row of rows) {
-      const key = JSON.stringify(row.labels);
+      const key = fingerprint(row.labels);
       seen.add(key);
       let g = run.groups.get(key);
       if (!g) {
@@ -220,8 +220,9 @@ export function createSqlRunner(ctx: RoleContext, opts: SqlRunnerOptions): SqlRu
     const firing = (await loadFiringAlerts(storage)).filter((a) => names.has(a.rule));
     for (const a of firing) {
       const run = runOf(rules().find((r) => r.name === a.rule)!);
-      const key = JSON.stringify(a.labels);
-      if (!run.groups.has(key)) run.groups.set(key, { labels: a.labels, state: restoredState(a.severity, Date.parse(a.startsAt), a.value, opts.now()), value: a.value });
+      // Keyed by fingerprint, as live groups are: the stored labels carry `severity` as well.
+      const { severity: _severity, ...labels } = a.labels;
+      if (!run.groups.has(a.fingerprint)) run.groups.set(a.fingerprint, { labels, state: restoredState(a.severity, Date.parse(a.startsAt), a.value, opts.now()), value: a.value });
     }
     log.info({ firing: firing.length }, 'this worker runs the sql rules now; took over their firing alerts');
   }
