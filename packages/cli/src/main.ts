@@ -19,6 +19,10 @@ Usage:
                                         several roles in one process against Kafka, e.g. a central node
                                         on the embedded engine: --roles ingest,rules,notifier,query-api
   vigil validate FILE                   check a config without running it
+  vigil topics [--config FILE] [--check]
+                                        create the Kafka topics Vigil uses (partitions, replication factor,
+                                        min.insync.replicas, compacted changelogs) and check existing ones;
+                                        --check only checks. Exit 1 when a topic is missing or wrong
   vigil parse [--rules default|FILE] [--format text|json] [--multiline-start-pattern REGEX ...] < sample.log
                                         what a rule pack makes of each log line or multiline record (severity, category,
                                         attributes, metrics); --corpus FILE|DIR scores a pack on lines with known answers
@@ -38,6 +42,8 @@ interface Args {
   config?: string;
   /** `run --roles a,b`: as given, checked by `parseRoles`. */
   roles?: string;
+  /** `topics --check`: check only, create nothing. */
+  check?: boolean;
   positional: string[];
 }
 
@@ -55,6 +61,7 @@ export function parseArgs(argv: string[]): Args {
       if (!v) throw new UsageError(`--roles needs a list: --roles ${ROLE_NAMES.join(',')}`);
       out.roles = v;
     } else if (out.command === 'run' && a.startsWith('--roles=')) out.roles = a.slice('--roles='.length);
+    else if (out.command === 'topics' && a === '--check') out.check = true;
     // `parse` and `template` have options of their own, checked by their commands.
     else if (a.startsWith('-') && out.command !== 'parse' && out.command !== 'template') throw new UsageError(`unknown option ${a}`);
     else out.positional.push(a);
@@ -199,6 +206,10 @@ export async function main(argv: string[]): Promise<number> {
         const rules = set.rules.length;
         process.stdout.write(`${file}: OK (${rules} rule${rules === 1 ? '' : 's'}${set.settings.defaults ? ', the default pack included' : ''}${set.files.length > 0 ? ` from ${set.files.length} rule file(s) and the config` : ''}; ${notifierSummary(config.notifier)})\n`);
         return 0;
+      }
+      case 'topics': {
+        const { topicsCommand } = await import('./topics.js');
+        return await topicsCommand(await loadConfig(configFile, ['rules', 'notifier']), { check: args.check === true });
       }
       case 'parse': {
         const { parseCommand } = await import('@vigil/collector');
