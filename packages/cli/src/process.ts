@@ -102,6 +102,7 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
       password: config.clickhouse.password,
       database: config.clickhouse.database,
       dataDir: resolve(config.dataDir),
+      ...(config.clickhouse.cluster ? { cluster: config.clickhouse.cluster } : {}),
     });
     storage = s;
     health.register('clickhouse', () => s.status());

@@ -142,6 +142,11 @@ function semanticProblems(config: VigilConfig, source: string): string[] {
   address('http.host', hostProblem(config.http.host));
   config.kafka.brokers.forEach((b, i) => address(`kafka.brokers[${i}]`, hostPortProblem(b)));
   if (config.clickhouse.url !== undefined) address('clickhouse.url', httpUrlProblem(config.clickhouse.url));
+  if (config.clickhouse.cluster && config.clickhouse.url === undefined) {
+    out.push(
+      `${source}: clickhouse.cluster: "${config.clickhouse.cluster.name}" needs clickhouse.url, one of the cluster's servers (or CLICKHOUSE_URL); the embedded engine is one process, not a cluster (set url, or remove cluster)`,
+    );
+  }
   out.push(...tokenProblems(config.http, source));
   // rules: checked by the rules package (checkRulesConfig), rule files included.
   // notifier: checked by the notifier package (checkNotifierConfig), webhook names included.

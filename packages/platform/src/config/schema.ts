@@ -120,6 +120,31 @@ export const ConfigSchema = Type.Object(
         password: Type.Optional(Type.String({ description: 'Give it as ${CLICKHOUSE_PASSWORD}.' })),
         retention: Duration({ default: '30d', description: 'TTL of stored events, metrics and alerts; at least 1h (unless allowShortRetention), at most 3650d.' }),
         allowShortRetention: Type.Boolean({ default: false, description: 'Allow a retention under one hour (tests, demos); otherwise refused, since a typo of 30s for 30d deletes all history.' }),
+        cluster: Type.Optional(
+          Type.Object(
+            {
+              name: Type.String({
+                pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+                description: "the cluster's name in the servers' remote_servers: letters, digits and _, not starting with a digit",
+              }),
+              replicaPath: Type.String({
+                default: '/clickhouse/tables/{shard}',
+                pattern: "^/[^'\\\\]*\\{shard\\}[^'\\\\]*$",
+                description: "Keeper path prefix of every table's replicas, starting with / and holding the {shard} macro, without quotes or backslashes; a table's path is <replicaPath>/<database>/<table>_local",
+              }),
+              replicaName: Type.String({
+                default: '{replica}',
+                pattern: "^[^'\\\\/]+$",
+                description: "each replica's name in that path, usually the {replica} macro; no quotes, backslashes or /",
+              }),
+            },
+            {
+              ...Closed,
+              description:
+                'A ClickHouse cluster (needs url): migrations run ON CLUSTER, each table is a Replicated* table <name>_local on every node under a Distributed table with the usual name, which reads and inserts go through.',
+            },
+          ),
+        ),
       },
       'Storage.',
     ),

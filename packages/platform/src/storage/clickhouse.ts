@@ -5,6 +5,7 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { createChdbConnection as CreateChdbConnection } from 'chdb/connection';
 import type { DependencyStatus } from '../bus/types.js';
 import { logger } from '../log.js';
+import { schemaLayout, type ClusterOptions, type SchemaLayout } from './layout.js';
 
 export interface StorageOptions {
   /** ClickHouse server; unset means the embedded engine. */
@@ -14,6 +15,8 @@ export interface StorageOptions {
   database: string;
   /** Where the embedded engine keeps its data (`<dataDir>/clickhouse`). */
   dataDir: string;
+  /** `clickhouse.cluster`: replicated local tables under Distributed ones, DDL ON CLUSTER. Needs `url`. */
+  cluster?: ClusterOptions;
 }
 
 /**
@@ -25,7 +28,9 @@ export interface Storage {
   readonly client: ClickHouseClient;
   readonly database: string;
   readonly kind: 'server' | 'embedded';
-  /** `db.table`, for SQL text. */
+  /** Where tables live (single node or cluster) and the DDL that creates them. */
+  readonly layout: SchemaLayout;
+  /** `db.table`, for SQL text: what reads and inserts go through (the Distributed table on a cluster). */
   table(name: string): string;
   status(): { status: DependencyStatus; detail?: string };
   ping(): Promise<boolean>;
@@ -43,6 +48,10 @@ const requireChdb = createRequire(import.meta.url);
 
 export function openStorage(opts: StorageOptions): Storage {
   const kind = opts.url ? 'server' : 'embedded';
+  if (opts.cluster && !opts.url) {
+    throw new Error(`clickhouse.cluster "${opts.cluster.name}" needs clickhouse.url: the embedded engine is one process, not a cluster`);
+  }
+  const layout = schemaLayout(opts.database, opts.cluster);
   let client: ClickHouseClient;
   let release: () => Promise<void>;
   if (opts.url) {
@@ -51,7 +60,15 @@ export function openStorage(opts: StorageOptions): Storage {
       username: opts.username ?? 'default',
       password: opts.password ?? '',
       request_timeout: 30_000,
-      clickhouse_settings: { date_time_input_format: 'best_effort' },
+      clickhouse_settings: {
+        date_time_input_format: 'best_effort',
+        // On a cluster, an insert into a Distributed table returns once every shard has written its
+        // rows, with the insert's deduplication token, instead of once they are queued on this node:
+        // a Kafka offset is committed only after its rows are stored, and a replay meets the token
+        // on the shard that has it (a background send can batch several inserts into one block).
+        // insert_distributed_sync is the name every server version knows (distributed_foreground_insert since 23.10).
+        ...(opts.cluster ? { insert_distributed_sync: 1 } : {}),
+      },
     });
     release = () => client.close();
   } else {
@@ -83,7 +100,8 @@ export function openStorage(opts: StorageOptions): Storage {
     client,
     database: opts.database,
     kind,
-    table: (name) => `${opts.database}.${name}`,
+    layout,
+    table: (name) => layout.table(name),
     status: () => state,
     async ping() {
       try {

@@ -1,2 +1,3 @@
 export * from './clickhouse.js';
 export * from './migrations.js';
+export * from './layout.js';

@@ -1,5 +1,6 @@
 import type { Storage } from './clickhouse.js';
 import { queryRows } from './clickhouse.js';
+import { schemaLayout, type SchemaLayout, type TableSpec } from './layout.js';
 import { logger } from '../log.js';
 
 /**
@@ -9,15 +10,25 @@ import { logger } from '../log.js';
  * per-batch deduplication tokens make a replayed batch a no-op, and the TTL, which comes from
  * `clickhouse.retention`.
  *
- * Migrations only ever append; a released one is never edited.
+ * Migrations only ever append; a released one is never edited. Every statement is written through
+ * the layout (layout.ts), so one migration gives a single node's DDL and a cluster's (`ON CLUSTER`,
+ * `Replicated*` local tables under `Distributed` ones); on a single node its text is what it was
+ * before clusters existed.
  */
 export interface Migration {
   version: number;
   name: string;
-  statements: (ctx: { db: string; ttlSeconds: number }) => string[];
+  statements: (ctx: { db: string; ttlSeconds: number; layout: SchemaLayout }) => string[];
 }
 
-const DEDUP = 'non_replicated_deduplication_window = 10000';
+/**
+ * Raw OpenTelemetry rows go to the shard of their host and service: every rollup, source and
+ * latest-value key holds Host and ServiceName, so the rows a view aggregates into one key are on
+ * one node and its merges see all of them. Deterministic, so a replay lands where the first try did.
+ */
+const OTEL_SHARD = "cityHash64(ResourceAttributes['host.name'], ServiceName)";
+/** The rollups' own rows (backfills) follow the raw rows they come from. */
+const ROLLUP_SHARD = 'cityHash64(Host, ServiceName)';
 
 const resourceScope = `
     ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
@@ -52,14 +63,18 @@ const attrIndexes = `
     INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1`;
 
-const metricTable = (db: string, name: string, columns: string, ttl: number) => `
-CREATE TABLE IF NOT EXISTS ${db}.${name} (${resourceScope}${columns}
-${attrIndexes}
-) ENGINE = MergeTree
-PARTITION BY toDate(TimeUnix)
+const metricTable = (layout: SchemaLayout, name: string, columns: string, ttl: number) =>
+  layout.createTable(name, {
+    columns: `${resourceScope}${columns}
+${attrIndexes}`,
+    engine: 'MergeTree',
+    keys: `PARTITION BY toDate(TimeUnix)
 ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-TTL toDateTime(TimeUnix) + toIntervalSecond(${ttl})
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`;
+TTL toDateTime(TimeUnix) + toIntervalSecond(${ttl})`,
+    settings: 'index_granularity = 8192, ttl_only_drop_parts = 1',
+    dedup: true,
+    shardBy: OTEL_SHARD,
+  });
 
 /** Tables whose TTL follows `clickhouse.retention`, with the column it is computed from. */
 export const RETAINED_TABLES: Record<string, string> = {
@@ -79,9 +94,9 @@ export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'OpenTelemetry logs and metrics tables',
-    statements: ({ db, ttlSeconds: ttl }) => [
-      `
-CREATE TABLE IF NOT EXISTS ${db}.otel_logs (
+    statements: ({ layout, ttlSeconds: ttl }) => [
+      ...layout.createTable('otel_logs', {
+        columns: `
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
     TimestampTime DateTime DEFAULT toDateTime(Timestamp),
     TraceId String CODEC(ZSTD(1)),
@@ -106,22 +121,25 @@ CREATE TABLE IF NOT EXISTS ${db}.otel_logs (
     INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
-) ENGINE = MergeTree
-PARTITION BY toDate(TimestampTime)
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8`,
+        engine: 'MergeTree',
+        keys: `PARTITION BY toDate(TimestampTime)
 PRIMARY KEY (ServiceName, TimestampTime)
 ORDER BY (ServiceName, TimestampTime, Timestamp)
-TTL TimestampTime + toIntervalSecond(${ttl})
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`,
-      metricTable(db, 'otel_metrics_gauge', `
+TTL TimestampTime + toIntervalSecond(${ttl})`,
+        settings: 'index_granularity = 8192, ttl_only_drop_parts = 1',
+        dedup: true,
+        shardBy: OTEL_SHARD,
+      }),
+      ...metricTable(layout, 'otel_metrics_gauge', `
     Value Float64 CODEC(ZSTD(1)),
     Flags UInt32 CODEC(ZSTD(1)),${exemplars}`, ttl),
-      metricTable(db, 'otel_metrics_sum', `
+      ...metricTable(layout, 'otel_metrics_sum', `
     Value Float64 CODEC(ZSTD(1)),
     Flags UInt32 CODEC(ZSTD(1)),${exemplars}
     AggregationTemporality Int32 CODEC(ZSTD(1)),
     IsMonotonic Boolean CODEC(Delta, ZSTD(1)),`, ttl),
-      metricTable(db, 'otel_metrics_histogram', `
+      ...metricTable(layout, 'otel_metrics_histogram', `
     Count UInt64 CODEC(Delta, ZSTD(1)),
     Sum Float64 CODEC(ZSTD(1)),
     BucketCounts Array(UInt64) CODEC(ZSTD(1)),
@@ -130,7 +148,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`,
     Min Float64 CODEC(ZSTD(1)),
     Max Float64 CODEC(ZSTD(1)),
     AggregationTemporality Int32 CODEC(ZSTD(1)),`, ttl),
-      metricTable(db, 'otel_metrics_exponential_histogram', `
+      ...metricTable(layout, 'otel_metrics_exponential_histogram', `
     Count UInt64 CODEC(Delta, ZSTD(1)),
     Sum Float64 CODEC(ZSTD(1)),
     Scale Int32 CODEC(ZSTD(1)),
@@ -143,7 +161,7 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`,
     Min Float64 CODEC(ZSTD(1)),
     Max Float64 CODEC(ZSTD(1)),
     AggregationTemporality Int32 CODEC(ZSTD(1)),`, ttl),
-      metricTable(db, 'otel_metrics_summary', `
+      ...metricTable(layout, 'otel_metrics_summary', `
     Count UInt64 CODEC(Delta, ZSTD(1)),
     Sum Float64 CODEC(ZSTD(1)),
     ValueAtQuantiles Nested(
@@ -156,9 +174,9 @@ SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, ${DEDUP}`,
   {
     version: 2,
     name: 'Vigil alerts, deliveries and the ingest ledger',
-    statements: ({ db, ttlSeconds: ttl }) => [
-      `
-CREATE TABLE IF NOT EXISTS ${db}.vigil_alerts (
+    statements: ({ layout, ttlSeconds: ttl }) => [
+      ...layout.createTable('vigil_alerts', {
+        columns: `
     Fingerprint String,
     Status LowCardinality(String),
     Severity LowCardinality(String),
@@ -169,14 +187,17 @@ CREATE TABLE IF NOT EXISTS ${db}.vigil_alerts (
     EndsAt DateTime64(3),
     EventTime DateTime64(3),
     Value Float64,
-    WindowMs UInt64
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(EventTime)
+    WindowMs UInt64`,
+        engine: 'ReplacingMergeTree',
+        keys: `PARTITION BY toYYYYMM(EventTime)
 ORDER BY (Fingerprint, StartsAt, Status, Severity)
-TTL toDateTime(EventTime) + toIntervalSecond(${ttl})
-SETTINGS ${DEDUP}`,
-      `
-CREATE TABLE IF NOT EXISTS ${db}.vigil_deliveries (
+TTL toDateTime(EventTime) + toIntervalSecond(${ttl})`,
+        dedup: true,
+        // Rows of one alert meet on one shard, where ReplacingMergeTree collapses them.
+        shardBy: 'cityHash64(Fingerprint)',
+      }),
+      ...layout.createTable('vigil_deliveries', {
+        columns: `
     DeliveryKey String,
     Channel LowCardinality(String),
     Fingerprint String,
@@ -186,112 +207,120 @@ CREATE TABLE IF NOT EXISTS ${db}.vigil_deliveries (
     Status LowCardinality(String),
     Attempts UInt32,
     Error String,
-    Time DateTime64(3)
-) ENGINE = ReplacingMergeTree(Time)
-PARTITION BY toYYYYMM(Time)
+    Time DateTime64(3)`,
+        engine: 'ReplacingMergeTree(Time)',
+        keys: `PARTITION BY toYYYYMM(Time)
 ORDER BY (DeliveryKey, Channel)
 TTL toDateTime(Time) + toIntervalSecond(${ttl})`,
-      `
-CREATE TABLE IF NOT EXISTS ${db}.vigil_ingest_ledger (
+        shardBy: 'cityHash64(DeliveryKey)',
+      }),
+      ...layout.createTable('vigil_ingest_ledger', {
+        columns: `
     Topic LowCardinality(String),
     Partition UInt32,
     FirstOffset UInt64,
     LastOffset UInt64,
-    Time DateTime64(3)
-) ENGINE = ReplacingMergeTree
-ORDER BY (Topic, Partition, FirstOffset)
+    Time DateTime64(3)`,
+        engine: 'ReplacingMergeTree',
+        keys: `ORDER BY (Topic, Partition, FirstOffset)
 TTL toDateTime(Time) + INTERVAL 7 DAY`,
+        shardBy: 'cityHash64(Topic, Partition)',
+      }),
     ],
   },
   {
     version: 3,
     name: 'Notifier: inbox of alert transitions, grouped deliveries in the ledger, silences',
-    statements: ({ db, ttlSeconds: ttl }) => [
+    statements: ({ layout, ttlSeconds: ttl }) => [
       // Every transition the notifier took from vigil.alerts, written before its offset is committed:
       // what the dispatcher is rebuilt from after a restart. One row per transition however often
       // replayed; PublishedAt is the record's Kafka timestamp, the same on every replay, so the
       // latest transition of an alert is the one published last.
-      `
-CREATE TABLE IF NOT EXISTS ${db}.vigil_notifier_inbox (
+      ...layout.createTable('vigil_notifier_inbox', {
+        columns: `
     Fingerprint String,
     TransitionKey String,
     Status LowCardinality(String),
     Severity LowCardinality(String),
     StartsAt DateTime64(3),
     Alert String CODEC(ZSTD(1)),
-    PublishedAt DateTime64(3)
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(PublishedAt)
+    PublishedAt DateTime64(3)`,
+        engine: 'ReplacingMergeTree',
+        keys: `PARTITION BY toYYYYMM(PublishedAt)
 ORDER BY (Fingerprint, TransitionKey)
-TTL toDateTime(PublishedAt) + toIntervalSecond(${ttl})
-SETTINGS ${DEDUP}`,
+TTL toDateTime(PublishedAt) + toIntervalSecond(${ttl})`,
+        dedup: true,
+        shardBy: 'cityHash64(Fingerprint)',
+      }),
       // The ledger now records notifications (a group of transitions for a receiver) per channel.
-      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Receiver LowCardinality(String) DEFAULT ''`,
-      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS GroupKey String DEFAULT ''`,
-      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Alerts Array(String) DEFAULT []`,
-      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS ProviderId String DEFAULT ''`,
-      `ALTER TABLE ${db}.vigil_deliveries ADD COLUMN IF NOT EXISTS Kind LowCardinality(String) DEFAULT ''`,
-      `
-CREATE TABLE IF NOT EXISTS ${db}.vigil_silences (
+      ...layout.alter('vigil_deliveries', { columns: [`ADD COLUMN IF NOT EXISTS Receiver LowCardinality(String) DEFAULT ''`] }),
+      ...layout.alter('vigil_deliveries', { columns: [`ADD COLUMN IF NOT EXISTS GroupKey String DEFAULT ''`] }),
+      ...layout.alter('vigil_deliveries', { columns: [`ADD COLUMN IF NOT EXISTS Alerts Array(String) DEFAULT []`] }),
+      ...layout.alter('vigil_deliveries', { columns: [`ADD COLUMN IF NOT EXISTS ProviderId String DEFAULT ''`] }),
+      ...layout.alter('vigil_deliveries', { columns: [`ADD COLUMN IF NOT EXISTS Kind LowCardinality(String) DEFAULT ''`] }),
+      ...layout.createTable('vigil_silences', {
+        columns: `
     Id String,
     Silence String,
     StartsAt DateTime64(3),
     EndsAt DateTime64(3),
     Deleted UInt8,
-    UpdatedAt DateTime64(3)
-) ENGINE = ReplacingMergeTree(UpdatedAt)
-ORDER BY Id
+    UpdatedAt DateTime64(3)`,
+        engine: 'ReplacingMergeTree(UpdatedAt)',
+        keys: `ORDER BY Id
 TTL toDateTime(EndsAt) + toIntervalSecond(${ttl})`,
+        shardBy: 'cityHash64(Id)',
+      }),
     ],
   },
   {
     version: 4,
     name: 'Notifier: dispatcher snapshots (groups and what each has notified)',
-    statements: ({ db }) => [
+    statements: ({ layout }) => [
       // Saved before each flush, so a restart knows which alerts each group notified (their
       // resolves are owed) and when; the ledger decides what was actually delivered.
-      `
-CREATE TABLE IF NOT EXISTS ${db}.vigil_notifier_state (
+      ...layout.createTable('vigil_notifier_state', {
+        columns: `
     GroupId String,
     State String CODEC(ZSTD(3)),
-    Time DateTime64(3)
-) ENGINE = ReplacingMergeTree(Time)
-ORDER BY GroupId
+    Time DateTime64(3)`,
+        engine: 'ReplacingMergeTree(Time)',
+        keys: `ORDER BY GroupId
 TTL toDateTime(Time) + INTERVAL 30 DAY`,
+        shardBy: 'cityHash64(GroupId)',
+      }),
     ],
   },
   {
     version: 5,
     name: 'Notifier inbox per consumer group',
-    statements: ({ db }) => [
+    statements: ({ layout }) =>
       // Two notifier deployments (consumer groups) on one ClickHouse each rebuild from their own transitions.
-      `ALTER TABLE ${db}.vigil_notifier_inbox ADD COLUMN IF NOT EXISTS GroupId String, MODIFY ORDER BY (Fingerprint, TransitionKey, GroupId)`,
-    ],
+      layout.alter('vigil_notifier_inbox', { columns: ['ADD COLUMN IF NOT EXISTS GroupId String'], storage: ['MODIFY ORDER BY (Fingerprint, TransitionKey, GroupId)'] }),
   },
   {
     version: 6,
     name: 'Ingest ledger: the timestamp of a range\'s first record',
-    statements: ({ db }) => [
+    statements: ({ layout }) =>
       // Offsets start again at 0 when a topic is recreated (or a local bus log is lost): a range is
       // the same range only if its first record has the same timestamp too, so tokens of an earlier
       // incarnation never make new records look like duplicates.
-      `ALTER TABLE ${db}.vigil_ingest_ledger ADD COLUMN IF NOT EXISTS FirstTimestamp Int64 DEFAULT 0`,
-    ],
+      layout.alter('vigil_ingest_ledger', { columns: ['ADD COLUMN IF NOT EXISTS FirstTimestamp Int64 DEFAULT 0'] }),
   },
   {
     version: 7,
     name: 'Rollups: per-minute and per-hour aggregates of gauges, sums and log counts',
-    statements: ({ db }) => rollupStatements(db),
+    statements: ({ layout }) => rollupStatements(layout),
   },
   {
     version: 8,
     name: 'Sources: per-minute last-seen, identity and record counts of every host and client',
-    statements: ({ db }) => sourceStatements(db),
+    statements: ({ layout }) => sourceStatements(layout),
   },
   {
     version: 9,
     name: 'Latest value of every gauge and sum series',
-    statements: ({ db }) => latestStatements(db),
+    statements: ({ layout }) => latestStatements(layout),
   },
 ];
 
@@ -302,29 +331,29 @@ TTL toDateTime(Time) + INTERVAL 30 DAY`,
  */
 export const LATEST_TABLE = 'vigil_metrics_latest';
 
-function latestStatements(db: string): string[] {
-  const out = [
-    `
-CREATE TABLE IF NOT EXISTS ${db}.${LATEST_TABLE} (
+function latestStatements(layout: SchemaLayout): string[] {
+  const out = layout.createTable(LATEST_TABLE, {
+    columns: `
     MetricName LowCardinality(String),
     Host LowCardinality(String),
     ServiceName LowCardinality(String),
     Kind LowCardinality(String),
     Attributes Map(LowCardinality(String), String),
     LastSeen SimpleAggregateFunction(max, DateTime64(9)),
-    Last AggregateFunction(argMax, Float64, DateTime64(9))
-) ENGINE = AggregatingMergeTree
-ORDER BY (MetricName, Host, ServiceName, Kind, Attributes)
+    Last AggregateFunction(argMax, Float64, DateTime64(9))`,
+    engine: 'AggregatingMergeTree',
+    keys: `ORDER BY (MetricName, Host, ServiceName, Kind, Attributes)
 TTL toDateTime(LastSeen) + INTERVAL 8 DAY`,
-  ];
+    shardBy: ROLLUP_SHARD,
+  });
   for (const [kind, source] of [['gauge', 'otel_metrics_gauge'], ['sum', 'otel_metrics_sum']] as const) {
-    const select = (where: string) => `
+    const select = (from: string, where: string) => `
 SELECT MetricName, ResourceAttributes['host.name'] AS Host, ServiceName, '${kind}' AS Kind, mapSort(Attributes) AS Attributes,
     max(TimeUnix) AS LastSeen, argMaxState(Value, TimeUnix) AS Last
-FROM ${db}.${source}${where}
+FROM ${from}${where}
 GROUP BY MetricName, Host, ServiceName, Attributes`;
-    out.push(`INSERT INTO ${db}.${LATEST_TABLE} ${select(` WHERE TimeUnix < ${BACKFILL_BEFORE} AND TimeUnix >= now() - INTERVAL 8 DAY`)}`);
-    out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${LATEST_TABLE}_${kind}_mv TO ${db}.${LATEST_TABLE} AS ${select('')}`);
+    out.push(backfill(layout, LATEST_TABLE, select(layout.table(source), ` WHERE TimeUnix < ${BACKFILL_BEFORE} AND TimeUnix >= now() - INTERVAL 8 DAY`)));
+    out.push(...layout.createView(`${LATEST_TABLE}_${kind}_mv`, LATEST_TABLE, select(layout.local(source), '')));
   }
   return out;
 }
@@ -344,11 +373,10 @@ export const CLIENT_ID_EXPR = `multiIf(ResourceAttributes['service.instance.id']
 export const LOG_SEVERITY_EXPR = `if(SeverityNumber > 0, SeverityNumber,
   transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'], [1, 5, 9, 13, 13, 17, 21, 21], 0))`;
 
-function sourceStatements(db: string): string[] {
+function sourceStatements(layout: SchemaLayout): string[] {
   const latest = (name: string) => `${name} AggregateFunction(argMaxIf, String, DateTime64(9), UInt8)`;
-  const out = [
-    `
-CREATE TABLE IF NOT EXISTS ${db}.${SOURCES_TABLE} (
+  const out = layout.createTable(SOURCES_TABLE, {
+    columns: `
     Bucket DateTime,
     Host LowCardinality(String),
     Client String,
@@ -361,37 +389,38 @@ CREATE TABLE IF NOT EXISTS ${db}.${SOURCES_TABLE} (
     ${latest('Version')},
     LastEvent AggregateFunction(argMax, String, DateTime64(9)),
     Records SimpleAggregateFunction(sum, UInt64),
-    Errors SimpleAggregateFunction(sum, UInt64)
-) ENGINE = AggregatingMergeTree
-PARTITION BY toDate(Bucket)
+    Errors SimpleAggregateFunction(sum, UInt64)`,
+    engine: 'AggregatingMergeTree',
+    keys: `PARTITION BY toDate(Bucket)
 ORDER BY (Bucket, Host, Client, ServiceName, Signal)
 TTL Bucket + INTERVAL 8 DAY`,
-  ];
+    shardBy: ROLLUP_SHARD,
+  });
   const state = (expr: string, time: string) => `argMaxIfState(${expr}, ${time}, ${expr} != '')`;
   const identity = (time: string, version: string) =>
     `${state("ResourceAttributes['host.id']", time)} AS HostId, ${state("ResourceAttributes['os.type']", time)} AS OsType,
     ${state("ResourceAttributes['os.description']", time)} AS OsDescription, ${state(version, time)} AS Version`;
-  const metrics = (source: string, where: string) => `
+  const metrics = (from: string, where: string) => `
 SELECT toStartOfMinute(TimeUnix) AS Bucket, ResourceAttributes['host.name'] AS Host, '' AS Client, ServiceName, 'metrics' AS Signal,
     max(TimeUnix) AS LastSeen, ${identity('TimeUnix', "ResourceAttributes['service.version']")},
     argMaxState('', TimeUnix) AS LastEvent, count() AS Records, toUInt64(0) AS Errors
-FROM ${db}.${source}${where}
+FROM ${from}${where}
 GROUP BY Bucket, Host, ServiceName`;
-  const logs = (where: string) => `
+  const logs = (from: string, where: string) => `
 SELECT toStartOfMinute(Timestamp) AS Bucket, ResourceAttributes['host.name'] AS Host, ${CLIENT_ID_EXPR} AS Client, ServiceName, 'logs' AS Signal,
     max(Timestamp) AS LastSeen,
     ${identity('Timestamp', "if(ResourceAttributes['service.version'] != '', ResourceAttributes['service.version'], LogAttributes['app.version'])")},
     argMaxState(if(EventName != '', EventName, substring(Body, 1, 120)), Timestamp) AS LastEvent,
     count() AS Records, countIf(${LOG_SEVERITY_EXPR} >= 17) AS Errors
-FROM ${db}.otel_logs${where}
+FROM ${from}${where}
 GROUP BY Bucket, Host, Client, ServiceName`;
   // As the rollups of migration 7: what was stored before is aggregated once, the views take what comes.
   for (const source of ['otel_metrics_gauge', 'otel_metrics_sum']) {
-    out.push(`INSERT INTO ${db}.${SOURCES_TABLE} ${metrics(source, ` WHERE TimeUnix < ${BACKFILL_BEFORE} AND TimeUnix >= now() - INTERVAL 8 DAY`)}`);
-    out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${SOURCES_TABLE}_${source.replace('otel_metrics_', '')}_mv TO ${db}.${SOURCES_TABLE} AS ${metrics(source, '')}`);
+    out.push(backfill(layout, SOURCES_TABLE, metrics(layout.table(source), ` WHERE TimeUnix < ${BACKFILL_BEFORE} AND TimeUnix >= now() - INTERVAL 8 DAY`)));
+    out.push(...layout.createView(`${SOURCES_TABLE}_${source.replace('otel_metrics_', '')}_mv`, SOURCES_TABLE, metrics(layout.local(source), '')));
   }
-  out.push(`INSERT INTO ${db}.${SOURCES_TABLE} ${logs(` WHERE TimestampTime < ${BACKFILL_BEFORE} AND TimestampTime >= now() - INTERVAL 8 DAY`)}`);
-  out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${SOURCES_TABLE}_logs_mv TO ${db}.${SOURCES_TABLE} AS ${logs('')}`);
+  out.push(backfill(layout, SOURCES_TABLE, logs(layout.table('otel_logs'), ` WHERE TimestampTime < ${BACKFILL_BEFORE} AND TimestampTime >= now() - INTERVAL 8 DAY`)));
+  out.push(...layout.createView(`${SOURCES_TABLE}_logs_mv`, SOURCES_TABLE, logs(layout.local('otel_logs'), '')));
   return out;
 }
 
@@ -418,11 +447,20 @@ export const LOG_ROLLUPS = [
  */
 const BACKFILL_BEFORE = 'now()';
 
-function rollupStatements(db: string): string[] {
+/**
+ * Rows stored before a view existed, aggregated once into its table. On a cluster it reads and
+ * writes the Distributed tables: one statement, run once by the migrating process, sees every
+ * shard's rows and sends each aggregate to its shard.
+ */
+function backfill(layout: SchemaLayout, table: string, select: string): string {
+  return `INSERT INTO ${layout.table(table)} ${select}`;
+}
+
+function rollupStatements(layout: SchemaLayout): string[] {
   const out: string[] = [];
   for (const r of ROLLUPS) {
-    out.push(`
-CREATE TABLE IF NOT EXISTS ${db}.${r.table} (
+    out.push(...layout.createTable(r.table, {
+      columns: `
     Host LowCardinality(String),
     ServiceName LowCardinality(String),
     MetricName LowCardinality(String),
@@ -434,68 +472,105 @@ CREATE TABLE IF NOT EXISTS ${db}.${r.table} (
     Min SimpleAggregateFunction(min, Float64),
     Max SimpleAggregateFunction(max, Float64),
     First AggregateFunction(argMin, Float64, DateTime64(9)),
-    Last AggregateFunction(argMax, Float64, DateTime64(9))
-) ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(Bucket)
+    Last AggregateFunction(argMax, Float64, DateTime64(9))`,
+      engine: 'AggregatingMergeTree',
+      keys: `PARTITION BY toYYYYMM(Bucket)
 ORDER BY (MetricName, Host, Bucket, ServiceName, Kind, Attributes)
-TTL Bucket + ${r.ttl}`);
+TTL Bucket + ${r.ttl}`,
+      shardBy: ROLLUP_SHARD,
+    }));
     for (const [kind, source] of [['gauge', 'otel_metrics_gauge'], ['sum', 'otel_metrics_sum']] as const) {
-      const select = (where: string) => `
+      const select = (from: string, where: string) => `
 SELECT ResourceAttributes['host.name'] AS Host, ServiceName, MetricName, '${kind}' AS Kind, mapSort(Attributes) AS Attributes,
     ${r.bucket}(TimeUnix) AS Bucket, count() AS Count, sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max,
     argMinState(Value, TimeUnix) AS First, argMaxState(Value, TimeUnix) AS Last
-FROM ${db}.${source}${where}
+FROM ${from}${where}
 GROUP BY Host, ServiceName, MetricName, Attributes, Bucket`;
       // The view counts what is inserted from now on; what was stored before is aggregated once.
-      out.push(`INSERT INTO ${db}.${r.table} ${select(` WHERE TimeUnix < ${BACKFILL_BEFORE}`)}`);
-      out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${r.table}_${kind}_mv TO ${db}.${r.table} AS ${select('')}`);
+      out.push(backfill(layout, r.table, select(layout.table(source), ` WHERE TimeUnix < ${BACKFILL_BEFORE}`)));
+      out.push(...layout.createView(`${r.table}_${kind}_mv`, r.table, select(layout.local(source), '')));
     }
   }
   for (const r of LOG_ROLLUPS) {
-    out.push(`
-CREATE TABLE IF NOT EXISTS ${db}.${r.table} (
+    out.push(...layout.createTable(r.table, {
+      columns: `
     Host LowCardinality(String),
     ServiceName LowCardinality(String),
     SeverityNumber UInt8,
     Fingerprint String,
     Bucket DateTime,
-    Count UInt64
-) ENGINE = SummingMergeTree
-PARTITION BY toYYYYMM(Bucket)
+    Count UInt64`,
+      engine: 'SummingMergeTree',
+      keys: `PARTITION BY toYYYYMM(Bucket)
 ORDER BY (Bucket, Host, ServiceName, SeverityNumber, Fingerprint)
-TTL Bucket + ${r.ttl}`);
+TTL Bucket + ${r.ttl}`,
+      shardBy: ROLLUP_SHARD,
+    }));
     // Records with only a SeverityText are counted by the number of their text, as the events API ranks them.
-    const select = (where: string) => `
+    const select = (from: string, where: string) => `
 SELECT ResourceAttributes['host.name'] AS Host, ServiceName,
     toUInt8(if(SeverityNumber > 0, SeverityNumber, transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'], [1, 5, 9, 13, 13, 17, 21, 21], 0))) AS SeverityNumber,
     LogAttributes['vigil.error.fingerprint'] AS Fingerprint, ${r.bucket}(TimestampTime) AS Bucket, count() AS Count
-FROM ${db}.otel_logs${where}
+FROM ${from}${where}
 GROUP BY Host, ServiceName, SeverityNumber, Fingerprint, Bucket`;
-    out.push(`INSERT INTO ${db}.${r.table} ${select(` WHERE TimestampTime < ${BACKFILL_BEFORE}`)}`);
-    out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${r.table}_mv TO ${db}.${r.table} AS ${select('')}`);
+    out.push(backfill(layout, r.table, select(layout.table('otel_logs'), ` WHERE TimestampTime < ${BACKFILL_BEFORE}`)));
+    out.push(...layout.createView(`${r.table}_mv`, r.table, select(layout.local('otel_logs'), '')));
   }
   return out;
 }
 
 const log = logger('storage.migrations');
 
+/** Where applied migrations are recorded. */
+export const LEDGER_TABLE = 'vigil_schema_migrations';
+
+/**
+ * The database and the migrations ledger, created before the ledger is read. On a cluster the
+ * ledger is one more replicated table under a Distributed one: DDL runs ON CLUSTER, so what it
+ * records holds for every node, and any node's process reads the same versions.
+ */
+export function bootstrapStatements(layout: SchemaLayout): string[] {
+  const ledger = layout.cluster
+    ? layout.createTable(LEDGER_TABLE, {
+        columns: `
+    Version UInt32,
+    Name String,
+    AppliedAt DateTime64(3)`,
+        engine: 'MergeTree',
+        keys: 'ORDER BY Version',
+        shardBy: 'Version',
+      })
+    : // The single-node ledger as it has always been created (its text predates the layout).
+      [`CREATE TABLE IF NOT EXISTS ${layout.db}.${LEDGER_TABLE} (Version UInt32, Name String, AppliedAt DateTime64(3)) ENGINE = MergeTree ORDER BY Version`];
+  return [layout.createDatabase(), ...ledger];
+}
+
+/** A migration's statements for a layout and a retention. */
+export function migrationStatements(m: Migration, layout: SchemaLayout, ttlSeconds: number): string[] {
+  return m.statements({ db: layout.db, ttlSeconds, layout });
+}
+
+/** The ALTER that sets a retained table's TTL (on its stored table, ON CLUSTER on a cluster). */
+export function retentionStatements(layout: SchemaLayout, table: string, ttlSeconds: number): string[] {
+  const column = RETAINED_TABLES[table];
+  if (!column) throw new Error(`table ${table} has no retention (retained tables: ${Object.keys(RETAINED_TABLES).join(', ')})`);
+  return layout.alter(table, { storage: [`MODIFY TTL ${column} + toIntervalSecond(${ttlSeconds})`] });
+}
+
 /** Creates the database and applies pending migrations; then makes TTLs match the configured retention. */
 export async function migrate(storage: Storage, retentionMs: number, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
-  const db = storage.database;
+  const layout = storage.layout;
   const ttlSeconds = Math.max(1, Math.round(retentionMs / 1000));
-  await storage.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
-  await storage.client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${db}.vigil_schema_migrations (Version UInt32, Name String, AppliedAt DateTime64(3)) ENGINE = MergeTree ORDER BY Version`,
-  });
+  for (const statement of bootstrapStatements(layout)) await storage.client.command({ query: statement });
   const done = new Set(
-    (await queryRows<{ Version: number | string }>(storage, `SELECT Version FROM ${db}.vigil_schema_migrations`)).map((r) => Number(r.Version)),
+    (await queryRows<{ Version: number | string }>(storage, `SELECT Version FROM ${layout.table(LEDGER_TABLE)}`)).map((r) => Number(r.Version)),
   );
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (done.has(m.version)) continue;
-    for (const statement of m.statements({ db, ttlSeconds })) await storage.client.command({ query: statement });
+    for (const statement of migrationStatements(m, layout, ttlSeconds)) await storage.client.command({ query: statement });
     await storage.client.insert({
-      table: `${db}.vigil_schema_migrations`,
+      table: layout.table(LEDGER_TABLE),
       values: [{ Version: m.version, Name: m.name, AppliedAt: Date.now() }],
       format: 'JSONEachRow',
     });
@@ -506,19 +581,22 @@ export async function migrate(storage: Storage, retentionMs: number, migrations:
   return applied;
 }
 
-/** A changed `clickhouse.retention` takes effect on the next start. */
+/**
+ * A changed `clickhouse.retention` takes effect on the next start. On a cluster this node's stored
+ * tables stand for every node's: the ALTER that follows runs ON CLUSTER.
+ */
 async function alignRetention(storage: Storage, ttlSeconds: number): Promise<void> {
+  const layout = storage.layout;
+  const byStored = new Map(Object.keys(RETAINED_TABLES).map((name) => [layout.localName(name), name]));
   const rows = await queryRows<{ name: string; engine_full: string }>(
     storage,
     'SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)}',
-    { db: storage.database, names: Object.keys(RETAINED_TABLES) },
+    { db: layout.db, names: [...byStored.keys()] },
   );
   for (const row of rows) {
     if (row.engine_full.includes(`toIntervalSecond(${ttlSeconds})`)) continue;
-    const column = RETAINED_TABLES[row.name]!;
-    await storage.client.command({
-      query: `ALTER TABLE ${storage.database}.${row.name} MODIFY TTL ${column} + toIntervalSecond(${ttlSeconds})`,
-    });
-    log.info({ table: row.name, ttlSeconds }, 'retention changed');
+    const table = byStored.get(row.name)!;
+    for (const query of retentionStatements(layout, table, ttlSeconds)) await storage.client.command({ query });
+    log.info({ table, ttlSeconds }, 'retention changed');
   }
 }
