@@ -8,7 +8,8 @@ import { kafkaBrokers, unique } from './harness/index.js';
 
 /**
  * `vigil topics` on the suite's broker (one node, so one replica): creates what is missing,
- * checks what is there, and names what is wrong.
+ * checks what is there, and names what is wrong. Three replicas and min.insync.replicas 2 on a
+ * three-node cluster: test/kafka-cluster.e2e.test.ts.
  */
 describe('vigil topics', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-topics-'));

@@ -46,6 +46,23 @@ describe('broker settings', () => {
     });
   });
 
+  it('describe a node of a three-node cluster: its own id, every voter, three replicas and two in sync by default, still loopback only', () => {
+    const voters = [
+      { nodeId: 1, controllerPort: 41002 },
+      { nodeId: 2, controllerPort: 41004 },
+      { nodeId: 3, controllerPort: 41006 },
+    ];
+    const props = parseProperties(serverProperties({ port: 41003, controllerPort: 41004 }, '/tmp/x/node-2/data', { nodeId: 2, voters }));
+    expect(props['node.id']).toBe('2');
+    expect(props['controller.quorum.voters']).toBe('1@127.0.0.1:41002,2@127.0.0.1:41004,3@127.0.0.1:41006');
+    expect(props.listeners).toBe('PLAINTEXT://127.0.0.1:41003,CONTROLLER://127.0.0.1:41004');
+    expect(props['advertised.listeners']).toBe('PLAINTEXT://127.0.0.1:41003');
+    expect(props['default.replication.factor']).toBe('3');
+    expect(props['min.insync.replicas']).toBe('2');
+    expect(props['offsets.topic.replication.factor']).toBe('3');
+    expect(props['transaction.state.log.min.isr']).toBe('2');
+  });
+
   it('write backslashes in the log dir as slashes (properties files read them as escapes)', () => {
     expect(parseProperties(serverProperties({ port: 1, controllerPort: 2 }, 'C:\\kafka\\data'))['log.dirs']).toBe('C:/kafka/data');
   });

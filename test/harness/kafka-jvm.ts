@@ -1,15 +1,17 @@
 /**
  * Apache Kafka from Maven Central's jars, run with the local JDK as a single KRaft node.
  * Used by the vitest global setup when neither KAFKA_BROKERS nor Docker is available, and
- * by benchmark scripts (no vitest import here, so it runs under plain node/tsx).
+ * by benchmark scripts (no vitest import here, so it runs under plain node/tsx). Tests that
+ * need replication start their own three-node cluster from the same jars (`startKafkaCluster`).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { logTail, waitForKafka } from './kafka-ready.js';
 
 /** Pinned: the version the suite is known to pass against. */
@@ -86,12 +88,15 @@ export interface BrokerPorts {
  * 127.0.0.1. `bindHost` is where the listeners bind (0.0.0.0 inside a container); `logDir`
  * is left to the default when absent (the container image's own).
  */
-export function brokerSettings(ports: BrokerPorts, opts: { bindHost?: string; logDir?: string } = {}): [string, string][] {
+export function brokerSettings(ports: BrokerPorts, opts: { bindHost?: string; logDir?: string; cluster?: ClusterNode } = {}): [string, string][] {
   const bind = opts.bindHost ?? '127.0.0.1';
+  const c = opts.cluster;
+  // A cluster keeps three copies of everything, and acknowledges a write once two have it.
+  const replicas = c ? Math.min(3, c.voters.length) : 1;
   const settings: [string, string | number][] = [
     ['process.roles', 'broker,controller'],
-    ['node.id', 1],
-    ['controller.quorum.voters', `1@127.0.0.1:${ports.controllerPort}`],
+    ['node.id', c?.nodeId ?? 1],
+    ['controller.quorum.voters', c ? c.voters.map((v) => `${v.nodeId}@127.0.0.1:${v.controllerPort}`).join(',') : `1@127.0.0.1:${ports.controllerPort}`],
     ['listeners', `PLAINTEXT://${bind}:${ports.port},CONTROLLER://${bind}:${ports.controllerPort}`],
     ['advertised.listeners', `PLAINTEXT://127.0.0.1:${ports.port}`],
     ['controller.listener.names', 'CONTROLLER'],
@@ -99,19 +104,26 @@ export function brokerSettings(ports: BrokerPorts, opts: { bindHost?: string; lo
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ...(opts.logDir !== undefined ? [['log.dirs', opts.logDir] as [string, string]] : []),
     ['num.partitions', 3],
-    ['offsets.topic.replication.factor', 1],
-    ['transaction.state.log.replication.factor', 1],
-    ['transaction.state.log.min.isr', 1],
+    ['offsets.topic.replication.factor', replicas],
+    ['transaction.state.log.replication.factor', replicas],
+    ['transaction.state.log.min.isr', Math.max(1, replicas - 1)],
+    ...(c ? ([['default.replication.factor', replicas], ['min.insync.replicas', Math.max(1, replicas - 1)]] as [string, number][]) : []),
     ['group.initial.rebalance.delay.ms', 0],
     ['auto.create.topics.enable', 'true'],
   ];
   return settings.map(([k, v]) => [k, String(v)]);
 }
 
+/** One node of a KRaft cluster: its id and every voter's controller port. */
+export interface ClusterNode {
+  nodeId: number;
+  voters: { nodeId: number; controllerPort: number }[];
+}
+
 /** server.properties for `brokerSettings` on loopback with the given log dir. */
-export function serverProperties(ports: BrokerPorts, logDir: string): string {
+export function serverProperties(ports: BrokerPorts, logDir: string, cluster?: ClusterNode): string {
   // Properties files treat backslashes as escapes; a Windows-style path would be mangled.
-  return brokerSettings(ports, { logDir }).map(([k, v]) => `${k}=${v.replaceAll('\\', '/')}`).join('\n') + '\n';
+  return brokerSettings(ports, { logDir, ...(cluster ? { cluster } : {}) }).map(([k, v]) => `${k}=${v.replaceAll('\\', '/')}`).join('\n') + '\n';
 }
 
 /**
@@ -397,3 +409,203 @@ async function startOnce(libs: string, opts: StartKafkaOptions): Promise<Running
   return { brokers, logFile, timings: { fetchMs: 0, startMs }, stop: () => stop(true), halt, resume };
 }
 
+export interface ClusterBroker {
+  nodeId: number;
+  /** `127.0.0.1:port` of its client listener. */
+  address: string;
+  logFile: string;
+  /** SIGKILL to the JVM (a crash): its data stays for `restart`. */
+  kill(): Promise<void>;
+  /** Starts the killed node again on its ports and data; resolves once the cluster counts it again. */
+  restart(): Promise<void>;
+  /** Whether its JVM runs. */
+  running(): boolean;
+}
+
+export interface RunningKafkaCluster {
+  /** Every node's client listener, comma-separated. */
+  brokers: string;
+  nodes: ClusterBroker[];
+  timings: { fetchMs: number; startMs: number };
+  /** Stops every JVM and removes the cluster's temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A KRaft cluster of `size` nodes (each broker and controller, default 3) from the same jars,
+ * on loopback only: topics get three replicas and `min.insync.replicas` 2 by default, so one node
+ * can die without losing an acknowledged write or the controller quorum. For the tests that need
+ * a cluster (the fleet scenario); the rest of the suite keeps the single node.
+ */
+export async function startKafkaCluster(opts: StartKafkaOptions & { size?: number }): Promise<RunningKafkaCluster> {
+  const fetched = await fetchKafkaJars(opts);
+  const t0 = Date.now();
+  await sweepAbandonedDirs();
+  const size = opts.size ?? 3;
+  const owner = opts.ownerPid ?? process.pid;
+  const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
+  await writeFile(join(dir, OWNER_FILE), `${owner}\n`);
+  const taken = new Set<number>();
+  const port = async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
+  const ports: BrokerPorts[] = [];
+  for (let i = 0; i < size; i++) ports.push({ port: await port(), controllerPort: await port() });
+  const voters = ports.map((p, i) => ({ nodeId: i + 1, controllerPort: p.controllerPort }));
+  const clusterId = newClusterId();
+  const cp = join(fetched.libs, '*');
+  const nodeDirs = ports.map((_, i) => join(dir, `node-${i + 1}`));
+  // Every node formatted before any starts, so a failure leaves no JVM behind.
+  try {
+    await Promise.all(
+      nodeDirs.map(async (nodeDir, i) => {
+        const nodeId = i + 1;
+        await mkdir(nodeDir, { recursive: true });
+        const propsFile = join(nodeDir, 'server.properties');
+        await writeFile(propsFile, serverProperties(ports[i]!, join(nodeDir, 'data'), { nodeId, voters }));
+        const format = await run(javaBin(), ['-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], { timeoutMs: 120_000 });
+        if (format.missing) throw new Error(`cannot start Kafka from jars: no JDK found (${javaBin()}); install Java 17+ or set JAVA_HOME`);
+        if (format.code !== 0) throw new Error(`formatting node ${nodeId} in ${nodeDir} failed (${format.failure}):\n${lastLines(format.output, 30)}`);
+      }),
+    );
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const nodes: (ClusterBroker & { stopNode(): Promise<void> })[] = [];
+  for (let i = 0; i < size; i++) {
+    const nodeId = i + 1;
+    const nodeDir = nodeDirs[i]!;
+    const propsFile = join(nodeDir, 'server.properties');
+    const logFile = join(nodeDir, 'broker.log');
+    let child: ChildProcess | undefined;
+    let exit: string | undefined;
+    const launch = () => {
+      exit = undefined;
+      const fd = openSync(logFile, 'a');
+      const c = spawn(
+        'bash',
+        ['-c', WATCHDOG, 'vigil-kafka-watchdog', String(owner), javaBin(), `-Xmx${opts.heapMb ?? 384}m`, '-Djava.awt.headless=true', '-Dorg.slf4j.simpleLogger.defaultLogLevel=info', '-Dorg.slf4j.simpleLogger.showDateTime=true', '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS', '-cp', cp, 'kafka.Kafka', propsFile],
+        { cwd: nodeDir, detached: true, stdio: ['ignore', fd, fd] },
+      );
+      closeSync(fd);
+      // The watchdog, not this process's event loop, keeps the node tied to its owner.
+      c.unref();
+      c.once('exit', (code, signal) => (exit = `node ${nodeId} exited (code ${code}, signal ${signal}; log: ${logFile})`));
+      c.once('error', (err) => (exit = `node ${nodeId} could not be started: ${err.message}`));
+      child = c;
+    };
+    const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+    /** The watchdog and its JVM are one process group (detached). */
+    const signalGroup = async (signal: NodeJS.Signals) => {
+      if (!child || !alive()) return;
+      const c = child;
+      try {
+        process.kill(-c.pid!, signal);
+      } catch {
+        /* already gone */
+      }
+      await exitOf(c);
+    };
+    const address = `127.0.0.1:${ports[i]!.port}`;
+    nodes.push({
+      nodeId,
+      address,
+      logFile,
+      running: alive,
+      kill: async () => {
+        await signalGroup('SIGKILL');
+        // The watchdog's exit is seen before the JVM's threads are all gone: dead means its port refuses.
+        await untilRefused(ports[i]!.port, 15_000);
+      },
+      restart: async () => {
+        if (alive()) return;
+        launch();
+        const timeoutMs = opts.startTimeoutMs ?? 120_000;
+        await waitForKafka([address], { timeoutMs, gone: () => exit });
+        await waitForCluster(nodes.map((n) => n.address), size, timeoutMs, () => exit);
+      },
+      stopNode: async () => {
+        if (!alive()) return;
+        const c = child!;
+        const timer = setTimeout(() => void signalGroup('SIGKILL'), 10_000);
+        try {
+          c.kill('SIGTERM');
+        } catch {
+          /* gone */
+        }
+        await exitOf(c);
+        clearTimeout(timer);
+        await untilRefused(ports[i]!.port, 15_000);
+      },
+    });
+    launch();
+  }
+  const brokers = nodes.map((n) => n.address).join(',');
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      const stopped = await Promise.allSettled(nodes.map((n) => n.stopNode()));
+      await rm(dir, { recursive: true, force: true });
+      const failed = stopped.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })());
+  opts.log?.(`starting a ${size}-node Kafka cluster on ${brokers} (logs under ${dir})`);
+  try {
+    await waitForCluster(nodes.map((n) => n.address), size, opts.startTimeoutMs ?? 120_000, () => {
+      const dead = nodes.find((n) => !n.running());
+      return dead ? `node ${dead.nodeId} exited (log: ${dead.logFile})` : undefined;
+    });
+  } catch (err) {
+    const tails = await Promise.all(nodes.map(async (n) => `node ${n.nodeId}:\n${await logTail(n.logFile, 15)}`));
+    await stop();
+    throw new Error(`the Kafka cluster did not become ready: ${(err as Error).message}\n${tails.join('\n')}`);
+  }
+  const startMs = Date.now() - t0;
+  opts.log?.(`Kafka cluster ready on ${brokers} in ${startMs} ms`);
+  return { brokers, nodes, timings: { fetchMs: fetched.ms, startMs }, stop };
+}
+
+/** Until every node answers and the cluster lists `size` brokers with a controller. */
+async function waitForCluster(addresses: string[], size: number, timeoutMs: number, gone: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await waitForKafka(addresses, { timeoutMs, gone });
+  const kafka = new Kafka({ clientId: 'vigil-test-harness', brokers: addresses, logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  for (;;) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const c = await admin.describeCluster();
+      if (c.brokers.length >= size && c.controller !== null && c.controller >= 0) return;
+    } catch {
+      /* not yet */
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    const why = gone();
+    if (why) throw new Error(why);
+    if (Date.now() > deadline) throw new Error(`fewer than ${size} brokers registered within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Until nothing accepts connections on the loopback port (a killed JVM has closed its sockets). */
+async function untilRefused(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+  while (await accepts()) {
+    if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} still accepts connections ${timeoutMs} ms after its node was killed`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
