@@ -42,6 +42,8 @@ let parser: Storage;
 let server: Server;
 let url: string;
 const received: Received[] = [];
+/** The engine of vigil_schema_migrations the endpoint reports; undefined: the database is new. */
+let ledgerEngine: string | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-cluster-http-'));
@@ -66,7 +68,9 @@ beforeAll(async () => {
         }
         received.push({ statement, settings: params, ...(inUrl ? { body } : {}) });
         res.writeHead(200, { 'content-type': 'text/plain', 'x-clickhouse-format': 'JSONEachRow' });
-        if (statement.startsWith('SELECT name, engine_full FROM system.tables')) {
+        if (statement.startsWith('SELECT engine FROM system.tables') && ledgerEngine) {
+          res.end(`${JSON.stringify({ engine: ledgerEngine })}\n`);
+        } else if (statement.startsWith('SELECT name, engine_full FROM system.tables')) {
           res.end(
             [
               { name: 'otel_logs_local', engine_full: 'ReplicatedMergeTree(...) TTL TimestampTime + toIntervalSecond(86400)' },
@@ -105,6 +109,7 @@ describe('clickhouse.url with clickhouse.cluster', () => {
     const layout = schemaLayout('vigil', CLUSTER);
     const ledgerInsert = 'INSERT INTO vigil.vigil_schema_migrations';
     const expected = [
+      'SELECT engine FROM system.tables WHERE database = {db:String} AND name = {name:String}',
       ...bootstrapStatements(layout),
       'SELECT Version FROM vigil.vigil_schema_migrations',
       ...MIGRATIONS.flatMap((m) => [...migrationStatements(m, layout, 2_592_000), ledgerInsert]),
@@ -118,8 +123,23 @@ describe('clickhouse.url with clickhouse.cluster', () => {
     const versions = received.filter((r) => r.statement.startsWith(ledgerInsert)).map((r) => JSON.parse(r.body!.trim()).Version);
     expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
     // The retention check looked for the stored (local) tables by name.
-    const tablesQuery = received.find((r) => r.statement.includes('system.tables'))!;
+    const tablesQuery = received.find((r) => r.statement.startsWith('SELECT name, engine_full FROM system.tables'))!;
     expect(tablesQuery.settings.get('param_names')).toContain("'otel_logs_local'");
+  });
+
+  it('refuses a database migrated as a single node, before sending any DDL', async () => {
+    ledgerEngine = 'MergeTree';
+    received.length = 0;
+    const storage = openStorage({ url, database: 'vigil', dataDir: dir, cluster: CLUSTER });
+    try {
+      await expect(migrate(storage, TTL_MS)).rejects.toThrow(
+        'database vigil holds a single-node schema (vigil_schema_migrations is MergeTree, not Distributed), so clickhouse.cluster "vigil_cluster" cannot use it: set clickhouse.database to a new database',
+      );
+    } finally {
+      ledgerEngine = undefined;
+      await storage.close();
+    }
+    expect(received.map((r) => r.statement)).toEqual(['SELECT engine FROM system.tables WHERE database = {db:String} AND name = {name:String}']);
   });
 
   it('passes a server parse error on as a failed migration (the endpoint can fail)', async () => {

@@ -7,6 +7,7 @@ import {
   MIGRATIONS,
   RETAINED_TABLES,
   bootstrapStatements,
+  layoutMismatch,
   migrate,
   migrationStatements,
   openStorage,
@@ -77,6 +78,17 @@ describe('schema layout: text', () => {
     expect(cluster.alter('t', { storage: ['MODIFY TTL t + INTERVAL 1 DAY'] })).toEqual(['ALTER TABLE db1.t_local ON CLUSTER c MODIFY TTL t + INTERVAL 1 DAY']);
     expect(schemaLayout('db1').alter('t', { columns: ['ADD COLUMN x UInt8'], storage: ['MODIFY ORDER BY (a, x)'] })).toEqual(['ALTER TABLE db1.t ADD COLUMN x UInt8, MODIFY ORDER BY (a, x)']);
     expect(() => cluster.alter('t', {})).toThrow('table t: an ALTER needs at least one change');
+  });
+
+  it('refuses to migrate a database laid out the other way, naming what to set', () => {
+    const cluster = schemaLayout('vigil', CLUSTER);
+    const single = schemaLayout('vigil');
+    expect(layoutMismatch(cluster, undefined)).toBeUndefined();
+    expect(layoutMismatch(single, undefined)).toBeUndefined();
+    expect(layoutMismatch(cluster, 'Distributed')).toBeUndefined();
+    expect(layoutMismatch(single, 'MergeTree')).toBeUndefined();
+    expect(layoutMismatch(cluster, 'MergeTree')).toMatch(/^database vigil holds a single-node schema .* set clickhouse\.database to a new database for the cluster/);
+    expect(layoutMismatch(single, 'Distributed')).toMatch(/^database vigil holds a cluster's schema .*: set clickhouse\.cluster/);
   });
 
   it('names the same tables for reads and inserts in both layouts', () => {

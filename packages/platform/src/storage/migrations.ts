@@ -545,6 +545,24 @@ export function bootstrapStatements(layout: SchemaLayout): string[] {
   return [layout.createDatabase(), ...ledger];
 }
 
+/**
+ * Why a database cannot be migrated in this layout, from its ledger's engine (undefined: no ledger
+ * yet). A single node's schema under `clickhouse.cluster` would stay unreplicated while its ledger
+ * says every version is applied; a cluster's schema without it would have its Distributed tables
+ * ALTERed as if they stored rows. Neither is converted in place.
+ */
+export function layoutMismatch(layout: SchemaLayout, ledgerEngine: string | undefined): string | undefined {
+  if (ledgerEngine === undefined) return undefined;
+  const where = `database ${layout.db}`;
+  if (layout.cluster && ledgerEngine !== 'Distributed') {
+    return `${where} holds a single-node schema (${LEDGER_TABLE} is ${ledgerEngine}, not Distributed), so clickhouse.cluster "${layout.cluster.name}" cannot use it: set clickhouse.database to a new database for the cluster (moving the data over is not automated), or remove clickhouse.cluster`;
+  }
+  if (!layout.cluster && ledgerEngine === 'Distributed') {
+    return `${where} holds a cluster's schema (${LEDGER_TABLE} is Distributed): set clickhouse.cluster (its name, and replicaPath and replicaName if they were not the defaults) as when it was created`;
+  }
+  return undefined;
+}
+
 /** A migration's statements for a layout and a retention. */
 export function migrationStatements(m: Migration, layout: SchemaLayout, ttlSeconds: number): string[] {
   return m.statements({ db: layout.db, ttlSeconds, layout });
@@ -561,6 +579,12 @@ export function retentionStatements(layout: SchemaLayout, table: string, ttlSeco
 export async function migrate(storage: Storage, retentionMs: number, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
   const layout = storage.layout;
   const ttlSeconds = Math.max(1, Math.round(retentionMs / 1000));
+  const [ledger] = await queryRows<{ engine: string }>(storage, 'SELECT engine FROM system.tables WHERE database = {db:String} AND name = {name:String}', {
+    db: layout.db,
+    name: LEDGER_TABLE,
+  });
+  const mismatch = layoutMismatch(layout, ledger?.engine);
+  if (mismatch) throw new Error(mismatch);
   for (const statement of bootstrapStatements(layout)) await storage.client.command({ query: statement });
   const done = new Set(
     (await queryRows<{ Version: number | string }>(storage, `SELECT Version FROM ${layout.table(LEDGER_TABLE)}`)).map((r) => Number(r.Version)),
