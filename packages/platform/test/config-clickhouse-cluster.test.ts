@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config/index.js';
 
@@ -43,5 +45,13 @@ describe('config: clickhouse.cluster', () => {
     expect(problems(`${server}  cluster:\n    name: c\n    replicaPath: "/t/{shard}/it's"\n`)[0]).toMatch(/^vigil\.yaml: clickhouse\.cluster\.replicaPath: /);
     expect(problems(`${server}  cluster:\n    name: c\n    replicaName: "a/b"\n`)[0]).toMatch(/^vigil\.yaml: clickhouse\.cluster\.replicaName: "a\/b" does not have the expected form/);
     expect(problems(`${server}  cluster:\n    name: c\n    shards: 2\n`)).toEqual(['vigil.yaml: clickhouse.cluster.shards: unknown key (allowed here: name, replicaPath, replicaName)']);
+  });
+
+  it("accepts the example config's cluster block once uncommented", () => {
+    const example = readFileSync(join(import.meta.dirname, '..', '..', '..', 'deploy', 'vigil.example.yaml'), 'utf8');
+    const uncommented = example.replace(/^  # ( *(?:cluster|name|replicaPath|replicaName):)/gm, '  $1');
+    expect(uncommented).not.toBe(example);
+    const c = parseConfig(uncommented, { env: { CLICKHOUSE_URL: 'http://ch1:8123', SMTP_PASSWORD: 'x', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/x' } }).clickhouse;
+    expect(c.cluster).toEqual({ name: 'vigil_cluster', replicaPath: '/clickhouse/tables/{shard}', replicaName: '{replica}' });
   });
 });
