@@ -2,7 +2,9 @@ import { fingerprint, formatDuration, nanosToMillis, type AlertTransition, type 
 import type { KindRuntime, Reading } from './kinds/kind.js';
 import { rank, type Severity } from './levels.js';
 import type { CompiledRule } from './rules.js';
+import { matchesAll } from './matchers.js';
 import { eventAttribute, eventView, type EventView } from './selector.js';
+import { SeriesRoutes, type ResourceSeries } from './series.js';
 import { advanceSource, alignDown, alignUp, estimate, horizonFor, isSilent, newSource, passed, sourceId, stalled, type Reads, type Signal, type Source, type SourceTiming } from './sources.js';
 import { INACTIVE, displayState, restoredState, step, type AlertState, type Emission, type Observation, type StepOptions } from './state.js';
 import { renderAnnotations } from './template.js';
@@ -92,11 +94,20 @@ interface Group {
   /** Eager kinds: newest sample time not yet evaluated. */
   dirtyAt: number;
   state: AlertState;
-  /** The latest record counted (event rules), for {{event.*}}. */
+  /** The latest record counted (event rules), for {{event.*}}, and its time as it carries it. */
   sample: EventView | undefined;
+  sampleMs: number;
   unit: string;
   reading: Reading | undefined;
+  /** Dropped from its rule: series routes that point to it look their group up again. */
+  dead: boolean;
 }
+
+/**
+ * What a series' route knows for one input of its metric: false, the input's matchers refuse the
+ * series; true, they take it but it has no group yet; else the group it feeds.
+ */
+type Slot = Group | boolean;
 
 interface RuleRuntime {
   compiled: CompiledRule;
@@ -152,14 +163,12 @@ function scalar(p: MetricPoint): number | undefined {
   return p.value;
 }
 
-/**
- * A series within a rule's group: its resource and its point attributes' values in the order the
- * producer wrote them (one producer writes one series the same way each time).
- */
-function seriesKey(resource: number, attrs: Record<string, string>): string {
-  let s = `${resource}`;
-  for (const k in attrs) s += `\u0001${k}=${attrs[k]}`;
-  return s;
+/** The group key of a record: its group-by values (point or record attribute, then resource attribute), joined. */
+function groupKey(by: readonly string[], attrs: Record<string, string>, res: Record<string, string>): string {
+  if (by.length === 1) return attrs[by[0]!] ?? res[by[0]!] ?? '';
+  let key = '';
+  for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + (attrs[by[i]!] ?? res[by[i]!] ?? '');
+  return key;
 }
 
 /** The group-by values of a new group, empty ones left out. */
@@ -176,17 +185,16 @@ export class RuleEngine {
   readonly options: EngineOptions;
   private readonly rules: RuleRuntime[];
   private readonly byName = new Map<string, RuleRuntime>();
-  private readonly byMetric = new Map<string, { rule: RuleRuntime; side: number; matchers: KindRuntime['metricInputs'][number]['matchers']; grouping: number }[]>();
-  /** Per point: the group key of each distinct groupBy (index `grouping`). */
+  private readonly byMetric = new Map<string, { rule: RuleRuntime; side: number; matchers: KindRuntime['metricInputs'][number]['matchers'] }[]>();
+  /** Per series: its identity, and per input of its metric what the first point worked out. */
+  private readonly series: SeriesRoutes<Slot>;
+  private readonly eventRules: { rule: RuleRuntime; side: number; input: KindRuntime['eventInputs'][number]; grouping: number }[] = [];
+  /** Per record: the group key of each distinct groupBy of the event rules (index `grouping`). */
   private readonly keyScratch: (string | undefined)[] = [];
-  private readonly eventRules: { rule: RuleRuntime; side: number; input: KindRuntime['eventInputs'][number] }[] = [];
   private readonly sqlRules: CompiledRule[];
   private readonly sources = new Map<string, Source>();
   private readonly groupsOf = new Map<Source, Set<Group>>();
   private readonly resourceSource = new WeakMap<ResourceInfo, Source>();
-  /** A number per resource object, for series keys. */
-  private readonly resourceKey = new WeakMap<ResourceInfo, number>();
-  private resourceIds = 0;
   private readonly dirtySources = new Set<Source>();
   private readonly eagerDirty = new Set<Group>();
   private readonly dormant = new Map<string, Dormant>();
@@ -221,15 +229,21 @@ export class RuleEngine {
       this.byName.set(rt.name, rt);
       for (const input of rt.kind.metricInputs) {
         const list = this.byMetric.get(input.metric) ?? [];
+        list.push({ rule: rt, side: input.side, matchers: input.matchers });
+        this.byMetric.set(input.metric, list);
+      }
+      for (const input of rt.kind.eventInputs) {
+        // Rules grouping alike share the key of a record (most group by host.name): computed once per record.
         const by = JSON.stringify(rt.kind.groupBy);
         let grouping = groupings.get(by);
         if (grouping === undefined) groupings.set(by, (grouping = groupings.size));
-        list.push({ rule: rt, side: input.side, matchers: input.matchers, grouping });
-        this.byMetric.set(input.metric, list);
+        this.eventRules.push({ rule: rt, side: input.side, input, grouping });
       }
-      for (const input of rt.kind.eventInputs) this.eventRules.push({ rule: rt, side: input.side, input });
     }
     this.keyScratch.length = groupings.size;
+    // A series away longer than every window has nothing left in any: its route may go.
+    const longest = this.rules.reduce((m, rt) => Math.max(m, rt.kind.windowMs), 0);
+    this.series = new SeriesRoutes(Math.max(3_600_000, 2 * longest + this.options.maxLatenessMs));
   }
 
   /** The sql rules of the set (run by the sql runner, not here). */
@@ -276,8 +290,10 @@ export class RuleEngine {
       dirtyAt: -Infinity,
       state: INACTIVE,
       sample: undefined,
+      sampleMs: -Infinity,
       unit: rt.kind.unit ?? '',
       reading: undefined,
+      dead: false,
     };
     const d = this.dormant.get(fp);
     if (d && d.alert.rule === rt.name) {
@@ -310,9 +326,11 @@ export class RuleEngine {
   private admit(g: Group, source: Source, ts: number): boolean {
     if (ts < g.lastEvalMs) return false;
     if (g.source !== source) {
-      g.more ??= new Map();
-      if (!g.more.has(source)) this.link(source, g);
-      g.more.set(source, Math.max(ts, g.more.get(source) ?? -Infinity));
+      const last = g.more?.get(source);
+      if (last === undefined) {
+        (g.more ??= new Map()).set(source, ts);
+        this.link(source, g);
+      } else if (ts > last) g.more!.set(source, ts);
     }
     if (g.rule.kind.eager && ts > g.dirtyAt) {
       g.dirtyAt = ts;
@@ -326,65 +344,63 @@ export class RuleEngine {
     let accepted = 0;
     let dropped = 0;
     let late = 0;
-    const fallback = ctx.fallbackMs ?? ctx.now;
+    const now = ctx.now;
+    const fallback = ctx.fallbackMs ?? now;
     let lastResource: ResourceInfo | undefined;
     let source: Source | undefined;
+    let series: ResourceSeries<Slot> | undefined;
     let newest = -Infinity;
-    const keys = this.keyScratch;
+    // The points of a request mostly share their time: it is read once.
+    let lastNanos: string | undefined;
+    let ts = 0;
     for (const p of points) {
       if (p.resource !== lastResource) {
         if (source && newest > -Infinity) this.touch(source, 0, newest, ctx);
         lastResource = p.resource;
         source = this.sourceOf(p.resource, ctx);
+        series = this.series.resource(p.resource, now);
         newest = -Infinity;
       }
-      const ts = nanosToMillis(p.timeUnixNano) || fallback;
+      if (p.timeUnixNano !== lastNanos) {
+        lastNanos = p.timeUnixNano;
+        ts = nanosToMillis(lastNanos) || fallback;
+      }
       if (ts > newest) newest = ts;
       const inputs = this.byMetric.get(p.name);
       if (!inputs) continue;
+      const attrs = p.attributes;
+      const res = p.resource.attributes;
+      // Matching and the group of each input depend on the series alone: worked out at its first point.
+      const route = this.series.route(series!, p.name, attrs, inputs.length, now);
+      const slots = route.slots;
       const value = scalar(p);
-      let series: string | undefined;
       let startMs: number | undefined;
-      keys.fill(undefined);
-      for (const input of inputs) {
-        const attrs = p.attributes;
-        const res = p.resource.attributes;
-        let ok = true;
-        for (const m of input.matchers) {
-          if (!m.test(attrs[m.key] ?? res[m.key] ?? '')) {
-            ok = false;
-            break;
-          }
-        }
-        if (!ok) continue;
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i]!;
+        let slot = slots[i];
+        if (slot === undefined) slots[i] = slot = matchesAll(input.matchers, attrs, res);
+        if (slot === false) continue;
         if (value === undefined) {
           dropped++;
           continue;
         }
-        // Rules grouping alike share the key (most group by host.name): computed once per point.
-        let key = keys[input.grouping];
-        if (key === undefined) {
-          const by = input.rule.kind.groupBy;
-          key = by.length === 1 ? (attrs[by[0]!] ?? res[by[0]!] ?? '') : '';
-          if (by.length !== 1) for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + (attrs[by[i]!] ?? res[by[i]!] ?? '');
-          keys[input.grouping] = key;
+        let g = slot === true || slot.dead ? undefined : slot;
+        if (g === undefined) {
+          const key = groupKey(input.rule.kind.groupBy, attrs, res);
+          g = input.rule.groups.get(key) ?? this.newGroup(input.rule, key, attrs, res, source!, ts, now);
+          if (g === undefined) {
+            late++;
+            continue;
+          }
+          slots[i] = g;
         }
-        const g = input.rule.groups.get(key) ?? this.newGroup(input.rule, key, attrs, res, source!, ts, ctx.now);
-        if (g === undefined || !this.admit(g, source!, ts)) {
+        if (!this.admit(g, source!, ts)) {
           late++;
           continue;
         }
-        if (series === undefined) {
-          let rk = this.resourceKey.get(p.resource);
-          if (rk === undefined) {
-            rk = this.resourceIds++;
-            this.resourceKey.set(p.resource, rk);
-          }
-          series = seriesKey(rk, attrs);
-        }
         const delta = p.kind === 'sum' && p.temporality === 1;
         startMs ??= p.startTimeUnixNano === '0' ? 0 : nanosToMillis(p.startTimeUnixNano);
-        input.rule.kind.addPoint(g.data, input.side, ts, series, value, startMs, delta);
+        input.rule.kind.addPoint(g.data, input.side, ts, route.id, value, startMs, delta);
         if (!g.unit && p.unit) g.unit = p.unit;
         accepted++;
       }
@@ -398,19 +414,26 @@ export class RuleEngine {
     let accepted = 0;
     let late = 0;
     const fallback = ctx.fallbackMs ?? ctx.now;
+    const keys = this.keyScratch;
     for (const e of entries) {
       const source = this.sourceOf(e.resource, ctx);
-      const ts = nanosToMillis(e.timeUnixNano) || fallback;
+      const carried = nanosToMillis(e.timeUnixNano);
+      const ts = carried || fallback;
       this.touch(source, 1, ts, ctx);
       if (this.eventRules.length === 0) continue;
       let view: EventView | undefined;
+      keys.fill(undefined);
       for (const r of this.eventRules) {
         view ??= eventView(e);
         if (!r.input.selector.test(view)) continue;
         const by = r.rule.kind.groupBy;
         const v = view;
-        let key = '';
-        for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + eventAttribute(v, by[i]!);
+        let key = keys[r.grouping];
+        if (key === undefined) {
+          key = '';
+          for (let i = 0; i < by.length; i++) key += (i === 0 ? '' : '\u0000') + eventAttribute(v, by[i]!);
+          keys[r.grouping] = key;
+        }
         let g = r.rule.groups.get(key);
         if (!g && ts >= horizonFor(source, r.rule.reads)) g = this.group(r.rule, groupValues(by, (k) => eventAttribute(v, k)), key, source, ts, ctx.now);
         if (g && !this.admit(g, source, ts)) g = undefined;
@@ -419,7 +442,10 @@ export class RuleEngine {
           continue;
         }
         r.rule.kind.addEvent(g.data, r.side, ts, view);
-        if (!g.sample || ts >= nanosToMillis(g.sample.entry.timeUnixNano)) g.sample = view;
+        if (!g.sample || carried >= g.sampleMs) {
+          g.sample = view;
+          g.sampleMs = carried;
+        }
         accepted++;
       }
     }
@@ -466,6 +492,7 @@ export class RuleEngine {
       if (now - s.at[0] > this.options.maxLatenessMs || now - s.at[1] > this.options.maxLatenessMs) this.schedule(s, now, candidates);
     }
     for (const g of candidates) this.evaluateGroup(g, now, out);
+    this.series.sweep(now);
     this.dormantAlerts(now, out);
     out.push(...this.advance(now));
     return out;
@@ -579,6 +606,7 @@ export class RuleEngine {
   }
 
   private dropGroup(g: Group): void {
+    g.dead = true;
     g.rule.groups.delete(g.key);
     this.groupsOf.get(g.source)?.delete(g);
     if (g.more) for (const s of g.more.keys()) this.groupsOf.get(s)?.delete(g);
@@ -759,6 +787,7 @@ export class RuleEngine {
    */
   adopt(previous: RuleEngine, now: number): AlertTransition[] {
     const out: AlertTransition[] = [];
+    this.series.adoptNumbers(previous.series);
     for (const [id, s] of previous.sources) this.sources.set(id, s);
     for (const [s, a] of previous.silentAlerts) this.silentAlerts.set(s, a);
     for (const [fp, d] of previous.dormant) this.dormant.set(fp, d);

@@ -1,0 +1,107 @@
+import type { ResourceInfo } from '@vigil/platform';
+
+/**
+ * Series and what the ingest path learns about each. A series is the points of one metric from one
+ * resource with one set of point attributes. Its `id` (what the kinds keep to tell series apart in
+ * a group: counters, duplicates) follows the resource's attribute values, not the decoded object,
+ * which is new in every request. What the engine works out at a series' first point (which inputs'
+ * matchers pass, the group each input feeds) is kept in its route's `slots`, so its later points
+ * skip matching, key building and group lookups. Pure, with `now` passed in.
+ *
+ * The routes are a cache: one unseen for `retainMs` is dropped and rebuilt the same from its next
+ * point. Only its resource's number, part of the id, could change then, so `retainMs` must exceed
+ * the longest window (a series away that long has nothing left in any window).
+ */
+
+export interface SeriesRoute<T> {
+  /** Identity of the series within a group: its resource's number and its point attributes. */
+  readonly id: string;
+  /** One per input of the series' metric; undefined: not worked out yet. */
+  readonly slots: (T | undefined)[];
+  seenAt: number;
+}
+
+export interface ResourceSeries<T> {
+  readonly text: string;
+  readonly number: number;
+  readonly routes: Map<string, SeriesRoute<T>>;
+  seenAt: number;
+  dropped: boolean;
+}
+
+/** The attribute values of a resource in the order the producer wrote them (one producer writes one resource the same way each time). */
+function resourceText(r: ResourceInfo): string {
+  let s = '';
+  for (const k in r.attributes) s += `\u0001${k}=${r.attributes[k]}`;
+  return s;
+}
+
+/** Resource numbers are unique in the process, so an engine that takes over another's never reuses one. */
+let nextNumber = 0;
+
+export class SeriesRoutes<T> {
+  private readonly byText = new Map<string, ResourceSeries<T>>();
+  /** The decoded object of a request, to its resource: the attributes are read once per request. */
+  private readonly byObject = new WeakMap<ResourceInfo, ResourceSeries<T>>();
+  private sweptAt = -Infinity;
+
+  constructor(readonly retainMs: number) {}
+
+  /** The series of a resource, known or new. */
+  resource(r: ResourceInfo, now: number): ResourceSeries<T> {
+    let rs = this.byObject.get(r);
+    if (rs === undefined || rs.dropped) {
+      const text = resourceText(r);
+      rs = this.byText.get(text);
+      if (rs === undefined) {
+        rs = { text, number: nextNumber++, routes: new Map(), seenAt: now, dropped: false };
+        this.byText.set(text, rs);
+      }
+      this.byObject.set(r, rs);
+    }
+    rs.seenAt = now;
+    return rs;
+  }
+
+  /** The route of a series of `rs` (metric `name`, point attributes `attrs`), with `slots` empty slots when new. */
+  route(rs: ResourceSeries<T>, name: string, attrs: Record<string, string>, slots: number, now: number): SeriesRoute<T> {
+    let points = '';
+    for (const k in attrs) points += `\u0001${k}=${attrs[k]}`;
+    const key = `${name}\u0000${points}`;
+    let route = rs.routes.get(key);
+    if (route === undefined) {
+      route = { id: `${rs.number}${points}`, slots: new Array<T | undefined>(slots).fill(undefined), seenAt: now };
+      rs.routes.set(key, route);
+    }
+    route.seenAt = now;
+    return route;
+  }
+
+  /** Drops routes and resources unseen for `retainMs`; does the walk at most every quarter of it. */
+  sweep(now: number): void {
+    if (now - this.sweptAt < this.retainMs / 4) return;
+    this.sweptAt = now;
+    const before = now - this.retainMs;
+    for (const [text, rs] of this.byText) {
+      if (rs.seenAt < before) {
+        rs.dropped = true;
+        this.byText.delete(text);
+        continue;
+      }
+      for (const [key, route] of rs.routes) if (route.seenAt < before) rs.routes.delete(key);
+    }
+  }
+
+  /** Takes over another table's resource numbers (a rule reload), so the series of groups kept keep their ids. */
+  adoptNumbers(previous: SeriesRoutes<unknown>): void {
+    for (const [text, rs] of previous.byText) {
+      if (!this.byText.has(text)) this.byText.set(text, { text, number: rs.number, routes: new Map(), seenAt: rs.seenAt, dropped: false });
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const rs of this.byText.values()) n += rs.routes.size;
+    return n;
+  }
+}
