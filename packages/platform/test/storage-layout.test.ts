@@ -183,10 +183,73 @@ describe('schema layout: parsed by the embedded engine', () => {
     }
   });
 
+  /**
+   * The cluster's stored side executed on the embedded engine, replication stripped by the test:
+   * ON CLUSTER dropped, each Replicated engine back to its plain form (Keeper path and replica
+   * name removed), the Distributed tables and their ALTERs left out (there is no cluster to point
+   * them at), and the backfills aimed at the local tables as a one-shard Distributed table would
+   * send them. What runs is the cluster's own text otherwise: columns, engine arguments, keys,
+   * TTLs, the views over `_local` tables and the ALTERs of `_local` tables.
+   */
+  it("runs the cluster's local tables and views (replication stripped) with the single node's columns, keys and TTLs", async () => {
+    const layout = schemaLayout('vigilc', CLUSTER);
+    const distributed = new Set<string>();
+    for (const statement of allStatements(layout)) {
+      if (/ENGINE = Distributed\(/.test(statement)) {
+        distributed.add(/vigilc\.(\w+) ON CLUSTER/.exec(statement)![1]!);
+        continue;
+      }
+      const alterOf = /^ALTER TABLE vigilc\.(\w+) ON CLUSTER/.exec(statement)?.[1];
+      if (alterOf && distributed.has(alterOf)) continue;
+      const stripped = statement
+        .replaceAll(' ON CLUSTER vigil_cluster', '')
+        .replace(/Replicated(\w*)MergeTree\('[^']*', '[^']*'(?:, )?/, '$1MergeTree(')
+        .replace('MergeTree()', 'MergeTree')
+        .replace('replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800', 'non_replicated_deduplication_window = 10000')
+        .replace(/^INSERT INTO vigilc\.(\w+) /, 'INSERT INTO vigilc.$1_local ')
+        .replace(/FROM vigilc\.(otel_\w+) WHERE/, 'FROM vigilc.$1_local WHERE');
+      expect(stripped).not.toMatch(/Replicated|ON CLUSTER/);
+      await storage.client.command({ query: stripped });
+    }
+    expect(distributed.size).toBe(19);
+
+    // The same columns, sorting keys and TTLs as the single-node tables.
+    await migrate(storage, TTL * 1000);
+    const shape = (db: string, suffix: string) =>
+      queryRows<{ name: string; columns: string; sorting_key: string; ttl: string }>(
+        storage,
+        `SELECT replaceRegexpOne(t.name, {suffix:String}, '') AS name, sorting_key,
+           extract(engine_full, 'TTL [^\\n]*? SETTINGS') AS ttl,
+           (SELECT arrayStringConcat(groupArray(concat(c.name, ' ', c.type)), ', ') FROM system.columns c WHERE c.database = {db:String} AND c.table = t.name) AS columns
+         FROM system.tables t WHERE t.database = {db:String} AND t.engine LIKE '%MergeTree' ORDER BY name`,
+        { db, suffix: `${suffix}$` },
+      );
+    const single = await shape('vigil', '');
+    const cluster = await shape('vigilc', '_local');
+    expect(cluster.map((t) => t.name)).toEqual([...distributed].sort());
+    expect(cluster).toEqual(single);
+    // Not an empty comparison: every table has columns and a key, and all but the migrations ledger a TTL.
+    expect(single.every((t) => t.columns.includes(' ') && t.sorting_key !== '')).toBe(true);
+    expect(single.filter((t) => t.ttl === '').map((t) => t.name)).toEqual(['vigil_schema_migrations']);
+
+    // Views on the local tables: rows stored on a node reach that node's rollups.
+    await storage.client.insert({
+      table: 'vigilc.otel_metrics_gauge_local',
+      values: [{ ResourceAttributes: { 'host.name': 'h1' }, ServiceName: 's', MetricName: 'cpu', Attributes: {}, TimeUnix: '2026-11-30 10:00:00', Value: 0.5 }],
+      format: 'JSONEachRow',
+    });
+    for (const table of ['vigil_metrics_1m_local', 'vigil_metrics_1h_local', 'vigil_sources_1m_local', 'vigil_metrics_latest_local']) {
+      const [row] = await queryRows<{ n: string }>(storage, `SELECT count() AS n FROM vigilc.${table} WHERE Host = 'h1'`);
+      expect(Number(row!.n), table).toBe(1);
+    }
+  });
+
   it('migrates the embedded engine once; a second start applies nothing and changes no TTL', async () => {
-    expect(await migrate(storage, TTL * 1000)).toEqual(MIGRATIONS.map((m) => m.version));
-    expect(await migrate(storage, TTL * 1000)).toEqual([]);
-    const rows = await queryRows<{ name: string; engine: string }>(storage, "SELECT name, engine FROM system.tables WHERE database = 'vigil' AND name LIKE 'otel_%' ORDER BY name");
+    const fresh = openStorage({ database: 'vigil_fresh', dataDir: dir });
+    expect(await migrate(fresh, TTL * 1000)).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(await migrate(fresh, TTL * 1000)).toEqual([]);
+    await fresh.close();
+    const rows = await queryRows<{ name: string; engine: string }>(storage, "SELECT name, engine FROM system.tables WHERE database = 'vigil_fresh' AND name LIKE 'otel_%' ORDER BY name");
     expect(rows.map((r) => r.engine)).toEqual(Array(6).fill('MergeTree'));
   });
 });
