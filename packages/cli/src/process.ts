@@ -152,11 +152,13 @@ export async function runVigil(config: VigilConfig, opts: RunOptions): Promise<R
         break;
       }
       case 'notifier': {
-        const { createNotifierRole, registerNotifierApi } = await import('@vigil/notifier');
+        const { createNotifierRole, registerNotifierApi, registerAlertmanagerApi } = await import('@vigil/notifier');
         const notifier = createNotifierRole(ctx);
         roles.set(name, notifier);
         // notify, test, preview, deliveries and silences, each route with its scope.
         registerNotifierApi(app, notifier.services);
+        // Alertmanager's v2 API: Prometheus posts its alerts, amtool and Grafana read alerts and silences.
+        registerAlertmanagerApi(app, notifier.services);
         break;
       }
       case 'query-api': {

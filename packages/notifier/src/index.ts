@@ -23,3 +23,5 @@ export { retryDecision, sendWithRetry, StoppingError, DEFAULT_RETRY_POLICY, type
 export { registerNotifierApi, type NotifierApiOptions } from './api/index.js';
 export { notifierMetrics, type NotifierMetrics } from './metrics.js';
 export * from './model.js';
+export { registerAlertmanagerApi, type AlertmanagerApiOptions } from './api/alertmanager.js';
+export * from './api/alertmanager-model.js';

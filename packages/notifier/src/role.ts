@@ -1,4 +1,5 @@
-import { logger, requireStorage, watchConsumer, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
+import { encodeAlert, logger, requireStorage, watchConsumer, type AlertTransition, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
+import { PostedAlerts } from './api/alertmanager-model.js';
 import { checkNotifierConfig as buildSetup, receiverKinds, type NotifierSetup, type SetupOptions } from './config/build.js';
 import { notifierMetrics, type NotifierMetrics } from './metrics.js';
 import { Deliverer } from './pipeline/deliver.js';
@@ -27,6 +28,10 @@ export interface NotifierServices {
   routing: CompiledRouting;
   silenceStore: SilenceStore;
   metrics: NotifierMetrics;
+  /** Alerts posted by Prometheus to the Alertmanager-compatible API, with their timeouts. */
+  posted: PostedAlerts;
+  /** Puts transitions on the alerts topic (keyed by fingerprint), where every notifier instance and the alert history take them. */
+  publish(transitions: readonly AlertTransition[]): Promise<void>;
 }
 
 export interface NotifierRole extends Role {
@@ -94,10 +99,30 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
   let subscription: Subscription | undefined;
   let unwatch: (() => void) | undefined;
   let started = false;
+  let expiry: NodeJS.Timeout | undefined;
+
+  const posted = new PostedAlerts(settings.resolveTimeout);
+  const publish = async (transitions: readonly AlertTransition[]): Promise<void> => {
+    if (transitions.length === 0) return;
+    const producer = await ctx.bus.producer();
+    await producer.send(alerts, transitions.map((t) => ({ key: t.fingerprint, value: encodeAlert(t) })));
+  };
+  /** Resolves posted alerts not sent again in time; a resolve the bus refuses is tried again on the next round. */
+  const expirePosted = (): void => {
+    const due = posted.expire(Date.now());
+    if (due.length === 0) return;
+    publish(due).then(
+      () => log.info({ resolved: due.length }, 'posted alerts not sent again in time: resolved'),
+      (err: Error) => {
+        posted.putBack(due);
+        log.warn({ alerts: due.length, err: err.message }, 'cannot publish the resolves of timed-out posted alerts; retrying');
+      },
+    );
+  };
 
   return {
     name: 'notifier',
-    services: { setup, storage, ledger, deliverer, dispatcher, routing, silenceStore, metrics },
+    services: { setup, storage, ledger, deliverer, dispatcher, routing, silenceStore, metrics, posted, publish },
     async start() {
       if (started) return;
       started = true;
@@ -113,6 +138,10 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       // What was sent lately, in memory: the delivery path then asks no query before a send.
       const known = await ledger.preload(now - 86_400_000);
       const restored = await pipeline.restore();
+      // Posted alerts the notifier already had time out from now unless Prometheus sends them again.
+      posted.seed(dispatcher.alerts(), Date.now());
+      expiry = setInterval(expirePosted, 5_000);
+      expiry.unref?.();
       pipeline.start();
       subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake });
       unwatch = watchConsumer({ name: 'notifier', group: settings.groupId, subscription, health: ctx.health, meter: ctx.telemetry.meter });
@@ -128,6 +157,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       started = false;
       // Taking in stops first (what was not committed is redelivered to the next start), then the
       // flush loop; no new attempt or retry wait starts; attempts in flight get a grace period.
+      if (expiry) clearInterval(expiry);
       unwatch?.();
       await subscription?.stop();
       subscription = undefined;

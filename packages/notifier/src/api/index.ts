@@ -163,6 +163,18 @@ function pickChannels(s: NotifierServices, wanted: string[] | undefined, level: 
   return [...out.values()];
 }
 
+/** Channels by the receiver that configures them (a channel outside any receiver goes under `api`). */
+function byReceiver(s: NotifierServices, channels: readonly NotificationChannel[]): Map<string, NotificationChannel[]> {
+  const out = new Map<string, NotificationChannel[]>();
+  for (const c of channels) {
+    const name = s.setup.owners.get(c.name)?.name ?? 'api';
+    const list = out.get(name) ?? [];
+    list.push(c);
+    out.set(name, list);
+  }
+  return out;
+}
+
 function messageAlert(body: NotifyBody, level: AlertSeverity, now: number): AlertTransition {
   const labels: Record<string, string> = { alertname: body.title, source: 'api', ...(body.labels ?? {}) };
   const fingerprint = createHash('sha256').update(JSON.stringify([body.title, labels])).digest('hex').slice(0, 16);
@@ -213,12 +225,17 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
         const t = now();
         const idem = req.headers['idempotency-key'];
         const key = `api:${typeof idem === 'string' && idem !== '' ? idem : randomUUID()}`;
-        const n: AlertNotification = {
-          ...notificationOf([messageAlert(req.body, level, t)], { receiver: 'api', createdAt: new Date(t).toISOString(), key }),
-          ...(req.body.recipients ? { recipients: req.body.recipients } : {}),
-          ...(services.setup.settings.externalUrl ? { externalUrl: services.setup.settings.externalUrl } : {}),
-        };
-        const results = await services.deliverer.deliverChannels(n, channels, new Set(['api']), retry, true);
+        // One notification per configured receiver the channels belong to, named after it (as a
+        // webhook's `receiver` field says), with the group key format of rule alerts.
+        const results: ChannelResult[] = [];
+        for (const [receiver, own] of byReceiver(services, channels)) {
+          const n: AlertNotification = {
+            ...notificationOf([messageAlert(req.body, level, t)], { receiver, createdAt: new Date(t).toISOString(), key }),
+            ...(req.body.recipients ? { recipients: req.body.recipients } : {}),
+            ...(services.setup.settings.externalUrl ? { externalUrl: services.setup.settings.externalUrl } : {}),
+          };
+          results.push(...(await services.deliverer.deliverChannels(n, own, new Set([receiver]), retry, true)));
+        }
         return { key, ok: results.every((r) => r.outcome === 'sent' || (r.outcome === 'skipped' && r.reason === 'duplicate')), results: results.map(resultBody) };
       });
 

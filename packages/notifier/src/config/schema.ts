@@ -78,6 +78,10 @@ export const NotifierConfig = Type.Object(
   {
     groupId: Type.String({ default: 'vigil-notifier', description: 'Kafka consumer group.' }),
     externalUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'Vigil\'s URL as people reach it, for links in notifications.' })),
+    resolveTimeout: Duration({
+      default: '5m',
+      description: 'An alert posted to the Alertmanager-compatible API (by Prometheus) without endsAt is resolved when not sent again for this long, as Alertmanager\'s resolve_timeout.',
+    }),
     templates: Templates,
     receivers: Type.Array(ReceiverConfig, {
       default: [],

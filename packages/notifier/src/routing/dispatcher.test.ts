@@ -370,6 +370,11 @@ describe('inhibition', () => {
     expect(fps).not.toContain(sameHost.fingerprint);
     expect(d.mutedBy(sameHost.fingerprint, T0 + M)).toEqual({ silencedBy: [], inhibited: true });
     expect(d.mutedBy(otherHost.fingerprint, T0 + M)).toEqual({ silencedBy: [], inhibited: false });
+    // The alert view (Alertmanager's API) names the inhibiting alert and the receiver.
+    const view = new Map(d.view(T0 + M).map((v) => [v.alert.fingerprint, v]));
+    expect(view.get(sameHost.fingerprint)).toMatchObject({ inhibitedBy: [critical.fingerprint], silencedBy: [] });
+    expect(view.get(critical.fingerprint)).toMatchObject({ inhibitedBy: [], receivers: [expect.any(String)] });
+    expect(view.size).toBe(4);
   });
 
   it('host.name counts as the host, and an alert does not inhibit itself', () => {

@@ -93,6 +93,15 @@ interface Group {
 }
 
 /** Plain JSON for persisting a dispatcher across restarts. */
+/** A firing alert as the alert view shows it (`Dispatcher.view`). */
+export interface AlertView {
+  alert: AlertTransition;
+  updatedAt: number;
+  receivers: string[];
+  silencedBy: string[];
+  inhibitedBy: string[];
+}
+
 export interface DispatcherState {
   version: 1;
   alerts: { alert: AlertTransition; updatedAt: number }[];
@@ -266,6 +275,37 @@ export class Dispatcher {
     const s = this.store.get(fp);
     if (!s) return undefined;
     return { silencedBy: this.silences.silencedBy(s.labels, now), inhibited: this.inhibitions().isInhibited({ fingerprint: fp, labels: s.labels }) };
+  }
+
+  /**
+   * The firing alerts as Alertmanager's API shows them: each with the receivers its routes name,
+   * the silences that match it and the alerts that inhibit it at `now`, and when it last changed.
+   */
+  view(now: number): AlertView[] {
+    const inhibitions = this.inhibitions();
+    const out: AlertView[] = [];
+    for (const s of this.store.values()) {
+      if (s.alert.status !== 'firing') continue;
+      const receivers = [...new Set(this.routes.match(s.labels).map((r) => r.receiver))];
+      out.push({
+        alert: s.alert,
+        updatedAt: s.updatedAt,
+        receivers,
+        silencedBy: this.silences.silencedBy(s.labels, now),
+        inhibitedBy: inhibitions.inhibitedBy({ fingerprint: s.alert.fingerprint, labels: s.labels }),
+      });
+    }
+    return out.sort((a, b) => byStartThenFingerprint(a.alert, b.alert));
+  }
+
+  /** The groups holding firing alerts, with their receiver and group labels (Alertmanager's alert groups). */
+  groupsView(): { labels: Record<string, string>; receiver: string; fingerprints: string[] }[] {
+    const out: { labels: Record<string, string>; receiver: string; fingerprints: string[] }[] = [];
+    for (const g of this.groups.values()) {
+      const fingerprints = [...g.members].filter((fp) => this.store.get(fp)?.alert.status === 'firing');
+      if (fingerprints.length > 0) out.push({ labels: { ...g.labels }, receiver: g.route.receiver, fingerprints });
+    }
+    return out;
   }
 
   /** Number of live groups (a gauge for /metrics). */

@@ -70,6 +70,17 @@ export class Inhibitions {
     }
   }
 
+  /** The firing alerts that inhibit `target` (their fingerprints), for the alert view; empty when none does. */
+  inhibitedBy(target: InhibitionCandidate): string[] {
+    const out = new Set<string>();
+    for (let i = 0; i < this.rules.length; i++) {
+      const r = this.rules[i]!;
+      if (!matchesAll(r.target, target.labels)) continue;
+      for (const fp of this.sources[i]!.get(equalKey(r.equal, target.labels)) ?? []) if (fp !== target.fingerprint) out.add(fp);
+    }
+    return [...out].sort();
+  }
+
   isInhibited(target: InhibitionCandidate): boolean {
     for (let i = 0; i < this.rules.length; i++) {
       const r = this.rules[i]!;
