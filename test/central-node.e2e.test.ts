@@ -149,6 +149,14 @@ notifier:
     // Lag of each consumer group is on /metrics, for an orchestrator to scale on.
     const metrics = await (await fetch(`http://127.0.0.1:${centralPort}/metrics`)).text();
     expect(metrics).toMatch(/vigil_consumer_lag_records\{[^}]*\} \d+/);
+    // What Prometheus's own linter says of it (names, types, help, counters ending in _total), and
+    // durations in base units: every duration histogram in seconds.
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+    expect(`${lint.stdout}${lint.stderr}`).toBe('');
+    expect(lint.status).toBe(0);
+    const durations = [...metrics.matchAll(/^# TYPE (\S*duration\S*) histogram$/gm)].map((m) => m[1]!);
+    expect(durations).toEqual(expect.arrayContaining(['vigil_ingest_batch_duration_seconds', 'vigil_rules_evaluation_duration_seconds']));
+    expect(durations.filter((n) => !n.endsWith('_seconds'))).toEqual([]);
 
     expect(await stop(node.child)).toBe(0);
     expect(node.output()).toContain('stopped');

@@ -198,7 +198,7 @@ describe('rules worker over Kafka', () => {
     expect(text).toMatch(/vigil_rules_transitions(_total)?\{status="firing",severity="critical"\} 1\b/);
     expect(text).toMatch(/vigil_rules_transitions(_total)?\{status="resolved",severity="critical"\} 1\b/);
     expect(text).toMatch(/vigil_rules_records_undecodable(_total)?\{signal="metrics"\} 1\b/);
-    expect(text).toMatch(/vigil_rules_evaluation_duration_count \d+/);
+    expect(text).toMatch(/vigil_rules_evaluation_duration_seconds_count \d+/);
   }, 120_000);
 
   it('a restarted worker resolves what was firing before, without paging it again', async () => {

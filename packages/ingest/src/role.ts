@@ -2,6 +2,7 @@ import {
   deadLetter,
   decodeAlert,
   logger,
+  SECONDS_BUCKETS,
   queryRows,
   readLogs,
   readMetrics,
@@ -49,7 +50,7 @@ export function createIngestRole(ctx: RoleContext): Role {
   const rowsOut = m.createCounter('vigil_ingest_rows', { description: 'Rows written, by table.' });
   const dlqOut = m.createCounter('vigil_ingest_dead_letters', { description: 'Records sent to the dead-letter topic, by source topic.' });
   const batchRows = m.createHistogram('vigil_ingest_batch_rows', { description: 'Rows per written batch.' });
-  const insertSeconds = m.createHistogram('vigil_ingest_batch_duration_seconds', { unit: 's', description: 'Time to handle one batch: decode, write, dead letters.' });
+  const insertSeconds = m.createHistogram('vigil_ingest_batch_duration_seconds', { unit: 's', description: 'Time to handle one batch: decode, write, dead letters.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
   const expiredRows = m.createCounter('vigil_ingest_expired_rows', {
     description: 'Rows older than clickhouse.retention when written: the engine drops them at once (TTL), by table. A sender whose clock is far behind shows here.',
   });

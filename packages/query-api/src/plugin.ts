@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { consoleRoutes } from '@vigil/console';
-import { logger, requireAccessControl, requireStorage, type HealthRegistry, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
+import { logger, requireAccessControl, SECONDS_BUCKETS, requireStorage, type HealthRegistry, type RoleContext, type Storage, type Telemetry } from '@vigil/platform';
 import { answerError } from './errors.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { clientsRoutes } from './routes/clients.js';
@@ -48,6 +48,7 @@ export const queryApiRoutes: FastifyPluginAsync<QueryApiOptions> = async (app, o
     const duration = opts.telemetry.meter.createHistogram('vigil.query_api.request_duration_seconds', {
       unit: 's',
       description: 'Query API request duration by route',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
     });
     app.addHook('onResponse', async (req, reply) => {
       const attrs = { route: req.routeOptions.url ?? 'unknown', status: reply.statusCode };

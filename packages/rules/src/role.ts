@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   ConfigError,
+  SECONDS_BUCKETS,
   backoffDelay,
   encodeAlert,
   loadConfigFile,
@@ -99,7 +100,7 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   const transitionsOut = m.createCounter('vigil_rules_transitions', { description: 'Alert transitions published, by status and severity.' });
   const transitionsDropped = m.createCounter('vigil_rules_transitions_dropped', { description: 'Alert transitions dropped because the bus refused them for too long.' });
   const reloads = m.createCounter('vigil_rules_reloads', { description: 'Rule reloads, by outcome (applied, refused).' });
-  const evalMs = m.createHistogram('vigil_rules_evaluation_duration', { unit: 'ms', description: 'Time to evaluate what a batch or a tick made due.' });
+  const evalSeconds = m.createHistogram('vigil_rules_evaluation_duration_seconds', { unit: 's', description: 'Time to evaluate what a batch or a tick made due.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
   const firingGauge = m.createObservableGauge('vigil_rules_alerts_firing', { description: 'Alerts currently firing.' });
   const groupsGauge = m.createObservableGauge('vigil_rules_groups', { description: 'Groups held by rules.' });
   const sourcesGauge = m.createObservableGauge('vigil_rules_sources', { description: 'Sources with a watermark.' });
@@ -159,7 +160,7 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
     const next = chain.then(async () => {
       const started = performance.now();
       const transitions = work();
-      evalMs.record(performance.now() - started);
+      evalSeconds.record((performance.now() - started) / 1000);
       queue(transitions);
       await publish();
       return transitions;

@@ -9,6 +9,13 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
  * `@opentelemetry/exporter-prometheus` on the process's `/metrics`. Not registered globally, so
  * several roles (or several tests) in one process can each have their own.
  */
+/**
+ * Bucket boundaries of every duration histogram, in seconds (names end in `_seconds`, values are
+ * base units as Prometheus wants): from 1 ms to a minute. The SDK's default boundaries are meant
+ * for milliseconds and would put every value in the first buckets.
+ */
+export const SECONDS_BUCKETS: number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 export interface Telemetry {
   meter: Meter;
   /** Serves Prometheus text on a raw Node response. */
