@@ -99,26 +99,26 @@ describe('notifier API input', () => {
     scoped.inject({ method: 'POST', url: '/api/v1/silences', headers: { authorization: 'Bearer o-secret' }, payload: { matchers: ['a="b"'], ...payload } });
 
   it.each([
-    [{ startsAt: 'garbage', duration: '1h' }, 'body.startsAt: "garbage" is not an RFC 3339 time (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
-    [{ endsAt: 'tomorrow' }, 'body.endsAt: "tomorrow" is not an RFC 3339 time (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
-    [{ endsAt: '2025-02-30T00:00:00Z' }, 'body.endsAt: "2025-02-30T00:00:00Z" is not an RFC 3339 time (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
-    [{ duration: '99999999999999999999w' }, 'body.duration: "99999999999999999999w" is longer than 3650d, the longest silence (give a shorter duration)'],
-    [{ duration: `${'9'.repeat(400)}d` }, `body.duration: "${'9'.repeat(400)}d" is longer than 3650d, the longest silence (give a shorter duration)`],
-    [{ endsAt: '9999-01-01T00:00:00Z' }, 'body.endsAt: "9999-01-01T00:00:00Z" is more than 3650d from now (silences end within 3650d)'],
-    [{ startsAt: '1969-01-01T00:00:00Z', duration: '1h' }, 'body.startsAt: "1969-01-01T00:00:00Z" is before 1970-01-01T00:00:00.000Z (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
-    [{ duration: '0s' }, 'body.duration: "0s" is not a duration longer than zero (e.g. 30m, 2h, 7d)'],
-    [{}, 'body.endsAt: give endsAt (RFC 3339) or duration (e.g. 2h)'],
+    [{ startsAt: 'garbage', duration: '1h' }, 'startsAt: "garbage" is not an RFC 3339 time (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
+    [{ endsAt: 'tomorrow' }, 'endsAt: "tomorrow" is not an RFC 3339 time (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
+    [{ endsAt: '2025-02-30T00:00:00Z' }, 'endsAt: "2025-02-30T00:00:00Z" is not an RFC 3339 time (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
+    [{ duration: '99999999999999999999w' }, 'duration: "99999999999999999999w" is longer than 3650d, the longest silence (give a shorter duration)'],
+    [{ duration: `${'9'.repeat(400)}d` }, `duration: "${'9'.repeat(400)}d" is longer than 3650d, the longest silence (give a shorter duration)`],
+    [{ endsAt: '9999-01-01T00:00:00Z' }, 'endsAt: "9999-01-01T00:00:00Z" is more than 3650d from now (silences end within 3650d)'],
+    [{ startsAt: '1969-01-01T00:00:00Z', duration: '1h' }, 'startsAt: "1969-01-01T00:00:00Z" is before 1970-01-01T00:00:00.000Z (RFC 3339, e.g. 2025-11-22T02:53:20Z)'],
+    [{ duration: '0s' }, 'duration: "0s" is not a duration longer than zero (e.g. 30m, 2h, 7d)'],
+    [{}, 'endsAt: give endsAt (RFC 3339) or duration (e.g. 2h)'],
   ])('refuses silence %j with 400 naming the field', async (payload, message) => {
     const res = await silence(payload);
     expect(res.statusCode).toBe(400);
-    expect(res.json()).toEqual({ error: 'invalid_request', message });
+    expect(res.json()).toEqual({ error: 'invalid_parameter', message });
   });
 
   it.each([
-    ['since=99999999999999999999w', /^querystring\.since: "99999999999999999999w" is not a duration reaching back no further than 1970/],
-    ['since=100000d', /^querystring\.since: "100000d"/],
-    ['limit=1e400', /^querystring\.limit: "Infinity" is not a whole number from 1 to 1000$/],
-    ['limit=0', /^querystring\.limit: /],
+    ['since=99999999999999999999w', /^since: "99999999999999999999w" is not a duration reaching back no further than 1970/],
+    ['since=100000d', /^since: "100000d"/],
+    ['limit=1e400', /^limit: "Infinity" is not a whole number from 1 to 1000$/],
+    ['limit=0', /^limit: /],
   ])('refuses deliveries?%s with 400 naming the parameter', async (query, message) => {
     const res = await open.inject({ method: 'GET', url: `/api/v1/deliveries?${query}` });
     expect(res.statusCode).toBe(400);

@@ -18,4 +18,5 @@ export * from './version.js';
 export * from './dlq.js';
 export * from './wellformed.js';
 export * from './prometheus-names.js';
+export * from './api-errors.js';
 export * from './state/index.js';

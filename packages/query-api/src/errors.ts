@@ -1,25 +1,25 @@
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '@vigil/platform';
-import { ParameterError } from './parameters.js';
+import type { FastifyError } from 'fastify';
+import { ApiErrorBody, answerApiError, UnavailableError, type Logger } from '@vigil/platform';
 
-export const ErrorBody = Type.Object({
-  error: Type.String({ description: 'invalid_parameter, query_refused, storage_unavailable or internal' }),
-  message: Type.String(),
-});
-export type ErrorBody = Static<typeof ErrorBody>;
+/**
+ * The query API's errors, in the vocabulary every Vigil API speaks (`@vigil/platform`
+ * api-errors.ts: invalid_parameter, not_found, bad_request, unavailable, internal), plus its own
+ * `query_refused` for an analyst's SQL the engine refused.
+ */
+
+export { ApiErrorBody as ErrorBody, describeSchemaError } from '@vigil/platform';
 
 /** The error responses every route declares. */
-export const errorResponses = { 400: ErrorBody, 500: ErrorBody, 503: ErrorBody } as const;
+export const errorResponses = { 400: ApiErrorBody, 500: ApiErrorBody, 503: ApiErrorBody } as const;
 
-/** ClickHouse failed; the cause is logged, never sent (its text can carry SQL). */
-export class StorageUnavailableError extends Error {
+/** ClickHouse failed; the cause is logged, never sent (its text can carry SQL): 503 `unavailable`. */
+export class StorageUnavailableError extends UnavailableError {
   override readonly name = 'StorageUnavailableError';
   constructor(
     readonly what: string,
-    override readonly cause: unknown,
+    cause: unknown,
   ) {
-    super(`ClickHouse could not answer the ${what} query`);
+    super(`ClickHouse could not answer the ${what} query; check /health`, cause);
   }
 }
 
@@ -28,56 +28,11 @@ export class QueryRefusedError extends Error {
   override readonly name = 'QueryRefusedError';
 }
 
-interface SchemaError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-
-type ParameterSchema = { properties?: Record<string, { description?: string }> };
-
-/**
- * One sentence naming the parameter, the value and what is allowed, from fastify's (ajv's)
- * first validation error, e.g. `limit: "5000" must be <= 1000`.
- */
-export function describeSchemaError(e: SchemaError, query: Record<string, unknown>, schema: ParameterSchema | undefined): string {
-  if (e.keyword === 'required') {
-    const name = String(e.params.missingProperty);
-    const hint = schema?.properties?.[name]?.description;
-    return `${name}: is required${hint ? ` (${hint})` : ''}`;
-  }
-  const name = e.instancePath.replace(/^\//, '').split('/')[0] ?? '';
-  const value = query[name];
-  const shown = value === undefined ? '' : `${JSON.stringify(value)} `;
-  if (e.keyword === 'enum') {
-    const allowed = (e.params.allowedValues as unknown[] | undefined)?.join(', ') ?? '';
-    return `${name}: ${shown}is not allowed (use ${allowed})`;
-  }
-  return `${name}: ${shown}${e.message ?? 'is invalid'}`;
-}
-
-/** The error handler of the query API's plugin scope: 400 for bad input, 503 for storage, 500 otherwise. */
+/** The error handler of the query API's plugin scope. */
 export function answerError(log: Logger) {
-  return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) => {
-    const send = (code: number, body: ErrorBody) => reply.code(code).send(body);
-    if (err instanceof ParameterError) return send(400, { error: 'invalid_parameter', message: err.message });
-    if (err instanceof QueryRefusedError) return send(400, { error: 'query_refused', message: err.message });
-    const validation = (err as FastifyError).validation as SchemaError[] | undefined;
-    if (validation && validation[0]) {
-      // The part of the request that failed: the query string, the body or the path parameters.
-      const where = ((err as FastifyError).validationContext ?? 'querystring') as 'querystring' | 'body' | 'params';
-      const schema = req.routeOptions.schema?.[where] as ParameterSchema | undefined;
-      const values = (where === 'body' ? req.body : where === 'params' ? req.params : req.query) ?? {};
-      return send(400, { error: 'invalid_parameter', message: describeSchemaError(validation[0], (typeof values === 'object' ? values : {}) as Record<string, unknown>, schema) });
-    }
-    if (err instanceof StorageUnavailableError) {
-      log.warn({ route: req.routeOptions.url, err: (err.cause as Error)?.message ?? String(err.cause) }, err.message);
-      return send(503, { error: 'storage_unavailable', message: `${err.message}; check /health and the query-api logs, then retry` });
-    }
-    const status = (err as FastifyError).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return send(status, { error: 'bad_request', message: err.message });
-    log.error({ route: req.routeOptions.url, err: err.message }, 'query API route failed');
-    return send(500, { error: 'internal', message: 'unexpected error while answering the query; see the query-api logs' });
-  };
+  return answerApiError({
+    log,
+    api: 'query-api',
+    own: (err: FastifyError | Error) => (err instanceof QueryRefusedError ? { status: 400, body: { error: 'query_refused', message: err.message } } : undefined),
+  });
 }

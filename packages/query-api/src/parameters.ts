@@ -1,4 +1,4 @@
-import { MAX_STORED_TIME_MS, MIN_STORED_TIME_MS, STORED_RANGE_HINT, formatDuration, isStorableTime, parseDuration, parseRfc3339 } from '@vigil/platform';
+import { MAX_STORED_TIME_MS, MIN_STORED_TIME_MS, ParameterError, STORED_RANGE_HINT, formatDuration, isStorableTime, parseDuration, parseRfc3339 } from '@vigil/platform';
 
 /**
  * Query parameters as people type them (times, durations, severities) turned into plain numbers,
@@ -7,16 +7,8 @@ import { MAX_STORED_TIME_MS, MIN_STORED_TIME_MS, STORED_RANGE_HINT, formatDurati
  * is a 400 naming the parameter, never an engine error answered as 503.
  */
 
-/** A request parameter that cannot be used; the routes answer it with 400 `{ error, message }`. */
-export class ParameterError extends Error {
-  override readonly name = 'ParameterError';
-  constructor(
-    readonly parameter: string,
-    message: string,
-  ) {
-    super(`${parameter}: ${message}`);
-  }
-}
+/** A request parameter that cannot be used (answered 400 `invalid_parameter`): the one every Vigil API throws. */
+export { ParameterError };
 
 const TIME_HINT = 'use Unix milliseconds or RFC 3339, e.g. 1763780000000 or 2025-11-22T02:53:20Z';
 const DURATION_HINT = 'use a duration such as 10s, 5m, 1h';

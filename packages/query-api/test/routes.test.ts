@@ -436,7 +436,7 @@ describe('the server around the API', () => {
 });
 
 describe('when ClickHouse cannot answer', () => {
-  it('answers 503 storage_unavailable without the SQL', async () => {
+  it('answers 503 unavailable without the SQL', async () => {
     // Same engine, a database that does not exist: every query fails in ClickHouse itself.
     const broken = openStorage({ database: 'vigil_missing', dataDir: dir });
     const other = createHttpServer(new HealthRegistry(), telemetry);
@@ -446,7 +446,7 @@ describe('when ClickHouse cannot answer', () => {
         const res = await other.inject({ method: 'GET', url });
         expect(res.statusCode, url).toBe(503);
         const body = res.json() as { error: string; message: string };
-        expect(body.error).toBe('storage_unavailable');
+        expect(body.error).toBe('unavailable');
         expect(body.message).toMatch(/^ClickHouse could not answer the (hosts|metric series|active alerts|recent alerts|events) query; check \/health/);
         expect(body.message).not.toMatch(/SELECT|vigil_missing/);
       }

@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ConfigError, logger, requireAccessControl, VIGIL_VERSION, type createHttpServer } from '@vigil/platform';
+import { NotFoundError, requireAccessControl, VIGIL_VERSION, type createHttpServer } from '@vigil/platform';
 import type { NotifierServices } from '../role.js';
-import { MatcherError, parseMatcher } from '../routing/matchers.js';
-import { alertFilter, apiMatcher, gettableAlert, gettableSilence, matcherText, PostedAlertError, checkPostable, type GettableAlert, type PostableAlert } from './alertmanager-model.js';
-import { BadRequest, silenceTimes } from './parameters.js';
+import { parseMatcher } from '../routing/matchers.js';
+import { alertFilter, apiMatcher, gettableAlert, gettableSilence, matcherText, checkPostable, type GettableAlert, type PostableAlert } from './alertmanager-model.js';
+import { notifierApiErrors } from './index.js';
+import { silenceTimes } from './parameters.js';
 
 /**
  * Alertmanager's HTTP API version 2, the part its clients use, on the notifier's server under
@@ -27,8 +28,6 @@ import { BadRequest, silenceTimes } from './parameters.js';
  */
 
 type HttpServer = ReturnType<typeof createHttpServer>;
-
-const log = logger('notifier.alertmanager-api');
 
 const LabelSet = Type.Record(Type.String(), Type.String());
 
@@ -77,7 +76,7 @@ const read = { scope: 'read' } as const;
 const write = { scope: 'write' } as const;
 const ingest = { scope: 'ingest' } as const;
 
-class NotFound extends Error {}
+class NotFound extends NotFoundError {}
 
 export interface AlertmanagerApiOptions {
   now?: () => number;
@@ -105,22 +104,7 @@ export function registerAlertmanagerApi(app: HttpServer, services: NotifierServi
 
   void app.register(
     async (api) => {
-      api.setErrorHandler((err: Error, req, reply) => {
-        const validation = (err as { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string }).validation;
-        if (validation && validation[0]) {
-          const v = validation[0];
-          const where = (err as { validationContext?: string }).validationContext ?? 'body';
-          const path = v.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/^(\d+)/, '[$1]').replace(/\//g, '.');
-          const field = [path, v.params?.missingProperty as string | undefined].filter(Boolean).join('.') || where;
-          return reply.code(400).send({ error: 'invalid_parameter', message: `${where === 'body' ? '' : `${where}.`}${field}: ${v.message ?? 'is invalid'}` });
-        }
-        if (err instanceof PostedAlertError || err instanceof MatcherError || err instanceof BadRequest || err instanceof ConfigError) return reply.code(400).send({ error: 'invalid_parameter', message: err.message });
-        if (err instanceof NotFound) return reply.code(404).send({ error: 'not_found', message: err.message });
-        const status = (err as { statusCode?: number }).statusCode;
-        if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: 'bad_request', message: err.message });
-        log.error({ route: req.routeOptions.url, err: err.message }, 'Alertmanager-compatible API route failed');
-        return reply.code(503).send({ error: 'unavailable', message: 'the notifier could not take or answer this now (the bus or ClickHouse failed); retry' });
-      });
+      api.setErrorHandler(notifierApiErrors('Alertmanager-compatible API'));
 
       api.post<{ Body: PostableAlert[] }>('/alerts', { config: ingest, bodyLimit: 8 * 1024 * 1024, schema: { body: PostableAlerts } }, async (req, reply) => {
         req.body.forEach(checkPostable);

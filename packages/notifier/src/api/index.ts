@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { ConfigError, logger, requireAccessControl, type AlertSeverity, type AlertTransition, type createHttpServer } from '@vigil/platform';
+import { answerApiError, logger, NotFoundError, requireAccessControl, type AlertSeverity, type AlertTransition, type createHttpServer } from '@vigil/platform';
 import type { AlertNotification, NotificationChannel } from '../model.js';
 import type { ChannelResult } from '../pipeline/deliver.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../pipeline/retry.js';
@@ -9,6 +9,8 @@ import type { SilenceState } from '../routing/silences.js';
 import { notificationOf } from '../templates/view.js';
 import type { NotifierServices } from '../role.js';
 import { BadRequest, checkLimit, silenceTimes, sinceStart } from './parameters.js';
+import { MatcherError } from '../routing/matchers.js';
+import { PostedAlertError } from './alertmanager-model.js';
 
 /**
  * The notifier's HTTP API on the process's server, one encapsulated plugin under /api/v1, every
@@ -133,7 +135,22 @@ const SilenceItem = Type.Object({
   state: Type.String({ description: 'pending, active or expired' }),
 });
 
-class NotFound extends Error {}
+class NotFound extends NotFoundError {}
+
+/**
+ * The error handler of the notifier's APIs, in the vocabulary every Vigil API speaks
+ * (`@vigil/platform` api-errors.ts): its own checks (times, durations, matchers, channels) are
+ * 400 `invalid_parameter` with the field first; a failure of ClickHouse, a provider or the bus
+ * is 503 `unavailable`.
+ */
+export function notifierApiErrors(api: string) {
+  return answerApiError({
+    log,
+    api,
+    own: (err) => (err instanceof BadRequest || err instanceof MatcherError || err instanceof PostedAlertError ? { status: 400, body: { error: 'invalid_parameter', message: err.message } } : undefined),
+    unexpected: { status: 503, body: { error: 'unavailable', message: `the ${api} could not answer (ClickHouse, a provider or the bus failed); see the notifier logs and retry` } },
+  });
+}
 
 const read = { scope: 'read' } as const;
 const write = { scope: 'write' } as const;
@@ -201,22 +218,7 @@ export function registerNotifierApi(app: HttpServer, services: NotifierServices,
   requireAccessControl(app, 'the notifier API');
   void app.register(
     async (api) => {
-      api.setErrorHandler((err: Error, req, reply) => {
-        const validation = (err as { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string }).validation;
-        if (validation && validation[0]) {
-          const v = validation[0];
-          const where = (err as { validationContext?: string }).validationContext ?? 'body';
-          const field = v.instancePath.replace(/^\//, '').replace(/\//g, '.') || (v.params?.missingProperty as string | undefined) || (v.params?.additionalProperty as string | undefined) || where;
-          const what = v.params?.additionalProperty ? `unknown field "${String(v.params.additionalProperty)}"` : (v.message ?? 'is invalid');
-          return reply.code(400).send({ error: 'invalid_request', message: `${where}.${field}: ${what}` });
-        }
-        if (err instanceof BadRequest || err instanceof ConfigError) return reply.code(400).send({ error: 'invalid_request', message: err.message });
-        if (err instanceof NotFound) return reply.code(404).send({ error: 'not_found', message: err.message });
-        const status = (err as { statusCode?: number }).statusCode;
-        if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: 'bad_request', message: err.message });
-        log.error({ route: req.routeOptions.url, err: err.message }, 'notifier API route failed');
-        return reply.code(503).send({ error: 'unavailable', message: 'the notifier could not answer (ClickHouse or a provider failed); see the notifier logs and retry' });
-      });
+      api.setErrorHandler(notifierApiErrors('notifier API'));
 
       api.post<{ Body: NotifyBody }>('/notify', { config: write, schema: { body: NotifyBody, response: { 200: NotifyReply, ...errors } } }, async (req) => {
         const level = req.body.level ?? 'info';
