@@ -5,6 +5,7 @@ import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
 import { httpCheck, postgresCheck, redisCheck, tcpCheck } from './checks.js';
 import { STATE_SEVERITY, STATE_VALUE, probeKind, probeState, safeTarget, stateChanged, stateReason, type Outcome, type ProbeKind, type ProbeState } from './state.js';
+import { Loops } from '../loops.js';
 
 export * from './state.js';
 export { httpCheck, tcpCheck, postgresCheck, redisCheck, type HttpCheck } from './checks.js';
@@ -112,9 +113,7 @@ export const probePlugin = definePlugin({
   create(options, ctx: PluginContext) {
     const probes = planProbes(options.targets, `collector.plugins[${ctx.name}].targets`);
     const last = new Map<PlannedProbe, Last>();
-    const timers = new Set<NodeJS.Timeout>();
-    const running = new Set<Promise<void>>();
-    let stopped = false;
+    const loops = new Loops((err) => log.warn({ plugin: ctx.name, err: err.message }, 'probe loop failed'));
 
     const duration = ctx.meter.createObservableGauge('vigil.probe.duration', { unit: 's', description: 'Response time of the last check.' });
     const up = ctx.meter.createObservableGauge('vigil.probe.up', { unit: '1', description: '1 when the last check succeeded, 0 when it failed.', valueType: ValueType.INT });
@@ -147,32 +146,13 @@ export const probePlugin = definePlugin({
       await ctx.event('probe.state_changed', body, attrs, STATE_SEVERITY[next]);
     }
 
-    const loop = (p: PlannedProbe) => {
-      if (stopped) return;
-      const began = Date.now();
-      const run = runOnce(p).catch((err: Error) => log.warn({ probe: p.config.name, err: err.message }, 'could not report the probe state'));
-      running.add(run);
-      void run.finally(() => {
-        running.delete(run);
-        if (stopped) return;
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          loop(p);
-        }, Math.max(0, p.config.interval - (Date.now() - began)));
-        timers.add(timer);
-      });
-    };
-
     return {
       async start() {
         ctx.meter.addBatchObservableCallback(callback, [duration, up, state, tlsDays]);
-        for (const p of probes) loop(p);
+        for (const p of probes) loops.every(p.config.interval, () => runOnce(p).catch((err: Error) => log.warn({ probe: p.config.name, err: err.message }, 'could not report the probe state')));
       },
       async stop() {
-        stopped = true;
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
-        await Promise.all(running);
+        await loops.stop();
         ctx.meter.removeBatchObservableCallback(callback, [duration, up, state, tlsDays]);
       },
     };

@@ -4,6 +4,7 @@ import { Duration, VIGIL_VERSION, encodeMetricsRequest, logger } from '@vigil/pl
 import { definePlugin, type PluginContext } from '../../plugin.js';
 import { parseExposition } from './exposition.js';
 import { StartTimes, toMetricsRequest, type ScrapeHealth } from './otlp.js';
+import { Loops } from '../loops.js';
 
 export { parseExposition, parseValue, ExpositionError, type Family, type Sample, type FamilyType } from './exposition.js';
 export { toMetricsRequest, bucketsToOtlp, StartTimes, healthMetrics, type ScrapeHealth } from './otlp.js';
@@ -101,9 +102,7 @@ export const prometheusPlugin = definePlugin({
   description: 'Scrapes Prometheus /metrics endpoints into OTLP metrics.',
   schema: PrometheusOptions,
   create(options, ctx: PluginContext) {
-    const timers = new Set<NodeJS.Timeout>();
-    const running = new Set<Promise<void>>();
-    let stopped = false;
+    const loops = new Loops((err) => log.warn({ plugin: ctx.name, err: err.message }, 'scrape loop failed'));
     const timeout = Math.min(options.timeout, options.interval);
 
     const loop = (t: Target) => {
@@ -111,31 +110,16 @@ export const prometheusPlugin = definePlugin({
       const starts = new StartTimes();
       let wasUp: boolean | undefined;
       const where = safeUrl(t.url);
-      const tick = () => {
-        if (stopped) return;
-        const began = Date.now();
-        const run = (async () => {
-          const r = await scrapeOnce(t, resource, starts, timeout, ctx.signal);
-          // Logged when the target's state changes, not at every failed scrape.
-          if (r.health.up !== wasUp) {
-            if (r.error) log.warn({ plugin: ctx.name, target: where, err: r.error }, 'scrape failed; check the URL and that the exporter runs');
-            else if (wasUp === false) log.info({ plugin: ctx.name, target: where }, 'scrape recovered');
-          }
-          wasUp = r.health.up;
-          await ctx.otlp('metrics', r.payload);
-        })().catch((err: Error) => log.warn({ plugin: ctx.name, target: where, err: err.message }, 'could not hand the scrape to the shipper'));
-        running.add(run);
-        void run.finally(() => {
-          running.delete(run);
-          if (stopped) return;
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            tick();
-          }, Math.max(0, options.interval - (Date.now() - began)));
-          timers.add(timer);
-        });
-      };
-      tick();
+      loops.every(options.interval, async () => {
+        const r = await scrapeOnce(t, resource, starts, timeout, ctx.signal);
+        // Logged when the target's state changes, not at every failed scrape.
+        if (r.health.up !== wasUp) {
+          if (r.error) log.warn({ plugin: ctx.name, target: where, err: r.error }, 'scrape failed; check the URL and that the exporter runs');
+          else if (wasUp === false) log.info({ plugin: ctx.name, target: where }, 'scrape recovered');
+        }
+        wasUp = r.health.up;
+        await ctx.otlp('metrics', r.payload).catch((err: Error) => log.warn({ plugin: ctx.name, target: where, err: err.message }, 'could not hand the scrape to the shipper'));
+      });
     };
 
     return {
@@ -143,10 +127,7 @@ export const prometheusPlugin = definePlugin({
         for (const t of options.targets) loop(t);
       },
       async stop() {
-        stopped = true;
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
-        await Promise.all(running);
+        await loops.stop();
       },
     };
   },

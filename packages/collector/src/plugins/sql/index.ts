@@ -2,6 +2,7 @@ import { ValueType, type Attributes, type BatchObservableResult, type Observable
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
+import { Loops } from '../loops.js';
 
 const log = logger('collector.sql');
 
@@ -145,9 +146,7 @@ export const sqlPlugin = definePlugin({
         for (const s of l.samples) r.observe(gauges.get(s.metric)!, s.value, s.attributes);
       }
     };
-    let timer: NodeJS.Timeout | undefined;
-    let running: Promise<void> | undefined;
-    let stopped = false;
+    const loops = new Loops((err) => log.warn({ plugin: ctx.name, err: err.message }, 'sql loop failed'));
 
     async function runAll(): Promise<void> {
       for (const q of options.queries) {
@@ -165,23 +164,13 @@ export const sqlPlugin = definePlugin({
       }
     }
 
-    const loop = () => {
-      if (stopped) return;
-      running = runAll().finally(() => {
-        running = undefined;
-        if (!stopped) timer = setTimeout(loop, options.interval);
-      });
-    };
-
     return {
       async start() {
         ctx.meter.addBatchObservableCallback(callback, [up, duration, ...gauges.values()]);
-        loop();
+        loops.every(options.interval, runAll);
       },
       async stop() {
-        stopped = true;
-        if (timer) clearTimeout(timer);
-        await running;
+        await loops.stop();
         ctx.meter.removeBatchObservableCallback(callback, [up, duration, ...gauges.values()]);
       },
       /** Runs the queries now (tests). */
