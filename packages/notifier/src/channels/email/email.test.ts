@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -67,6 +71,8 @@ const options = (extra: Partial<EmailChannelOptions> = {}): EmailChannelOptions 
   port,
   secure: false,
   requireTLS: false,
+  ignoreTLS: false,
+  tls: { insecureSkipVerify: false },
   user: 'vigil',
   password: 'smtp-pass',
   from: 'Vigil <vigil@alerts.example>',
@@ -151,5 +157,64 @@ describe('email channel', () => {
     expect(m.title).toBe('[FIRING:CRITICAL] cpu_high on web-1');
     expect(m.html).toMatch(/^<!DOCTYPE html>/);
     expect(m.text).toContain('Severity: critical');
+  });
+});
+
+/**
+ * A server that offers STARTTLS with a self-signed certificate, as Debian's Postfix does out of
+ * the box (ssl-cert-snakeoil): the channel checks the certificate unless told how to trust it.
+ */
+describe('email channel over STARTTLS', () => {
+  let tlsServer: SMTPServer;
+  let tlsPort: number;
+  let dir: string;
+  const secured: boolean[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-smtp-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=mail.vigil.test', '-addext', 'subjectAltName=DNS:mail.vigil.test'], { stdio: 'ignore' });
+    tlsServer = new SMTPServer({
+      secure: false,
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+      authOptional: true,
+      logger: false,
+      onData(stream, session, cb) {
+        stream.resume();
+        stream.on('end', () => {
+          secured.push(session.secure);
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', () => r()));
+    tlsPort = (tlsServer.server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => tlsServer.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tlsOptions = (extra: Partial<EmailChannelOptions>) => options({ port: tlsPort, user: undefined, password: undefined, ...extra });
+  const send = (o: EmailChannelOptions) => emailChannel(o, { name: 'ops/email[0]', templates }).send(sampleGroup([cpuHigh]), ctx());
+
+  it('refuses a certificate it cannot check, permanently, saying how to trust it', async () => {
+    const err = await rejection(send(tlsOptions({})));
+    expect(err).toBeInstanceOf(DeliveryError);
+    expect(err.permanent).toBe(true);
+    expect(err.message).toMatch(/tls\.caFile/);
+  });
+
+  it('sends over STARTTLS with the CA in tls.caFile and the certificate\'s name in tls.serverName', async () => {
+    const before = secured.length;
+    await send(tlsOptions({ tls: { caFile: join(dir, 'cert.pem'), serverName: 'mail.vigil.test', insecureSkipVerify: false } }));
+    expect(secured.slice(before)).toEqual([true]);
+  });
+
+  it('sends with tls.insecureSkipVerify (encrypted), and in clear with ignoreTLS', async () => {
+    const before = secured.length;
+    await send(tlsOptions({ tls: { insecureSkipVerify: true } }));
+    await send(tlsOptions({ ignoreTLS: true }));
+    expect(secured.slice(before)).toEqual([true, false]);
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { StaticDecode } from '@sinclair/typebox';
 import nodemailer from 'nodemailer';
 import type { AlertNotification, NotificationChannel, RenderedMessage } from '../../model.js';
@@ -31,16 +32,29 @@ interface SmtpError extends Error {
  */
 export function smtpError(target: string, err: SmtpError): DeliveryError {
   const code = err.responseCode;
-  const permanent = err.code === 'EAUTH' || (code !== undefined && code >= 500 && code < 600);
+  // A certificate that cannot be checked fails the same way every time (nodemailer: ESOCKET or ETLS with the TLS error's text).
+  const certificate = (err.code === 'ESOCKET' || err.code === 'ETLS') && /certificate|self[- ]signed|altnames|CERT_/i.test(err.message ?? '');
+  const permanent = err.code === 'EAUTH' || certificate || (code !== undefined && code >= 500 && code < 600);
   const what = code !== undefined ? `SMTP ${code}${err.command ? ` after ${err.command}` : ''}` : (err.code ?? 'error');
   const hint = permanent
-    ? err.code === 'EAUTH'
+    ? certificate
+      ? "not retried: the server's certificate cannot be checked; give its CA in tls.caFile (or the name it carries in tls.serverName), or set ignoreTLS or tls.insecureSkipVerify for a server you trust"
+      : err.code === 'EAUTH'
       ? 'not retried: check the user and password'
       : 'not retried: check the sender, the recipients and what the server accepts'
     : 'will retry';
   // The server's text can quote addresses; keep the first line, it says which rule refused.
   const reason = (err.message ?? '').split('\n')[0]!.slice(0, 200);
   return new DeliveryError(`${target}: ${what}: ${reason} (${hint})`, { permanent, ...(code !== undefined ? { status: code } : {}), cause: err });
+}
+
+/** nodemailer's TLS options from the channel's `tls`: the CA read once at start, the name to check, or no check at all. */
+export function tlsOptions(tls: EmailChannelOptions['tls']): { ca?: string; servername?: string; rejectUnauthorized: boolean } {
+  return {
+    rejectUnauthorized: !tls.insecureSkipVerify,
+    ...(tls.caFile !== undefined ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
+    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+  };
 }
 
 export function emailChannel(options: EmailChannelOptions, deps: ChannelDeps): NotificationChannel {
@@ -50,6 +64,8 @@ export function emailChannel(options: EmailChannelOptions, deps: ChannelDeps): N
     port: options.port,
     secure: options.secure,
     requireTLS: options.requireTLS,
+    ignoreTLS: options.ignoreTLS,
+    tls: tlsOptions(options.tls),
     ...(options.user !== undefined ? { auth: { user: options.user, pass: options.password ?? '' } } : {}),
     connectionTimeout: options.timeout,
     greetingTimeout: options.timeout,
