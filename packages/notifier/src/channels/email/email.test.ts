@@ -211,6 +211,13 @@ describe('email channel over STARTTLS', () => {
     expect(secured.slice(before)).toEqual([true]);
   });
 
+  it('refuses at start a CA file it cannot read or that holds no certificate, and requireTLS with ignoreTLS, naming the key', () => {
+    const make = (o: EmailChannelOptions) => () => emailChannel(o, { name: 'ops/email[0]', templates, source: 'notifier.receivers[0].email[0]' });
+    expect(make(tlsOptions({ tls: { caFile: join(dir, 'missing.pem'), insecureSkipVerify: false } }))).toThrow(/notifier\.receivers\[0\]\.email\[0\]\.tls\.caFile: cannot read .*missing\.pem \(ENOENT\)/);
+    expect(make(tlsOptions({ tls: { caFile: join(dir, 'key.pem'), insecureSkipVerify: false } }))).toThrow(/tls\.caFile: .* holds no PEM certificate/);
+    expect(make(tlsOptions({ requireTLS: true, ignoreTLS: true }))).toThrow(/email\[0\]\.ignoreTLS: cannot be true with requireTLS/);
+  });
+
   it('sends with tls.insecureSkipVerify (encrypted), and in clear with ignoreTLS', async () => {
     const before = secured.length;
     await send(tlsOptions({ tls: { insecureSkipVerify: true } }));

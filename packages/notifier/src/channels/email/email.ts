@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { StaticDecode } from '@sinclair/typebox';
 import nodemailer from 'nodemailer';
+import { ConfigError } from '@vigil/platform';
 import type { AlertNotification, NotificationChannel, RenderedMessage } from '../../model.js';
 import { DeliveryError, type ChannelDeps } from '../channel.js';
 import type { EmailOptions } from './config.js';
@@ -49,23 +50,33 @@ export function smtpError(target: string, err: SmtpError): DeliveryError {
 }
 
 /** nodemailer's TLS options from the channel's `tls`: the CA read once at start, the name to check, or no check at all. */
-export function tlsOptions(tls: EmailChannelOptions['tls']): { ca?: string; servername?: string; rejectUnauthorized: boolean } {
+export function tlsOptions(tls: EmailChannelOptions['tls'], where = 'email'): { ca?: string; servername?: string; rejectUnauthorized: boolean } {
+  let ca: string | undefined;
+  if (tls.caFile !== undefined) {
+    try {
+      ca = readFileSync(tls.caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`${where}.tls.caFile: cannot read ${tls.caFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([`${where}.tls.caFile: ${tls.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`]);
+  }
   return {
     rejectUnauthorized: !tls.insecureSkipVerify,
-    ...(tls.caFile !== undefined ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
+    ...(ca !== undefined ? { ca } : {}),
     ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
   };
 }
 
 export function emailChannel(options: EmailChannelOptions, deps: ChannelDeps): NotificationChannel {
   const target = `email "${deps.name}" (smtp://${options.host}:${options.port})`;
+  if (options.requireTLS && options.ignoreTLS) throw new ConfigError([`${deps.source ?? `email "${deps.name}"`}.ignoreTLS: cannot be true with requireTLS (one insists on STARTTLS, the other never tries it)`]);
   const transport = nodemailer.createTransport({
     host: options.host,
     port: options.port,
     secure: options.secure,
     requireTLS: options.requireTLS,
     ignoreTLS: options.ignoreTLS,
-    tls: tlsOptions(options.tls),
+    tls: tlsOptions(options.tls, deps.source ?? `email "${deps.name}"`),
     ...(options.user !== undefined ? { auth: { user: options.user, pass: options.password ?? '' } } : {}),
     connectionTimeout: options.timeout,
     greetingTimeout: options.timeout,
