@@ -21,7 +21,7 @@ interface Hook {
   receiver: string;
   groupKey: string;
   status: string;
-  alerts: { status: string; labels: Record<string, string> }[];
+  alerts: { status: string; labels: Record<string, string>; generatorURL: string }[];
 }
 
 let dir: string;
@@ -126,6 +126,8 @@ alerting:
     expect(hook!.receiver).toBe('oncall');
     expect(hook!.status).toBe('firing');
     expect(hook!.alerts[0]!.labels).toMatchObject({ alertname: 'DiskAlmostFull', severity: 'critical', team: 'storage' });
+    // The link back to Prometheus's expression, as Alertmanager passes it on.
+    expect(hook!.alerts[0]!.generatorURL).toMatch(new RegExp(`^http://[^/]+:${promPort}/graph\\?g0\\.expr=vector`));
 
     const shown = JSON.parse(await amtool('alert', 'query', '-o', 'json', 'alertname=DiskAlmostFull')) as { labels: Record<string, string>; receivers: { name: string }[]; status: { state: string } }[];
     expect(shown).toHaveLength(1);

@@ -33,6 +33,8 @@ export interface AlertTransition {
   threshold?: number;
   /** What was measured: the metric and its matchers, or the event selector. */
   expr?: string;
+  /** Where the alert comes from, as Alertmanager's field: the Prometheus expression page of an alert Prometheus sent. */
+  generatorURL?: string;
 }
 
 /** Alertmanager-style fingerprint: a stable hash of the sorted label set. */
@@ -113,5 +115,6 @@ export function decodeAlert(value: Buffer): AlertTransition {
     ...(typeof a.unit === 'string' && a.unit !== '' ? { unit: a.unit.toWellFormed() } : {}),
     ...(typeof a.threshold === 'number' && Number.isFinite(a.threshold) ? { threshold: a.threshold } : {}),
     ...(typeof a.expr === 'string' && a.expr !== '' ? { expr: a.expr.toWellFormed() } : {}),
+    ...(typeof a.generatorURL === 'string' && a.generatorURL !== '' ? { generatorURL: a.generatorURL.toWellFormed() } : {}),
   };
 }

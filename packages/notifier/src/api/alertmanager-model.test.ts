@@ -13,8 +13,8 @@ describe('alerts posted by Prometheus', () => {
 
   it('is firing until its endsAt, resolved once endsAt has passed; the fingerprint is its labels only', () => {
     const labels = { alertname: 'DiskFull', instance: 'db-1:9100', severity: 'critical' };
-    const firing = transitionOfPosted({ labels, startsAt: iso(T - 60_000), endsAt: iso(T + 240_000) }, T);
-    expect(firing.transition).toMatchObject({ status: 'firing', severity: 'critical', rule: 'prometheus', startsAt: iso(T - 60_000), labels });
+    const firing = transitionOfPosted({ labels, startsAt: iso(T - 60_000), endsAt: iso(T + 240_000), generatorURL: 'http://prom:9090/graph?g0.expr=up' }, T);
+    expect(firing.transition).toMatchObject({ status: 'firing', severity: 'critical', rule: 'prometheus', startsAt: iso(T - 60_000), labels, generatorURL: 'http://prom:9090/graph?g0.expr=up' });
     expect(firing.transition.endsAt).toBeUndefined();
     expect(firing.expiresAt).toBe(T + 240_000);
     const resolved = transitionOfPosted({ labels, startsAt: iso(T - 60_000), endsAt: iso(T - 1_000), annotations: { summary: 'x' } }, T);

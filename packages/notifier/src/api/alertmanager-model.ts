@@ -89,6 +89,7 @@ export function transitionOfPosted(a: PostableAlert, now: number, resolveTimeout
     ...(resolved ? { endsAt: new Date(endsAt).toISOString() } : {}),
     rule: PROMETHEUS_RULE,
     window: 0,
+    ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
   };
   return resolved ? { transition } : { transition, expiresAt: endsAt ?? now + resolveTimeoutMs };
 }
@@ -187,7 +188,7 @@ export function gettableAlert(v: AlertView, opts: { expiresAt?: number; resolveT
     startsAt: a.startsAt,
     updatedAt: new Date(v.updatedAt).toISOString(),
     endsAt: new Date(opts.expiresAt ?? v.updatedAt + (opts.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS)).toISOString(),
-    ...(opts.generatorURL ? { generatorURL: opts.generatorURL } : {}),
+    ...((a.generatorURL ?? opts.generatorURL) ? { generatorURL: a.generatorURL ?? opts.generatorURL } : {}),
     status: { state: suppressed ? 'suppressed' : 'active', silencedBy: v.silencedBy, inhibitedBy: v.inhibitedBy, mutedBy: [] },
   };
 }

@@ -64,7 +64,7 @@ export function webhookPayload(n: AlertNotification, maxAlerts = 0): WebhookPayl
     annotations: prometheusLabels(a.annotations),
     startsAt: a.startsAt,
     endsAt: a.endsAt ?? ZERO_TIME,
-    generatorURL: base ? `${base}/api/v1/alerts?rule=${encodeURIComponent(a.rule)}` : '',
+    generatorURL: a.generatorURL ?? (base ? `${base}/api/v1/alerts?rule=${encodeURIComponent(a.rule)}` : ''),
     fingerprint: a.fingerprint,
   }));
   const commonLabels = common(alerts.map((a) => a.labels));
