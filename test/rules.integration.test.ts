@@ -21,7 +21,6 @@ import {
   type Storage,
   type VigilConfig,
 } from '@vigil/platform';
-import { alertRow, insertRows } from '@vigil/ingest';
 import { createRulesRole, type RulesRole } from '@vigil/rules';
 import { eventually, kafkaBrokers, unique } from './harness/index.js';
 
@@ -134,14 +133,14 @@ describe('rules worker over Kafka', () => {
   }
 
   /** Sends the host's current utilization every 250 ms, as a collector would. */
-  async function feed(config: VigilConfig, host: ReturnType<typeof fakeHost>, hostName: string) {
+  async function feed(config: VigilConfig, host: ReturnType<typeof fakeHost>, hostName: string, partition?: number) {
     const bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: 'rules-test-feed', partitions: config.kafka.partitions });
     await bus.ensureTopics([{ name: config.kafka.topics.metrics }, { name: config.kafka.topics.alerts }]);
     const producer = await bus.producer();
     let stopped = false;
     const loop = (async () => {
       while (!stopped) {
-        await producer.send(config.kafka.topics.metrics, [{ key: hostName, value: await host.payload() }]);
+        await producer.send(config.kafka.topics.metrics, [{ key: hostName, value: await host.payload(), ...(partition !== undefined ? { partition } : {}) }]);
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
@@ -152,7 +151,7 @@ describe('rules worker over Kafka', () => {
     };
     cleanup.push(stop);
     // A record that is not OTLP: the worker skips it (ingest owns the dead-letter entry).
-    await producer.send(config.kafka.topics.metrics, [{ key: hostName, value: Buffer.from('not an OTLP request') }]);
+    await producer.send(config.kafka.topics.metrics, [{ key: hostName, value: Buffer.from('not an OTLP request'), ...(partition !== undefined ? { partition } : {}) }]);
     return stop;
   }
 
@@ -219,13 +218,13 @@ describe('rules worker over Kafka', () => {
     await first.stop();
     const [firing] = seen;
     expect(firing!.alert).toMatchObject({ fingerprint: fp, status: 'firing', severity: 'critical' });
-    // What ingest does with the transition: one row in the alert history.
-    await insertRows(storage, 'vigil_alerts', [alertRow(firing!.alert, firing!.timestamp)]);
 
+    // The alert's state is in the group's changelog, in its source's partition: the next owner of
+    // that partition restores it when it is assigned.
     const second = createRulesRole(context(config, true));
     cleanup.push(() => second.stop());
     await second.start();
-    expect(second.engine.firingCount()).toBe(1);
+    await eventually('the firing alert restored from the changelog', () => second.engine.firingCount(), (n) => n === 1, 60_000);
     // Still critical: the second worker evaluates it and stays silent.
     await eventually('data in the new worker\'s window', () => second.engine.groupCount(), (n) => n > 0);
     const evaluated = await second.evaluateNow();
@@ -242,4 +241,52 @@ describe('rules worker over Kafka', () => {
       [fp, 'resolved', 'critical', firing!.alert.startsAt],
     ]);
   }, 120_000);
+
+  it('two workers in one group: each holds only the alerts of its partitions; hand-overs both ways page nothing again and lose no resolve', async () => {
+    const prefix = unique('rules-own');
+    const config = configFor(prefix);
+    const names = [unique('host-a'), unique('host-b')];
+    const hosts = names.map((n) => fakeHost(n));
+    for (const h of hosts) cleanup.push(() => h.shutdown());
+    const { seen, consumer } = await watchAlerts(config.kafka.brokers, config.kafka.topics.alerts);
+    cleanup.push(() => consumer.disconnect());
+    const statuses = () => seen.map((s) => `${s.alert.labels['host.name']} ${s.alert.status}`).sort();
+
+    // One worker owns both partitions; each host is hot, one per partition.
+    const a = createRulesRole(context(config, false));
+    cleanup.push(() => a.stop());
+    await a.start();
+    for (const h of hosts) h.setBusy(0.97);
+    const stops = await Promise.all(hosts.map((h, i) => feed(config, h, names[i]!, i)));
+    await eventually('both firing', () => seen.length, (n) => n >= 2, 60_000);
+    expect(a.engine.firingCount()).toBe(2);
+
+    // A second worker joins: each gets one partition and holds that partition's alert only.
+    const b = createRulesRole(context(config, false));
+    cleanup.push(() => b.stop());
+    await b.start();
+    await eventually('one alert each', () => [a.engine.firingCount(), b.engine.firingCount()], ([x, y]) => x === 1 && y === 1, 60_000);
+    // Restored alerts are held aside until their group's data comes: then they are b's groups.
+    const [held] = await eventually('b evaluates its alert', () => b.engine.firing(), (f) => f.length === 1, 30_000);
+    const ofB = held!.labels['host.name']!;
+    const ofA = names.find((n) => n !== ofB)!;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(statuses()).toEqual([`${names[0]} firing`, `${names[1]} firing`]);
+
+    // The host on b's partition cools: b resolves it, once.
+    hosts[names.indexOf(ofB)]!.setBusy(0.05);
+    await eventually('resolved by b', () => statuses(), (s) => s.includes(`${ofB} resolved`), 60_000);
+
+    // a stops: b takes a's partition over and resolves a's alert when its host cools, paging nothing again.
+    await a.stop();
+    await eventually('b holds a\'s alert', () => b.engine.firingCount(), (n) => n === 1, 60_000);
+    await eventually('b evaluates a\'s alert', () => b.engine.firing().map((f) => f.labels['host.name']), (f) => f.length === 1 && f[0] === ofA, 30_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(statuses()).toEqual([`${names[0]} firing`, `${names[1]} firing`, `${ofB} resolved`].sort());
+    hosts[names.indexOf(ofA)]!.setBusy(0.05);
+    await eventually('resolved by b', () => statuses(), (s) => s.includes(`${ofA} resolved`), 60_000);
+    for (const stop of stops) await stop();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(statuses()).toEqual([`${names[0]} firing`, `${names[0]} resolved`, `${names[1]} firing`, `${names[1]} resolved`].sort());
+  }, 240_000);
 });

@@ -59,6 +59,26 @@ export interface RestoredAlert {
   startsAt: string;
   value: number;
   annotations?: Record<string, string>;
+  /** The partition of its source (alerts belong to the worker that owns it); absent: not known. */
+  partition?: number;
+}
+
+/** Which partition a transition's alert belongs to (its source's), for the worker's state changelog. */
+const TRANSITION_PARTITION = new WeakMap<AlertTransition, number>();
+
+/** The partition of the source a transition's alert belongs to; undefined for transitions the engine did not make. */
+export function transitionPartition(t: AlertTransition): number | undefined {
+  return TRANSITION_PARTITION.get(t);
+}
+
+function tagged(t: AlertTransition, partition: number | undefined): AlertTransition {
+  if (partition !== undefined) TRANSITION_PARTITION.set(t, partition);
+  return t;
+}
+
+/** A transition read back from the changelog, tagged with the partition it was read from. */
+export function withPartition(t: AlertTransition, partition: number): AlertTransition {
+  return tagged(t, partition);
 }
 
 export interface IngestContext {
@@ -679,7 +699,7 @@ export class RuleEngine {
       if (!resolve) continue;
       this.dormant.delete(fp);
       const a = d.alert;
-      out.push({
+      out.push(tagged({
         fingerprint: fp,
         status: 'resolved',
         severity: a.severity,
@@ -690,7 +710,7 @@ export class RuleEngine {
         value: a.value,
         rule: a.rule,
         window: rt?.kind.windowMs ?? 0,
-      });
+      }, a.partition));
     }
   }
 
@@ -740,7 +760,7 @@ export class RuleEngine {
           ? `changed state ${e.flapping} times in ${formatDuration(f.windowMs)}: held firing until it settles`
           : `was flapping (${e.flapping} changes in ${formatDuration(f.windowMs)}); settled`;
     }
-    return alertTransition({ fingerprint: g.fingerprint, labels: g.labels, annotations, emission: e, rule: rule.name, windowMs: rt.kind.windowMs, unit: g.unit, threshold, expr: rt.kind.expr });
+    return tagged(alertTransition({ fingerprint: g.fingerprint, labels: g.labels, annotations, emission: e, rule: rule.name, windowMs: rt.kind.windowMs, unit: g.unit, threshold, expr: rt.kind.expr }), g.source.partition);
   }
 
   private silentTransition(s: Source, e: Emission): AlertTransition {
@@ -748,7 +768,7 @@ export class RuleEngine {
     const held = [...(this.groupsOf.get(s) ?? [])].filter((g) => g.state.phase === 'firing').length;
     const what = s.labels['host.name'] && s.labels['host.name'] !== s.id ? `${s.id} (${s.labels['host.name']})` : s.id;
     const since = new Date(s.advancedAt).toISOString();
-    return alertTransition({
+    const t = alertTransition({
       fingerprint: fingerprint(labels),
       labels,
       annotations: {
@@ -765,12 +785,17 @@ export class RuleEngine {
       unit: 's',
       expr: `source{vigil.source=${JSON.stringify(s.id)}}`,
     });
+    return tagged(t, s.partition);
   }
 
   // ---- scale-out and reload ----
 
-  /** Forgets what belongs to a partition this worker no longer owns (no transitions: its new owner takes over). */
+  /**
+   * Forgets what belongs to a partition this worker no longer owns, restored alerts included (no
+   * transitions: its new owner takes over from the changelog).
+   */
   forgetPartition(partition: number): void {
+    for (const [fp, d] of this.dormant) if (d.alert.partition === partition) this.dormant.delete(fp);
     for (const s of [...this.sources.values()]) {
       if (s.partition !== partition) continue;
       for (const g of [...(this.groupsOf.get(s) ?? [])]) if (g.source === s) this.dropGroup(g);
@@ -809,7 +834,7 @@ export class RuleEngine {
         if (g.state.phase !== 'firing') continue;
         if (rt) {
           this.dormant.set(g.fingerprint, {
-            alert: { fingerprint: g.fingerprint, rule: g.rule.name, severity: g.state.severity, labels: g.labels, startsAt: new Date(g.state.startsAtMs).toISOString(), value: g.state.value },
+            alert: { fingerprint: g.fingerprint, rule: g.rule.name, severity: g.state.severity, labels: g.labels, startsAt: new Date(g.state.startsAtMs).toISOString(), value: g.state.value, partition: g.source.partition },
             source: g.more ? undefined : g.source.id,
             restoredAt: now,
           });

@@ -1,24 +1,34 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import {
-  ConfigError,
+  ChangelogStore,
   SECONDS_BUCKETS,
+  ConfigError,
   backoffDelay,
+  broadcastTopic,
+  changelogTopic,
+  describePartitions,
   encodeAlert,
   loadConfigFile,
   logEntries,
   logger,
   metricPoints,
   sleep,
+  watchConsumer,
   type AlertTransition,
   type Batch,
   type BusProducer,
+  type Follower,
+  type PartitionListener,
   type Role,
   type RoleContext,
   type Subscription,
+  type TopicPartition,
 } from '@vigil/platform';
 import { checkRulesConfig, loadRuleSet, type RuleSet } from './config.js';
-import { RuleEngine, type EngineOptions } from './engine.js';
+import { RuleEngine, transitionPartition, withPartition, type EngineOptions } from './engine.js';
+import { decodeEntry, encodeEntry, takeOver, type AlertEntry } from './ownership.js';
 import { loadFiringAlerts } from './restore.js';
 import type { RulesSettings } from './schema.js';
 import { createSqlRunner, type SqlRunner } from './sql.js';
@@ -80,8 +90,15 @@ export function engineOptions(s: RulesSettings): Partial<EngineOptions> {
 /**
  * The rules worker: consumes `otlp_metrics` and `otlp_logs` as its own consumer group, feeds the
  * engine, and publishes alert transitions on `vigil.alerts` keyed by fingerprint, as soon as a
- * batch completes a window (and every second for stalled and silent sources). Alert state
- * survives restarts through the alert history in ClickHouse; windows refill from the topics.
+ * batch completes a window (and every second for stalled and silent sources); windows refill from
+ * the topics.
+ *
+ * Alert state belongs to the partition of the alert's source, and lives in the group's changelog
+ * (`<groupId>.state`, co-partitioned with `otlp_metrics`): each transition is written there before
+ * it is published. A worker given a partition restores its alerts from there (publishing them
+ * again, which consumers take as a no-op); one that loses a partition forgets it, after making
+ * its writes durable. Reloads asked of one worker (the API, SIGHUP) reach every worker through
+ * `<groupId>.reloads`.
  */
 export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): RulesRole {
   const { config, bus, storage, telemetry } = ctx;
@@ -99,6 +116,7 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   const undecodable = m.createCounter('vigil_rules_records_undecodable', { description: 'Records that could not be decoded (ingest sends them to the dead-letter topic).' });
   const transitionsOut = m.createCounter('vigil_rules_transitions', { description: 'Alert transitions published, by status and severity.' });
   const transitionsDropped = m.createCounter('vigil_rules_transitions_dropped', { description: 'Alert transitions dropped because the bus refused them for too long.' });
+  const takenOver = m.createCounter('vigil_rules_partitions_restored', { description: 'Partitions taken over from the changelog (at start and at rebalances), and the alerts restored with them.' });
   const reloads = m.createCounter('vigil_rules_reloads', { description: 'Rule reloads, by outcome (applied, refused).' });
   const evalSeconds = m.createHistogram('vigil_rules_evaluation_duration_seconds', { unit: 's', description: 'Time to evaluate what a batch or a tick made due.', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } });
   const firingGauge = m.createObservableGauge('vigil_rules_alerts_firing', { description: 'Alerts currently firing.' });
@@ -119,6 +137,16 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   const handled = new Map<string, bigint>();
   /** Engine work and publishing run one at a time, in order. */
   let chain: Promise<unknown> = Promise.resolve();
+  /** Alert state per source partition (`<groupId>.state`). */
+  const store = new ChangelogStore<AlertEntry>({ bus, topic: changelogTopic(settings.groupId), source: topics.metrics, name: 'rules', encode: encodeEntry, decode: decodeEntry });
+  /** Partition numbers this worker owns and has restored. */
+  let owned = new Set<number>();
+  /** Between a revoke and the next assignment: the timer waits (the partitions may be another worker's). */
+  let suspended = false;
+  let unwatch: (() => void) | undefined;
+  const instance = randomUUID();
+  const reloadsTopic = broadcastTopic(settings.groupId, 'reloads');
+  let reloadRequests: Follower | undefined;
 
   const sql = createSqlRunner(ctx, { now, engine: () => engine, emit: (ts) => queue(ts) });
 
@@ -140,8 +168,9 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
     }
   }
 
-  async function publish(): Promise<void> {
-    if (outbox.length === 0) return;
+  /** Sends the outbox; returns what it sent. */
+  async function publish(): Promise<AlertTransition[]> {
+    if (outbox.length === 0) return [];
     const sending = outbox;
     producer ??= bus.producer();
     await (await producer).send(
@@ -153,21 +182,106 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
       transitionsOut.add(1, { status: t.status, severity: t.severity });
       log.info({ rule: t.rule, fingerprint: t.fingerprint, status: t.status, severity: t.severity, startsAt: t.startsAt, labels: t.labels }, `alert ${t.status}`);
     }
+    return sending;
   }
 
-  /** Runs engine work in order, queues what it returns and publishes. */
+  /**
+   * Each transition into its partition's changelog before it is published: a worker that dies in
+   * between leaves it to the next owner, who publishes it again.
+   */
+  async function record(transitions: AlertTransition[], published = false): Promise<void> {
+    const byPartition = new Map<number, [string, AlertEntry | undefined][]>();
+    for (const t of transitions) {
+      const p = transitionPartition(t);
+      if (p === undefined) continue; // sql rules: one worker, restored from the history
+      // Once published, a resolved alert leaves the changelog.
+      const entry: [string, AlertEntry | undefined] = [t.fingerprint, published && t.status === 'resolved' ? undefined : { transition: t, published }];
+      const list = byPartition.get(p);
+      if (list) list.push(entry);
+      else byPartition.set(p, [entry]);
+    }
+    await Promise.all([...byPartition].map(([p, entries]) => store.put(p, entries)));
+  }
+
+  /** Runs engine work in order, records and queues what it returns and publishes. */
   function run(work: () => AlertTransition[]): Promise<AlertTransition[]> {
     const next = chain.then(async () => {
       const started = performance.now();
       const transitions = work();
       evalSeconds.record((performance.now() - started) / 1000);
       queue(transitions);
-      await publish();
+      await record(transitions);
+      // What was sent is marked (earlier transitions the bus had refused included), behind: a
+      // worker that dies before the mark publishes the transition again when it takes over.
+      const sent = await publish();
+      record(sent, true).catch(() => undefined);
       return transitions;
     });
     chain = next.catch(() => undefined);
     return next;
   }
+
+  /**
+   * Partition ownership (the bus's listener). Revoked: what was evaluated is recorded and
+   * published, the changelog written, the timer paused. Assigned: partitions gone are forgotten,
+   * new ones restored from the changelog (their transitions published again), the timer resumes.
+   */
+  const ownership: PartitionListener = {
+    revoked: async () => {
+      suspended = true;
+      await chain;
+      await store.flush();
+    },
+    assigned: async (tps: TopicPartition[]) => {
+      if (!suspended && owned.size > 0) {
+        // Assigned without a revoke: this worker was thrown out of the group (no heartbeat in time),
+        // so what it held may have had another owner meanwhile. Everything is taken over afresh.
+        const stale = [...owned];
+        await run(() => {
+          for (const p of stale) engine.forgetPartition(p);
+          return [];
+        });
+        owned = new Set();
+      }
+      suspended = true;
+      const next = new Set(tps.map((tp) => tp.partition));
+      const fresh = [...next].filter((p) => !owned.has(p));
+      const gone = [...owned].filter((p) => !next.has(p));
+      const restored = await Promise.all(
+        fresh.map(async (p) => {
+          const entries = await store.restore(p);
+          return { p, ...takeOver(entries, p) };
+        }),
+      );
+      // Upgrading an all-in-one (its one worker owns every partition) whose alert state was only in the history: taken from there once.
+      const seed = owned.size === 0 && store.size() === 0 && bus.kind !== 'kafka' && storage ? await restoreFromHistory() : [];
+      await run(() => {
+        for (const p of gone) engine.forgetPartition(p);
+        for (const r of restored) engine.restore(r.restore, now());
+        if (seed.length > 0) engine.restore(seed, now());
+        return [];
+      });
+      owned = next;
+      suspended = false;
+      for (const r of restored) {
+        takenOver.add(1, { what: 'partitions' });
+        if (r.restore.length > 0) takenOver.add(r.restore.length, { what: 'alerts' });
+      }
+      const republish = restored.flatMap((r) => r.republish.map((t) => ({ t, p: r.p })));
+      if (republish.length > 0) {
+        // Tagged with their partition, so `run` marks them published (and drops resolved ones) in the changelog.
+        await run(() => republish.map(({ t, p }) => withPartition(t, p))).catch(warnPublish);
+      }
+      for (const r of restored) {
+        const gone = r.forget.filter((fp) => !republish.some((x) => x.t.fingerprint === fp));
+        if (gone.length > 0) store.put(r.p, gone.map((fp): [string, undefined] => [fp, undefined])).catch(() => undefined);
+      }
+      log.info(
+        { group: settings.groupId, partitions: describePartitions(tps), restored: Object.fromEntries(restored.map((r) => [r.p, r.restore.length])), forgotten: gone, seededFromHistory: seed.length || undefined },
+        'rules partitions assigned',
+      );
+    },
+  };
 
   const warnPublish = (err: Error) => log.warn({ topic: topics.alerts, queued: outbox.length, err: err.message }, 'could not publish alert transitions; retrying at the next evaluation');
 
@@ -206,6 +320,8 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   function schedule(): void {
     if (!running) return;
     timer = setTimeout(() => {
+      // While partitions change hands, another worker may own what this one would tick.
+      if (suspended) return schedule();
       run(() => engine.tick(now()))
         .catch(warnPublish)
         .finally(schedule);
@@ -213,7 +329,19 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
     timer.unref?.();
   }
 
+  /** Reloads here and asks every other worker of the group to (they read their own files). */
   async function reload(why = 'api'): Promise<ReloadResult> {
+    const result = await applyReload(why);
+    try {
+      producer ??= bus.producer();
+      await (await producer).send(reloadsTopic, [{ key: settings.groupId, value: Buffer.from(JSON.stringify({ origin: instance, why, at: result.at })) }]);
+    } catch (err) {
+      log.warn({ topic: reloadsTopic, err: (err as Error).message }, 'could not ask the other rules workers to reload; reload them one by one (SIGHUP)');
+    }
+    return result;
+  }
+
+  async function applyReload(why: string): Promise<ReloadResult> {
     const at = new Date(now()).toISOString();
     let next: RuleSet;
     try {
@@ -250,7 +378,7 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
         const w = watch(p, () => {
           if (watchTimer) clearTimeout(watchTimer);
           // Editors write in several steps: wait for the change to settle.
-          watchTimer = setTimeout(() => void reload('file change').catch((err: Error) => log.error({ err: err.message }, 'rules reload failed')), 300);
+          watchTimer = setTimeout(() => void applyReload('file change').catch((err: Error) => log.error({ err: err.message }, 'rules reload failed')), 300);
           watchTimer.unref?.();
         });
         w.on('error', () => undefined);
@@ -262,19 +390,33 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   }
 
   /** Retries until ClickHouse answers or the role stops: evaluating without the history would page twice or lose resolves. */
-  async function restore(): Promise<void> {
-    if (!storage) return;
+  async function restoreFromHistory(): Promise<ReturnType<typeof loadFiringAlerts> extends Promise<infer T> ? T : never> {
+    if (!storage) return [];
     for (let attempt = 0; !stopping.signal.aborted; attempt++) {
       try {
         const alerts = await loadFiringAlerts(storage);
-        engine.restore(alerts, now());
-        log.info({ firing: alerts.length }, 'restored firing alerts from the alert history');
-        return;
+        log.info({ firing: alerts.length }, 'no alert state in the changelog yet: restored firing alerts from the alert history');
+        return alerts;
       } catch (err) {
         const delay = backoffDelay(attempt, 500, 15_000);
         log.warn({ err: (err as Error).message, retryInMs: delay }, `cannot read firing alerts from ${storage.table('vigil_alerts')}; evaluation waits for it (check ClickHouse)`);
         await sleep(delay, stopping.signal);
       }
+    }
+    return [];
+  }
+
+  /** A reload asked of another worker (`<groupId>.reloads`): this one reads its own files again. */
+  async function onReloadRequest(batch: Batch): Promise<void> {
+    for (const r of batch.records) {
+      let request: { origin?: string; why?: string };
+      try {
+        request = JSON.parse(r.value.toString('utf8')) as { origin?: string; why?: string };
+      } catch {
+        continue;
+      }
+      if (request.origin === instance) continue;
+      await applyReload(`${request.why ?? 'reload'} (asked of another worker)`).catch((err: Error) => log.error({ err: err.message }, 'rules reload failed'));
     }
   }
 
@@ -289,11 +431,13 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
     reload,
     lastReload: () => last,
     async start() {
-      await bus.ensureTopics([{ name: topics.metrics }, { name: topics.logs }, { name: topics.alerts }]);
+      await bus.ensureTopics([{ name: topics.metrics }, { name: topics.logs }, { name: topics.alerts }, { name: reloadsTopic, partitions: 1 }]);
       m.addBatchObservableCallback(observe, [firingGauge, groupsGauge, sourcesGauge, outboxGauge]);
-      await restore();
+      await store.open();
+      reloadRequests = await bus.follow({ topic: reloadsTopic, fromBeginning: false, handler: onReloadRequest });
       if (stopping.signal.aborted) return;
-      subscription = await bus.subscribe({ groupId: settings.groupId, topics: [topics.metrics, topics.logs], handler: handle });
+      subscription = await bus.subscribe({ groupId: settings.groupId, topics: [topics.metrics, topics.logs], handler: handle, partitions: ownership });
+      unwatch = watchConsumer({ name: 'rules', group: settings.groupId, subscription, health: ctx.health, meter: m });
       running = true;
       schedule();
       rewatch();
@@ -310,9 +454,13 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
       if (watchTimer) clearTimeout(watchTimer);
       for (const w of watchers.splice(0)) w.close();
       await sql.stop();
+      await reloadRequests?.stop();
+      unwatch?.();
+      // Its `revoked` writes what this worker holds to the changelog for the next owner.
       await subscription?.stop();
       subscription = undefined;
       await chain;
+      await store.close();
       m.removeBatchObservableCallback(observe, [firingGauge, groupsGauge, sourcesGauge, outboxGauge]);
       if (outbox.length > 0) log.warn({ queued: outbox.length, topic: topics.alerts }, 'stopping with alert transitions not yet published');
     },
