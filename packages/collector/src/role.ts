@@ -4,7 +4,7 @@ import { SeverityNumber, type Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, VIGIL_VERSION, accessPolicy, checkSection, logger, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
+import { ConfigError, VIGIL_VERSION, accessPolicy, checkSection, logger, transcodeRequest, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
 import { BusMetricExporter } from './exporters.js';
 import { HOST_DEFAULTS, hostPlugin, registerHostMetrics } from './plugins/host/index.js';
 import { hostIdentity, type HostIdentity } from './identity.js';
@@ -103,7 +103,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
       const key = identity['host.id'];
       const to = shipper;
       return {
-        otlp: (signal, payload, k, count = 1) => to.ship(signal === 'metrics' ? metricsTopic : logsTopic, k ?? key, payload, count, source),
+        otlp: (signal, payload, k, count = 1) => to.ship(signal === 'metrics' ? metricsTopic : logsTopic, k ?? key, transcodeRequest(signal, payload, encoding), count, source),
         logs: (records) => shipLogs(source, records),
         pressure,
       };
@@ -162,7 +162,7 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
             shipLogs(p.name, [{ eventName: name, body, attributes, severityNumber, severityText: SeverityNumber[severityNumber] }]),
           otlp: async (signal, payload, key, count = 1) => {
             if (!shipper || !identity) throw new Error('the collector is not started');
-            await shipper.ship(signal === 'metrics' ? metricsTopic : logsTopic, key ?? identity['host.id'], payload, count, p.name);
+            await shipper.ship(signal === 'metrics' ? metricsTopic : logsTopic, key ?? identity['host.id'], transcodeRequest(signal, payload, encoding), count, p.name);
           },
           pressure,
           stateDir: async () => {

@@ -76,6 +76,38 @@ export function encodeRawRequest(decoded: DecodedRequest): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Rewrites every traceId and spanId (log records, exemplars) from one spelling to the other. */
+function convertIds(node: unknown, from: 'hex' | 'base64'): void {
+  if (Array.isArray(node)) {
+    for (const n of node) convertIds(n, from);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const obj = node as RawRequest;
+  for (const [k, v] of Object.entries(obj)) {
+    if ((k === 'traceId' || k === 'spanId') && typeof v === 'string') obj[k] = Buffer.from(v, from).toString(from === 'hex' ? 'base64' : 'hex');
+    else if (typeof v === 'object') convertIds(v, from);
+  }
+}
+
+/**
+ * `payload` (an export request in either encoding) in the encoding `to`: unchanged when it is
+ * already in it. Whoever reads a Vigil topic outside Vigil (the OpenTelemetry Collector's Kafka
+ * receiver, Vector, a Kafka Connect sink) decodes every message of a topic with one configured
+ * encoding, so what Vigil produces must all be in `kafka.encoding`, whatever a client sent.
+ * Trace and span ids are hex in OTLP/JSON and bytes in protobuf.
+ */
+export function transcodeRequest(signal: 'metrics' | 'logs', payload: Buffer, to: OtlpEncoding): Buffer {
+  if (detectEncoding(payload) === to) return payload;
+  const decoded = signal === 'metrics' ? decodeMetricsRequest(payload) : decodeLogsRequest(payload);
+  if (to === 'otlp_json') {
+    convertIds(decoded.body, 'base64');
+    return Buffer.from(JSON.stringify(decoded.body));
+  }
+  convertIds(decoded.body, 'hex');
+  return encodeRawRequest({ ...decoded, encoding: 'otlp_proto' });
+}
+
 /**
  * Encodes an ExportMetricsServiceRequest given as a plain object (lowerCamelCase fields as in
  * OTLP/JSON; int64 as decimal strings) to `otlp_proto` bytes: for requests built outside the

@@ -59,8 +59,8 @@ export function sourceKey(attributes: Record<string, string> | undefined): strin
  * OTLP/HTTP (`POST /v1/logs`, `POST /v1/metrics`; protobuf or JSON; gzip or deflate) and the
  * JSON events intake (`POST /v1/events`), registered on `app` in their own scope, each route of
  * scope `ingest` (checked by the server's access hook, so `app` must have one). OTLP payloads
- * are checked by decoding them and forwarded unchanged (the topics carry either encoding),
- * keyed by the first resource's identity. Must be called before `app` listens.
+ * are checked by decoding them and handed on as received, keyed by the first resource's
+ * identity; the collector role puts them in `kafka.encoding` before they reach a topic. Must be called before `app` listens.
  */
 export function registerIntake(app: FastifyInstance, opts: IntakeOptions): void {
   requireAccessControl(app, 'the OTLP and events intake');
