@@ -396,3 +396,70 @@ describe('Vigil collector → Kafka → OpenTelemetry Collector', () => {
     }
   }, 90_000);
 });
+
+describe('OpenTelemetry Collector otlphttp exporter → Vigil all-in-one', () => {
+  it('stores what the exporter posts to /v1/logs and /v1/metrics (protobuf, gzip: its defaults)', async () => {
+    const [vigilPort, otlpPort] = [await freePort(), await freePort()];
+    writeFileSync(join(dir, 'aio.yaml'), 'collector: { host: { enabled: false } }\n');
+    let out = '';
+    const vigil = spawn(process.execPath, ['packages/cli/bin/vigil.mjs', 'all-in-one', '--config', join(dir, 'aio.yaml')], {
+      env: { ...process.env, VIGIL_PORT: String(vigilPort), VIGIL_DATA_DIR: join(dir, 'aio-data'), LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    vigil.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    vigil.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const aio = { child: vigil, output: () => out };
+    children.push(aio);
+    // Read through the query API's own routes, not POST /api/v1/sql: on the embedded engine chdb's
+    // connection sends that route's clickhouse_settings as SET statements, so readonly=1 stays on the
+    // shared session and ingest can write no more ("Cannot execute query in readonly mode"; open bug).
+    const api = async <T>(path: string): Promise<T> => {
+      const res = await fetch(`http://127.0.0.1:${vigilPort}${path}`);
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    try {
+      await eventually('all-in-one ready', async () => (await fetch(`http://127.0.0.1:${vigilPort}/health`)).status, (s) => s === 200, 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\nvigil said: ${out.slice(-2000)}`);
+      });
+      const col = startOtelcol(
+        'http',
+        `receivers:\n  otlp: { protocols: { http: { endpoint: 127.0.0.1:${otlpPort} } } }\nprocessors:\n  batch: { timeout: 200ms }\nexporters:\n  otlp_http:\n    endpoint: http://127.0.0.1:${vigilPort}\nservice:\n${TELEMETRY}  pipelines:\n    logs: { receivers: [otlp], processors: [batch], exporters: [otlp_http] }\n    metrics: { receivers: [otlp], processors: [batch], exporters: [otlp_http] }\n`,
+      );
+      const service = 'interop-otlphttp';
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const { logs, metrics } = requests(service, `${service}-host`, now);
+      await eventually('otelcol accepts OTLP', () => post(`http://127.0.0.1:${otlpPort}/v1/logs`, logs).then(() => true), Boolean, 30_000);
+      await post(`http://127.0.0.1:${otlpPort}/v1/metrics`, metrics);
+
+      type Events = { events: { body: string; severity: string; severityNumber: number; eventName: string; host: string; resource: Record<string, string>; attributes: Record<string, string> }[] };
+      const events = await eventually(
+        'logs stored by the all-in-one',
+        () => api<Events>(`/api/v1/events?service=${service}&since=1h`).then((r) => r.events),
+        (r) => r.length >= 2,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\notelcol said: ${col.output().slice(-3000)}\nvigil said: ${out.slice(-2000)}`);
+      });
+      expect(events.map((e) => [e.body, e.severity, e.severityNumber, e.eventName, e.host]).reverse()).toEqual([
+        [`${service} started`, 'INFO', 9, 'app.startup', `${service}-host`],
+        [`${service} failed: disk full`, 'ERROR', 17, 'probe.failed', `${service}-host`],
+      ]);
+      expect(events[0]!.resource).toMatchObject({ 'host.id': `${service}-host-id`, 'deployment.environment': 'interop' });
+      type Series = { series: { host: string; attributes: Record<string, string>; points: [number, number | null][] }[] };
+      for (const [name, value, attr] of [
+        ['interop.temperature', 21.5, { room: 'lab' }],
+        ['interop.requests', 42, { route: '/a' }],
+      ] as const) {
+        const series = await eventually(
+          `${name} stored by the all-in-one`,
+          () => api<Series>(`/api/v1/metrics/series?name=${name}&host=${service}-host&agg=max`).then((r) => r.series),
+          (s) => s.length > 0 && s[0]!.points.some((p) => p[1] !== null),
+        );
+        expect(series.map((s) => [s.host, s.attributes, s.points.map((p) => p[1]).filter((v) => v !== null)])).toEqual([[`${service}-host`, attr, [value]]]);
+      }
+      await stop(col);
+    } finally {
+      await stop(aio);
+    }
+  }, 90_000);
+});
