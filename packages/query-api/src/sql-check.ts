@@ -45,6 +45,8 @@ export function checkSqlText(sql: string): string {
   if (first !== 'SELECT' && first !== 'WITH') {
     throw new ParameterError('query', `starts with ${first ? JSON.stringify(first) : 'no keyword'}: only SELECT (or WITH ... SELECT) is allowed; this endpoint is read-only`);
   }
+  // The limits (readonly, time, rows, bytes, memory) are the query's outer SETTINGS; an inner clause could lift them.
+  if (/\bSETTINGS\b/i.test(bare)) throw new ParameterError('query', 'has a SETTINGS clause: the engine settings of this endpoint are fixed (read-only, time, row and byte limits); remove it');
   if (/\bINTO\s+OUTFILE\b/i.test(bare)) throw new ParameterError('query', 'writes a file (INTO OUTFILE): only reading is allowed');
   return sql.trim().replace(/;\s*$/, '');
 }

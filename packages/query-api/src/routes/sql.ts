@@ -70,10 +70,18 @@ export const sqlRoutes: FastifyPluginAsync<RouteOptions & { sqlLimits?: Partial<
     readonly: '1',
   } as const;
 
+  // The limits go in the query's own SETTINGS clause around the analyst's SELECT, never as
+  // clickhouse_settings: the embedded engine applies those as SET on its one session, which
+  // left every later query of the process read-only (ingest's inserts failed from then on).
+  const clause = Object.entries(settings)
+    .map(([k, v]) => `${k} = ${typeof v === 'number' ? v : /^\d+$/.test(v) ? v : `'${v}'`}`)
+    .join(', ');
+  const limited = (query: string) => `SELECT * FROM (\n${query.trim().replace(/;\s*$/, '')}\n) SETTINGS ${clause}`;
+
   async function run(query: string, format: 'JSON' | 'CSVWithNames' | 'TabSeparatedRaw'): Promise<string> {
     let text: string;
     try {
-      const rs = await storage.client.query({ query, format, clickhouse_settings: settings as ClickHouseSettings });
+      const rs = await storage.client.query({ query, format });
       text = await rs.text();
     } catch (err) {
       throw new QueryRefusedError(explainEngineError((err as Error).message, limits));
@@ -101,11 +109,11 @@ export const sqlRoutes: FastifyPluginAsync<RouteOptions & { sqlLimits?: Partial<
       checkTables(tablesOfQueryTree(await run(`EXPLAIN QUERY TREE ${query}`, 'TabSeparatedRaw')), storage.database);
       const started = performance.now();
       if (req.body.format === 'csv') {
-        const csv = await run(query, 'CSVWithNames');
+        const csv = await run(limited(query), 'CSVWithNames');
         log.info({ format: 'csv', bytes: csv.length, ms: Math.round(performance.now() - started) }, 'sql query answered');
         return reply.type('text/csv; charset=utf-8').send(csv);
       }
-      const text = await run(query, 'JSON');
+      const text = await run(limited(query), 'JSON');
       let parsed: { meta: { name: string; type: string }[]; data: Record<string, unknown>[]; rows: number };
       try {
         parsed = JSON.parse(text) as typeof parsed;
