@@ -8,7 +8,7 @@ import { kafkaBrokers } from './harness/index.js';
  * must exit 0 and print its figures.
  */
 
-function bench(script: string, args: string[], env: Record<string, string>, timeoutMs = 150_000): Promise<{ code: number | null; output: string }> {
+function bench(script: string, args: string[], env: Record<string, string>, timeoutMs = 300_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
@@ -41,5 +41,5 @@ describe('benchmarks, smoke run at a tiny size', () => {
     const { code, output } = await bench(script, args, env);
     if (code !== 0) throw new Error(`${script} exited with ${code}:\n${output.slice(-3000)}`);
     expect(output).toMatch(prints);
-  }, 180_000);
+  }, 330_000);
 });
