@@ -132,6 +132,12 @@ describe('collector across a Kafka outage', () => {
         90_000,
         500,
       );
+    } catch (err) {
+      // Which side stopped: the collector's spool (records still waiting) or the reader.
+      const metrics = await (await fetch(`${main}/metrics`)).text().catch(() => '');
+      const shipper = metrics.split('\n').filter((l) => /^vigil_collector_(spool_records|spool_bytes|records_sent_total|records_failed_total|kafka_errors_total)/.test(l));
+      const perApp = [...seen].map(([app, l]) => `${app}: ${new Set(l).size}/${accepted[Number(app.slice(4))]}`);
+      throw new Error(`${(err as Error).message}; accepted ${total}; read ${perApp.join(', ')}; collector: ${shipper.join('; ')}`);
     } finally {
       await sub.stop();
     }

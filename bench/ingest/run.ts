@@ -24,7 +24,9 @@ import {
   openStorage,
   parseConfig,
   queryRows,
+  schemaLayout,
   setLogLevel,
+  type Storage,
 } from '@vigil/platform';
 import { createIngestRole, insertRows, metricRow } from '@vigil/ingest';
 import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
@@ -96,7 +98,9 @@ async function main(): Promise<void> {
 
   // Sink limit: the same rows, inserted straight, in batches the size ingest sees (per fetch ≈ 4 MiB / partition).
   const storage = openStorage({ database: 'bench_vigil', dataDir: dir });
-  const sink = { ...storage, database: 'bench_sink', table: (t: string) => `bench_sink.${t}` };
+  // Same engine, a database of its own: the layout is what migrate and table() read.
+  const sinkLayout = schemaLayout('bench_sink');
+  const sink: Storage = { ...storage, database: 'bench_sink', layout: sinkLayout, table: (t: string) => sinkLayout.table(t) };
   await migrate(storage, 86_400_000);
   await migrate(sink, 86_400_000);
   const rowsPerMessage = messages.map((m) => metricPoints(m.value).map(metricRow));

@@ -111,7 +111,8 @@ export function decodeAlert(value: Buffer): AlertTransition {
     ...(a.endsAt ? { endsAt: a.endsAt } : {}),
     ...(value_ !== undefined ? { value: Number.isFinite(value_) ? value_ : 0 } : {}),
     rule: a.rule!.toWellFormed(),
-    window: typeof a.window === 'number' && Number.isFinite(a.window) && a.window >= 0 ? a.window : 0,
+    // Whole milliseconds a UInt64 column takes as written (1e21 would be sent as `1e+21`).
+    window: typeof a.window === 'number' && a.window >= 0 && a.window <= Number.MAX_SAFE_INTEGER ? Math.round(a.window) : 0,
     ...(typeof a.unit === 'string' && a.unit !== '' ? { unit: a.unit.toWellFormed() } : {}),
     ...(typeof a.threshold === 'number' && Number.isFinite(a.threshold) ? { threshold: a.threshold } : {}),
     ...(typeof a.expr === 'string' && a.expr !== '' ? { expr: a.expr.toWellFormed() } : {}),

@@ -14,4 +14,12 @@ describe('alert transitions carry what was measured', () => {
     expect(decodeAlert(encodeAlert(base))).toEqual(base);
     expect(decodeAlert(Buffer.from(JSON.stringify({ ...base, unit: 5, threshold: 'x', expr: '' })))).toEqual(base);
   });
+  it('a window is whole milliseconds a UInt64 column takes, or 0', () => {
+    const window = (w: unknown) => decodeAlert(Buffer.from(JSON.stringify({ ...base, window: w }))).window;
+    expect(window(1e21)).toBe(0);
+    expect(window(-1)).toBe(0);
+    expect(window('60000')).toBe(0);
+    expect(window(1500.4)).toBe(1500);
+    expect(window(Number.MAX_SAFE_INTEGER)).toBe(Number.MAX_SAFE_INTEGER);
+  });
 });
