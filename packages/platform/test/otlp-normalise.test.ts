@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMetricsRequest, encodeExportResponse, readLogs, readMetrics, type MetricPoint } from '@vigil/platform';
+import { decodeLogsRequest as decodeLogs, decodeMetricsRequest, encodeExportResponse, readLogs, readMetrics, type MetricPoint } from '@vigil/platform';
 import protobuf from 'protobufjs';
 
 /** What the issue saw stop a partition, one by one: each is normalised or rejected by its path, never passed on. */
@@ -144,6 +144,17 @@ describe('OTLP decoding rejects what cannot be stored, by its path, and keeps th
     expect(again.rejected).toHaveLength(0);
     expect(again.records.map((p) => (p as { value: number }).value)).toEqual([1, 3]);
     expect(read(bytes).accepted().length).toBeLessThan(bytes.length);
+  });
+
+  it('bytes attributes are base64 in OTLP/JSON as in protobuf (only trace and span ids are hex in JSON)', () => {
+    const rec = { timeUnixNano: NOW_NS, attributes: [{ key: 'raw', value: { bytesValue: 'aGVsbG8=' } }] };
+    const json = readLogs(logs(rec), { arrivalMs: NOW_MS }).records[0]!;
+    expect(json.attributes.raw).toBe('aGVsbG8=');
+    const Req = decodeLogs(logs(rec)).type;
+    const body = { resourceLogs: [{ resource: {}, scopeLogs: [{ logRecords: [{ ...rec, attributes: [{ key: 'raw', value: { bytesValue: Buffer.from('hello') } }] }] }] }] };
+    const proto = readLogs(Buffer.from(Req.encode(Req.fromObject(body)).finish()), { arrivalMs: NOW_MS }).records[0]!;
+    expect(proto.attributes.raw).toBe('aGVsbG8=');
+    expect(readLogs(logs({ ...rec, attributes: [{ key: 'raw', value: { bytesValue: 'not base64!' } }] })).rejected[0]!.path).toMatch(/attributes\[0\]\.value\.bytesValue$/);
   });
 
   it('answers with OTLP partial success in the request encoding', () => {

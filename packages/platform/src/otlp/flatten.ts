@@ -260,7 +260,12 @@ function anyValueToJs(v: AnyValue, ids: DecodedRequest['ids'], field: string, de
   if (v.doubleValue !== undefined) return double(v.doubleValue, `${field}.doubleValue`);
   if (v.arrayValue !== undefined) return list(v.arrayValue?.values, `${field}.arrayValue.values`).map((x, i) => anyValueToJs(x, ids, `${field}.arrayValue.values[${i}]`, depth + 1));
   if (v.kvlistValue !== undefined) return attributes(v.kvlistValue?.values, ids, `${field}.kvlistValue.values`, depth + 1);
-  if (v.bytesValue !== undefined) return ids === 'hex' ? Buffer.from(String(v.bytesValue), 'hex').toString('base64') : String(v.bytesValue);
+  // Base64 in both encodings: OTLP/JSON writes only trace and span ids as hex, bytesValue keeps proto3's base64.
+  if (v.bytesValue !== undefined) {
+    const b64 = String(v.bytesValue);
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw new FieldError(`${field}.bytesValue`, `${show(v.bytesValue)} is not base64`);
+    return b64;
+  }
   return null;
 }
 
