@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real servers the integration tests talk to, from Debian's packages: PostgreSQL, Redis,
+# The real servers the integration tests talk to, from Debian's packages: PostgreSQL, MariaDB, Redis,
 # node_exporter (scrape target), rsyslog with omkafka and kcat (collector benchmark baselines),
 # Alertmanager (notifier benchmark baseline), Chromium (the console's browser tests),
 # promtool from prometheus (checks deploy/prometheus). Installs what is missing when it can (root with
@@ -9,6 +9,7 @@ set -uo pipefail
 # binary (any of the listed paths) -> Debian package
 declare -A NEED=(
   ["/usr/lib/postgresql/15/bin/postgres"]=postgresql
+  ["/usr/sbin/mariadbd"]=mariadb-server
   ["/usr/bin/redis-server"]=redis-server
   ["/usr/bin/prometheus-node-exporter"]=prometheus-node-exporter
   ["/usr/sbin/rsyslogd"]=rsyslog

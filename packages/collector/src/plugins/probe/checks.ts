@@ -5,9 +5,29 @@ import type { TLSSocket } from 'node:tls';
 import { httpVerdict, tlsDaysLeft, type Outcome } from './state.js';
 
 // The database clients are loaded at the first check that needs them: a collector without
-// postgres or redis probes does not carry them (redis alone is ~600 modules, ~10 MiB of memory).
+// database probes does not carry them (redis alone is ~600 modules, ~10 MiB of memory).
 const loadPg = () => import('pg').then((m) => m.default);
 const loadRedis = () => import('redis');
+const loadMysql = () => import('mysql2/promise').then((m) => m.default);
+
+/**
+ * Connection options of a mysql:// or mariadb:// URL (user, password, host, port, database);
+ * `password` replaces the URL's own when given.
+ */
+export function mysqlOptions(url: string, timeoutMs: number, password = ''): import('mysql2/promise').ConnectionOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: password || decodeURIComponent(u.password),
+    ...(u.pathname.length > 1 ? { database: decodeURIComponent(u.pathname.slice(1)) } : {}),
+    connectTimeout: timeoutMs,
+    // Numbers as numbers (a count() is a BIGINT), dates as Date; one statement per query.
+    supportBigNumbers: true,
+    multipleStatements: false,
+  };
+}
 
 /**
  * The checks, one per kind: each connects to the real thing, times it, and returns an Outcome.
@@ -139,6 +159,32 @@ export async function postgresCheck(url: string, timeoutMs: number): Promise<Out
     return { latencyMs: elapsed(began), error: describeError(err) };
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/** Connects and runs `SELECT 1` on MySQL or MariaDB. */
+export async function mysqlCheck(url: string, timeoutMs: number): Promise<Outcome> {
+  const mysql = await loadMysql();
+  const began = performance.now();
+  // `over`: the check has answered; a connection that completes after that is closed at once.
+  const held: { conn?: import('mysql2/promise').Connection; over?: boolean } = {};
+  try {
+    await deadline(
+      (async () => {
+        const conn = (held.conn = await mysql.createConnection(mysqlOptions(url, timeoutMs)));
+        if (held.over) return void conn.destroy();
+        const [rows] = await conn.query({ sql: 'SELECT 1 AS ok', timeout: timeoutMs });
+        if ((rows as { ok: number }[])[0]?.ok !== 1) throw new Error('SELECT 1 did not return 1');
+      })(),
+      timeoutMs,
+      () => held.conn?.destroy(),
+    );
+    return { latencyMs: elapsed(began) };
+  } catch (err) {
+    return { latencyMs: elapsed(began), error: describeError(err) };
+  } finally {
+    held.over = true;
+    held.conn?.destroy();
   }
 }
 

@@ -3,12 +3,12 @@ import { ValueType, type Attributes, type BatchObservableResult } from '@opentel
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
-import { httpCheck, postgresCheck, redisCheck, tcpCheck } from './checks.js';
+import { httpCheck, mysqlCheck, postgresCheck, redisCheck, tcpCheck } from './checks.js';
 import { STATE_SEVERITY, STATE_VALUE, probeKind, probeState, safeTarget, stateChanged, stateReason, type Outcome, type ProbeKind, type ProbeState } from './state.js';
 import { Loops } from '../loops.js';
 
 export * from './state.js';
-export { httpCheck, tcpCheck, postgresCheck, redisCheck, type HttpCheck } from './checks.js';
+export { httpCheck, tcpCheck, postgresCheck, mysqlCheck, redisCheck, type HttpCheck } from './checks.js';
 
 const log = logger('collector.probe');
 
@@ -16,8 +16,8 @@ const ProbeTarget = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Name of the probe, unique in this plugin (letters, digits, _ . -).' }),
     url: Type.String({
-      pattern: '^(https?|tcp|postgres(ql)?|rediss?)://',
-      description: 'What to check, by scheme: http(s)://host/path, tcp://host:port, postgres://user@host:port/db (connect + SELECT 1), redis://host:port (PING). Put passwords in ${ENV} variables.',
+      pattern: '^(https?|tcp|postgres(ql)?|mysql|mariadb|rediss?)://',
+      description: 'What to check, by scheme: http(s)://host/path, tcp://host:port, postgres://user@host:port/db and mysql://user@host:port/db (connect + SELECT 1), redis://host:port (PING). Put passwords in ${ENV} variables.',
     }),
     interval: Duration({ default: '30s', description: 'Time between two checks.' }),
     timeout: Duration({ default: '5s', description: 'A check with no answer by then is unhealthy.' }),
@@ -39,7 +39,7 @@ const ProbeTarget = Type.Object(
 );
 
 export const ProbeOptions = Type.Object(
-  { targets: Type.Array(ProbeTarget, { minItems: 1, description: 'Endpoints to check: HTTP(S), TCP, PostgreSQL, Redis.' }) },
+  { targets: Type.Array(ProbeTarget, { minItems: 1, description: 'Endpoints to check: HTTP(S), TCP, PostgreSQL, MySQL/MariaDB, Redis.' }) },
   { additionalProperties: false },
 );
 
@@ -64,7 +64,7 @@ export function planProbes(targets: ProbeTargetConfig[], at = 'collector.plugins
     names.add(t.name);
     const kind = probeKind(t.url);
     if (!kind) {
-      problems.push(`${where}.url: not a URL this probe understands (use http(s)://, tcp://host:port, postgres://, redis://)`);
+      problems.push(`${where}.url: not a URL this probe understands (use http(s)://, tcp://host:port, postgres://, mysql://, redis://)`);
       return;
     }
     if (kind === 'tcp' && new URL(t.url).port === '') problems.push(`${where}.url: a tcp:// target needs a port (tcp://host:port)`);
@@ -85,7 +85,9 @@ export function planProbes(targets: ProbeTargetConfig[], at = 'collector.plugins
           ? () => tcpCheck(t.url, t.timeout)
           : kind === 'postgres'
             ? () => postgresCheck(t.url, t.timeout)
-            : () => redisCheck(t.url, t.timeout);
+            : kind === 'mysql'
+              ? () => mysqlCheck(t.url, t.timeout)
+              : () => redisCheck(t.url, t.timeout);
     out.push({ config: t, kind, attrs: { 'vigil.probe.name': t.name, 'vigil.probe.kind': kind, 'vigil.probe.target': safeTarget(t.url) }, check });
   });
   if (problems.length > 0) throw new ConfigError(problems);

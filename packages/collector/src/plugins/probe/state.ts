@@ -5,7 +5,7 @@ import { SeverityNumber } from '@opentelemetry/api';
  * degraded, unhealthy by the thresholds of MISSION.md B), and when a state change is an event.
  */
 
-export type ProbeKind = 'http' | 'tcp' | 'postgres' | 'redis';
+export type ProbeKind = 'http' | 'tcp' | 'postgres' | 'mysql' | 'redis';
 export type ProbeState = 'healthy' | 'degraded' | 'unhealthy';
 
 /** `vigil.probe.state` values. */
@@ -14,7 +14,7 @@ export const STATE_VALUE: Record<ProbeState, number> = { healthy: 0, degraded: 1
 /** Event severity of entering a state. */
 export const STATE_SEVERITY: Record<ProbeState, SeverityNumber> = { healthy: SeverityNumber.INFO, degraded: SeverityNumber.WARN, unhealthy: SeverityNumber.ERROR };
 
-const KINDS: Record<string, ProbeKind> = { 'http:': 'http', 'https:': 'http', 'tcp:': 'tcp', 'postgres:': 'postgres', 'postgresql:': 'postgres', 'redis:': 'redis', 'rediss:': 'redis' };
+const KINDS: Record<string, ProbeKind> = { 'http:': 'http', 'https:': 'http', 'tcp:': 'tcp', 'postgres:': 'postgres', 'postgresql:': 'postgres', 'mysql:': 'mysql', 'mariadb:': 'mysql', 'redis:': 'redis', 'rediss:': 'redis' };
 
 /** The check a URL asks for, by its scheme; undefined for a scheme we do not probe. */
 export function probeKind(url: string): ProbeKind | undefined {

@@ -3,11 +3,13 @@ import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
 import { Loops } from '../loops.js';
+import { mysqlOptions } from '../probe/checks.js';
 
 const log = logger('collector.sql');
 
 // The PostgreSQL client is loaded at the first query: a collector without sql plugins does not carry it.
 const loadPg = () => import('pg').then((m) => m.default);
+const loadMysql = () => import('mysql2/promise').then((m) => m.default);
 
 const Metric = Type.Object(
   {
@@ -31,7 +33,10 @@ const Query = Type.Object(
 
 export const SqlOptions = Type.Object(
   {
-    url: Type.String({ pattern: '^postgres(ql)?://', description: 'postgres://user@host:5432/db (the password goes in `password`).' }),
+    url: Type.String({
+      pattern: '^(postgres(ql)?|mysql|mariadb)://',
+      description: 'postgres://user@host:5432/db or mysql://user@host:3306/db (MySQL and MariaDB); the password goes in `password`.',
+    }),
     password: Type.String({ default: '', description: 'From the environment only: ${APP_DB_PASSWORD}.' }),
     interval: Duration({ default: '1m', description: 'Time between two runs of the queries.' }),
     timeout: Duration({ default: '10s', description: 'Statement timeout of each query (and the connect timeout).' }),
@@ -93,8 +98,12 @@ function checkQueries(options: SqlOptionsConfig, at: string): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-/** Runs one query read-only with a statement timeout on a fresh connection. */
+/** Runs one query read-only with a statement timeout on a fresh connection (PostgreSQL, MySQL or MariaDB by the URL's scheme). */
 export async function runReadOnly(url: string, password: string, sql: string, timeoutMs: number): Promise<Record<string, unknown>[]> {
+  return /^(mysql|mariadb):/.test(url) ? runReadOnlyMysql(url, password, sql, timeoutMs) : runReadOnlyPostgres(url, password, sql, timeoutMs);
+}
+
+async function runReadOnlyPostgres(url: string, password: string, sql: string, timeoutMs: number): Promise<Record<string, unknown>[]> {
   const pg = await loadPg();
   const client = new pg.Client({
     connectionString: url,
@@ -117,14 +126,40 @@ export async function runReadOnly(url: string, password: string, sql: string, ti
 }
 
 /**
- * `type: sql`: runs read-only queries against PostgreSQL on an interval and reports each result
+ * MySQL and MariaDB: the query runs in a READ ONLY transaction (a write, even through a stored
+ * function, is refused by the server) that is rolled back; the server stops it at the timeout
+ * (MariaDB's max_statement_time, MySQL's max_execution_time) and the client gives up a second later.
+ * One statement per query: a `; DROP ...` after it is a syntax error, not a second statement.
+ */
+async function runReadOnlyMysql(url: string, password: string, sql: string, timeoutMs: number): Promise<Record<string, unknown>[]> {
+  const mysql = await loadMysql();
+  const conn = await mysql.createConnection(mysqlOptions(url, timeoutMs, password));
+  conn.on('error', () => undefined);
+  try {
+    const [[server]] = (await conn.query('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
+    const limit = /mariadb/i.test(server?.v ?? '')
+      ? `SET SESSION max_statement_time = ${(timeoutMs / 1000).toFixed(3)}`
+      : `SET SESSION max_execution_time = ${Math.max(1, Math.round(timeoutMs))}`;
+    await conn.query(limit);
+    await conn.query('START TRANSACTION READ ONLY');
+    const [rows] = await conn.query({ sql, timeout: timeoutMs + 1_000 });
+    if (!Array.isArray(rows)) throw new Error('the statement returned no rows (only a SELECT can be used)');
+    return rows as Record<string, unknown>[];
+  } finally {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    conn.destroy();
+  }
+}
+
+/**
+ * `type: sql`: runs read-only queries against PostgreSQL, MySQL or MariaDB on an interval and reports each result
  * row as gauges with its label columns, as sql_exporter does, so business counters (orders waiting
  * over two hours) reach the rules without code in the application. Per query it also reports
  * `vigil.sql.up` (1 when the last run succeeded) and `vigil.sql.duration` (s).
  */
 export const sqlPlugin = definePlugin({
   type: 'sql',
-  description: 'Read-only SQL queries against PostgreSQL on an interval, each row as gauges with its label columns.',
+  description: 'Read-only SQL queries against PostgreSQL, MySQL or MariaDB on an interval, each row as gauges with its label columns.',
   schema: SqlOptions,
   check(options, at) {
     checkQueries(options, at);
