@@ -1,4 +1,4 @@
-import { encodeAlert, logger, requireStorage, watchConsumer, type AlertTransition, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
+import { broadcastTopic, encodeAlert, logger, requireStorage, watchConsumer, type AlertTransition, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
 import { PostedAlerts } from './api/alertmanager-model.js';
 import { checkNotifierConfig as buildSetup, receiverKinds, type NotifierSetup, type SetupOptions } from './config/build.js';
 import { notifierMetrics, type NotifierMetrics } from './metrics.js';
@@ -7,6 +7,7 @@ import { Inbox } from './pipeline/inbox.js';
 import { DeliveryLedger } from './pipeline/ledger.js';
 import { NotificationPipeline } from './pipeline/pipeline.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './pipeline/retry.js';
+import { SharedSilences, type SilenceSaver } from './pipeline/shared-silences.js';
 import { SilenceStore, SnapshotStore } from './pipeline/state.js';
 import { compileRouting, type CompiledRouting } from './routing/compile.js';
 import { Dispatcher } from './routing/dispatcher.js';
@@ -26,7 +27,8 @@ export interface NotifierServices {
   deliverer: Deliverer;
   dispatcher: Dispatcher;
   routing: CompiledRouting;
-  silenceStore: SilenceStore;
+  /** Silences made or expired through the API: shared with every instance of the group, kept in the history. */
+  silenceStore: SilenceSaver;
   metrics: NotifierMetrics;
   /** Alerts posted by Prometheus to the Alertmanager-compatible API, with their timeouts. */
   posted: PostedAlerts;
@@ -77,7 +79,13 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
   const dispatcher = new Dispatcher({ routes: routing.routes, inhibitRules: routing.inhibitRules, timeIntervals: routing.timeIntervals, silences: routing.silences });
   const rateLimiter = new RateLimiter(settings.rateLimits);
   const ledger = new DeliveryLedger(storage);
-  const silenceStore = new SilenceStore(storage);
+  const silenceStore = new SharedSilences({
+    bus: ctx.bus,
+    topic: broadcastTopic(settings.groupId, 'silences'),
+    silences: routing.silences,
+    history: new SilenceStore(storage),
+    now: () => Date.now(),
+  });
   const stopping = new AbortController();
   const grace = new AbortController();
   const deliverer = new Deliverer({ receivers: setup.receivers, owners: setup.owners, ledger, rateLimiter, metrics, retry, signal: stopping.signal, abortAttempts: grace.signal });
@@ -128,13 +136,8 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       started = true;
       await ctx.bus.ensureTopics([{ name: alerts }, { name: dlq }]);
       const now = Date.now();
-      for (const s of await silenceStore.all()) {
-        try {
-          routing.silences.add(s, now);
-        } catch (err) {
-          log.warn({ silence: s.id, err: (err as Error).message }, 'a stored silence does not apply (the matcher syntax changed?); ignored');
-        }
-      }
+      // Every instance's silences before the first alert is taken.
+      const silences = await silenceStore.open();
       // What was sent lately, in memory: the delivery path then asks no query before a send.
       const known = await ledger.preload(now - 86_400_000);
       const restored = await pipeline.restore();
@@ -150,7 +153,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
         log.warn({ topic: alerts }, 'no notification channel is configured: transitions are read and dropped (add notifier.receivers, or enable notifier.console)');
       }
       for (const d of setup.deprecations) log.warn(d);
-      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, restoredAlerts: restored.alerts, snapshot: restored.snapshot, notifiedAfterSnapshot: restored.notified, outbox: restored.outbox, knownDeliveries: known }, 'notifier started');
+      log.info({ topic: alerts, group: settings.groupId, routing: setup.routing, receivers, silences, restoredAlerts: restored.alerts, snapshot: restored.snapshot, notifiedAfterSnapshot: restored.notified, outbox: restored.outbox, knownDeliveries: known }, 'notifier started');
     },
     async stop() {
       if (!started) return;
@@ -168,6 +171,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       clearTimeout(timer);
       // The outbox as the drain left it (what was cut short by the stop is resent by the next start).
       await pipeline.persist();
+      await silenceStore.close();
       log.info('notifier stopped');
     },
   };
