@@ -24,7 +24,8 @@ export interface SeriesRoute<T> {
 export interface ResourceSeries<T> {
   readonly text: string;
   readonly number: number;
-  readonly routes: Map<string, SeriesRoute<T>>;
+  /** By metric name, then by the point attributes' text. */
+  readonly routes: Map<string, Map<string, SeriesRoute<T>>>;
   seenAt: number;
   dropped: boolean;
 }
@@ -67,11 +68,12 @@ export class SeriesRoutes<T> {
   route(rs: ResourceSeries<T>, name: string, attrs: Record<string, string>, slots: number, now: number): SeriesRoute<T> {
     let points = '';
     for (const k in attrs) points += `\u0001${k}=${attrs[k]}`;
-    const key = `${name}\u0000${points}`;
-    let route = rs.routes.get(key);
+    let byPoints = rs.routes.get(name);
+    if (byPoints === undefined) rs.routes.set(name, (byPoints = new Map()));
+    let route = byPoints.get(points);
     if (route === undefined) {
       route = { id: `${rs.number}${points}`, slots: new Array<T | undefined>(slots).fill(undefined), seenAt: now };
-      rs.routes.set(key, route);
+      byPoints.set(points, route);
     }
     route.seenAt = now;
     return route;
@@ -88,7 +90,10 @@ export class SeriesRoutes<T> {
         this.byText.delete(text);
         continue;
       }
-      for (const [key, route] of rs.routes) if (route.seenAt < before) rs.routes.delete(key);
+      for (const [name, byPoints] of rs.routes) {
+        for (const [key, route] of byPoints) if (route.seenAt < before) byPoints.delete(key);
+        if (byPoints.size === 0) rs.routes.delete(name);
+      }
     }
   }
 
@@ -101,7 +106,7 @@ export class SeriesRoutes<T> {
 
   get size(): number {
     let n = 0;
-    for (const rs of this.byText.values()) n += rs.routes.size;
+    for (const rs of this.byText.values()) for (const byPoints of rs.routes.values()) n += byPoints.size;
     return n;
   }
 }

@@ -19,6 +19,12 @@ export function lowerBound(ts: readonly number[], t: number): number {
   return lo;
 }
 
+/** Removes the first `n` elements in place (splice would allocate an array of them: garbage on every step). */
+export function dropFront<T>(a: T[], n: number): void {
+  a.copyWithin(0, n);
+  a.length -= n;
+}
+
 /**
  * Gauge-like samples of a group, by time and series. A sample delivered twice (same time and
  * series; Kafka is at least once) overwrites itself instead of counting twice.
@@ -66,9 +72,9 @@ export class SampleWindow {
     let n = lowerBound(this.ts, t);
     n = Math.max(0, Math.min(n, this.ts.length - keepLast));
     if (n === 0) return;
-    this.ts.splice(0, n);
-    this.series.splice(0, n);
-    this.values.splice(0, n);
+    dropFront(this.ts, n);
+    dropFront(this.series, n);
+    dropFront(this.values, n);
     if (this.ts.length === 0) this.newest.clear();
     else if (this.newest.size > 4 * this.ts.length) {
       // Series that left the window: rebuild from what is left.
@@ -159,8 +165,8 @@ export class CountWindow {
   evictBefore(t: number): void {
     const n = lowerBound(this.ts, t);
     if (n === 0) return;
-    this.ts.splice(0, n);
-    this.counts.splice(0, n);
+    dropFront(this.ts, n);
+    dropFront(this.counts, n);
   }
 
   get size(): number {
@@ -218,9 +224,9 @@ export class CounterWindow {
       }
       const n = lowerBound(s.ts, t) - (s.delta ? 0 : 1);
       if (n > 0) {
-        s.ts.splice(0, n);
-        s.values.splice(0, n);
-        s.starts.splice(0, n);
+        dropFront(s.ts, n);
+        dropFront(s.values, n);
+        dropFront(s.starts, n);
       }
     }
   }
