@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessPolicy, createHttpServer, createTelemetry, HealthRegistry, MemoryBus, migrate, openStorage, parseConfig, type Storage } from '@vigil/platform';
 import { createNotifierRole, registerAlertmanagerApi, registerNotifierApi, type NotifierRole } from '@vigil/notifier';
 import { eventually, freePort } from './harness/index.js';
+import { startHookSink, type HookSink } from './harness/webhook.js';
 
 /**
  * Vigil's notifier as an Alertmanager, checked with the real clients: Debian's Prometheus sends
@@ -29,28 +29,18 @@ let storage: Storage;
 let role: NotifierRole;
 let app: ReturnType<typeof createHttpServer>;
 let url: string;
-let hookServer: Server;
-const hooks: Hook[] = [];
+let webhook: HookSink<Hook>;
 let prometheus: ChildProcess | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-am-api-'));
-  hookServer = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      hooks.push(JSON.parse(body) as Hook);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
-  const hookPort = (hookServer.address() as { port: number }).port;
+  webhook = await startHookSink<Hook>();
   storage = openStorage({ database: 'vigil', dataDir: dir });
   await migrate(storage, 30 * 86_400_000);
   const config = parseConfig(
     `dataDir: ${dir}
 notifier:
-  receivers: [{ name: oncall, webhook: [{ url: "http://127.0.0.1:${hookPort}/hook" }] }]
+  receivers: [{ name: oncall, webhook: [{ url: "${webhook.url}" }] }]
   route: { receiver: oncall, groupBy: [alertname], groupWait: 0s, groupInterval: 1s }
 `,
     { env: { VIGIL_API_TOKEN: 'am-secret' } },
@@ -73,7 +63,7 @@ afterAll(async () => {
   await role?.stop();
   await app?.close();
   await storage?.close();
-  await new Promise((r) => hookServer?.close(r));
+  await webhook?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -120,7 +110,7 @@ alerting:
     prometheus.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     prometheus.stderr!.on('data', (d: Buffer) => (out += d.toString()));
 
-    const hook = await eventually('the webhook of the Prometheus alert', () => hooks.find((h) => h.alerts.some((a) => a.labels.alertname === 'DiskAlmostFull')), (h) => h !== undefined, 60_000).catch((err: Error) => {
+    const hook = await eventually('the webhook of the Prometheus alert', () => webhook.hooks.find((h) => h.alerts.some((a) => a.labels.alertname === 'DiskAlmostFull')), (h) => h !== undefined, 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\nprometheus said:\n${out.slice(-3000)}`);
     });
     expect(hook!.receiver).toBe('oncall');
@@ -151,7 +141,7 @@ alerting:
 
     expect((await post([{ labels: { alertname: 'PosOffline', 'host.name': 'pos-17', severity: 'warning' }, startsAt, endsAt: new Date().toISOString() }])).status).toBe(200);
     await eventually('the alert gone', async () => JSON.parse(await amtool('alert', 'query', '-o', 'json', 'alertname=PosOffline')) as unknown[], (a) => a.length === 0);
-    await eventually('the resolve at the receiver', () => hooks.some((h) => h.status === 'resolved' && h.alerts.some((a) => a.labels.alertname === 'PosOffline')), (ok) => ok);
+    await eventually('the resolve at the receiver', () => webhook.hooks.some((h) => h.status === 'resolved' && h.alerts.some((a) => a.labels.alertname === 'PosOffline')), (ok) => ok);
   }, 60_000);
 
   it('a message of the notify API names the receiver of its channel and has a rule alert\'s group key', async () => {
@@ -161,10 +151,10 @@ alerting:
       body: JSON.stringify({ title: 'Backup finished late', level: 'warning', channels: ['webhook'] }),
     });
     expect(res.status).toBe(200);
-    const hook = hooks.find((h) => h.alerts.some((a) => a.labels.alertname === 'Backup finished late'))!;
+    const hook = webhook.hooks.find((h) => h.alerts.some((a) => a.labels.alertname === 'Backup finished late'))!;
     expect(hook.receiver).toBe('oncall');
     expect(hook.groupKey).toBe('{}:{alertname="Backup finished late"}');
-    const ruleHook = hooks.find((h) => h.alerts.some((a) => a.labels.alertname === 'PosOffline'))!;
+    const ruleHook = webhook.hooks.find((h) => h.alerts.some((a) => a.labels.alertname === 'PosOffline'))!;
     expect(ruleHook.groupKey).toMatch(/^\{\}:\{alertname="PosOffline"\}$/);
   });
 

@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +7,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { encodeMetrics } from '@vigil/platform';
 import { eventually, freePort } from './harness/index.js';
+import { startHookSink, type HookSink } from './harness/webhook.js';
 
 /**
  * The README's run command, end to end: one `vigil all-in-one` process on a fresh data directory.
@@ -53,9 +52,8 @@ function hookOf(body: { alerts: { status: string; labels: Record<string, string>
 describe('vigil all-in-one', () => {
   let dir: string;
   let port: number;
-  let webhook: Server;
+  let webhook: HookSink<Hook>;
   let webhookUrl: string;
-  const hooks: Hook[] = [];
   let vigil: ChildProcess | undefined;
   let output = '';
 
@@ -90,16 +88,8 @@ describe('vigil all-in-one', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(os.tmpdir(), 'vigil-e2e-'));
     port = await freePort();
-    webhook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        hooks.push(hookOf(JSON.parse(Buffer.concat(chunks).toString()) as Parameters<typeof hookOf>[0]));
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
-    webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+    webhook = await startHookSink((body) => hookOf(body as Parameters<typeof hookOf>[0]));
+    webhookUrl = webhook.url;
     writeFileSync(
       join(dir, 'vigil.yaml'),
       `
@@ -124,7 +114,7 @@ notifier:
 
   afterAll(async () => {
     if (vigil && vigil.exitCode === null) await stop(vigil);
-    await new Promise((r) => webhook.close(r));
+    await webhook?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -144,8 +134,8 @@ notifier:
     );
     const alert = active.active.find((x) => x.rule === 'queue_full')!;
     expect(alert).toMatchObject({ status: 'firing', severity: 'critical', labels: { alertname: 'queue_full', 'host.name': 'e2e-host', queue: 'orders' } });
-    await eventually('firing at the webhook', async () => hooks.filter((h) => h.rule === 'queue_full'), (h) => h.length >= 1);
-    expect(hooks[0]).toMatchObject({ status: 'firing', severity: 'critical', rule: 'queue_full', labels: { host_name: 'e2e-host', queue: 'orders' } });
+    await eventually('firing at the webhook', async () => webhook.hooks.filter((h) => h.rule === 'queue_full'), (h) => h.length >= 1);
+    expect(webhook.hooks[0]).toMatchObject({ status: 'firing', severity: 'critical', rule: 'queue_full', labels: { host_name: 'e2e-host', queue: 'orders' } });
 
     // Back to normal until it resolves.
     await eventually(
@@ -156,9 +146,9 @@ notifier:
       },
       (a) => !a.active.some((x) => x.rule === 'queue_full') && a.recent.some((x) => x.rule === 'queue_full' && x.status === 'resolved'),
     );
-    await eventually('resolved at the webhook', async () => hooks.filter((h) => h.rule === 'queue_full').map((h) => h.status), (s) => s.includes('resolved'));
+    await eventually('resolved at the webhook', async () => webhook.hooks.filter((h) => h.rule === 'queue_full').map((h) => h.status), (s) => s.includes('resolved'));
     // On the way down the window average may pass through the warning band: a de-escalation is a transition of its own.
-    const seen = hooks.filter((h) => h.rule === 'queue_full').map((h) => `${h.status}:${h.severity}`);
+    const seen = webhook.hooks.filter((h) => h.rule === 'queue_full').map((h) => `${h.status}:${h.severity}`);
     expect(seen[0]).toBe('firing:critical');
     expect(seen[seen.length - 1]).toMatch(/^resolved:/);
     expect(seen.slice(1, -1).every((s) => s === 'firing:warning')).toBe(true);
@@ -172,7 +162,7 @@ notifier:
     expect(output).toContain('stopped');
 
     // Same data directory: history and hosts are still there, and nothing is paged again.
-    const delivered = hooks.length;
+    const delivered = webhook.hooks.length;
     vigil = start();
     await eventually('ready again', () => api<{ status: string }>('/health'), (h) => h.status === 'ok', 90_000);
     const after = await api<{ recent: { rule: string; status: string }[] }>('/api/v1/alerts');
@@ -182,7 +172,7 @@ notifier:
     const events = await api<{ events: { eventName: string }[] }>('/api/v1/events?since=1h');
     expect(events.events.map((e) => e.eventName)).toEqual(expect.arrayContaining(['app.startup', 'app.shutdown']));
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(hooks.length).toBe(delivered);
+    expect(webhook.hooks.length).toBe(delivered);
     expect(await stop(vigil)).toBe(0);
   });
 });

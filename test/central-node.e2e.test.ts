@@ -1,11 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freePort, kafkaBrokers, unique } from './harness/index.js';
+import { startHookSink, type HookSink } from './harness/webhook.js';
 
 /**
  * The step between the all-in-one and a cluster: one `vigil run --roles
@@ -42,21 +41,12 @@ describe('vigil run: usage', () => {
 describe('a central node on the embedded engine: vigil run --roles ingest,rules,notifier,query-api', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-central-'));
   const children: ChildProcess[] = [];
-  const hooks: Hook[] = [];
-  let webhook: Server;
+  let webhook: HookSink<Hook>;
   let centralPort: number;
 
   beforeAll(async () => {
-    webhook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        hooks.push(JSON.parse(Buffer.concat(chunks).toString()) as Hook);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
-    const hookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+    webhook = await startHookSink<Hook>();
+    const hookUrl = webhook.url;
     const p = unique('central');
     const topics = `kafka:\n  topics: { logs: ${p}-logs, metrics: ${p}-metrics, alerts: ${p}-alerts, dlq: ${p}-dlq }\n`;
     writeFileSync(
@@ -83,7 +73,7 @@ notifier:
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await new Promise((r) => webhook.close(r));
+    await webhook?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -142,7 +132,7 @@ notifier:
       60_000,
     );
     expect(alerts.active.filter((a) => a.rule === 'fleet_up').every((a) => a.status === 'firing')).toBe(true);
-    const firing = () => hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
+    const firing = () => webhook.hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
     const paged = await eventually('a page per host at the webhook', async () => firing().map((a) => a.labels.host_name), (names) => names.includes('store-1') && names.includes('store-2'));
     expect(paged.sort()).toEqual(['store-1', 'store-2']);
 
@@ -162,13 +152,13 @@ notifier:
     expect(node.output()).toContain('stopped');
 
     // Same data directory, collectors still sending, alerts still firing: restored, not paged again.
-    const pagesBefore = hooks.length;
+    const pagesBefore = webhook.hooks.length;
     node = central();
     await eventually('central node ready again', health, (h) => h.code === 200, 90_000);
     const restored = await api<{ active: { rule: string; labels: Record<string, string> }[] }>('/api/v1/alerts');
     expect(restored.active.filter((a) => a.rule === 'fleet_up').map((a) => a.labels['host.name']).sort()).toEqual(['store-1', 'store-2']);
     await new Promise((r) => setTimeout(r, 4_000));
-    expect(hooks.slice(pagesBefore)).toEqual([]);
+    expect(webhook.hooks.slice(pagesBefore)).toEqual([]);
 
     for (const c of collectors) expect(await stop(c.child)).toBe(0);
     expect(await stop(node.child)).toBe(0);

@@ -1,13 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logEntries, metricPoints, openStorage, queryRows, withErrorFingerprint } from '@vigil/platform';
 import { eventually, freePort } from './harness/index.js';
+import { startHookSink, type HookSink } from './harness/webhook.js';
 import { DEFAULT_CACHE_DIR } from './harness/kafka-broker.js';
 import { startKafkaCluster, type RunningKafkaCluster } from './harness/kafka-jvm.js';
 
@@ -50,21 +49,12 @@ if (!clusterTests) console.warn(`${'test/fleet.e2e.test.ts'}: skipped; set VIGIL
 describe.skipIf(!clusterTests)('a fleet on a three-node Kafka cluster', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-fleet-'));
   const procs: Proc[] = [];
-  const hooks: Hook[] = [];
   let cluster: RunningKafkaCluster;
-  let webhook: Server;
+  let webhook: HookSink<Hook>;
 
   beforeAll(async () => {
-    webhook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        hooks.push(JSON.parse(Buffer.concat(chunks).toString()) as Hook);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
-    const hookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+    webhook = await startHookSink<Hook>();
+    const hookUrl = webhook.url;
     cluster = await startKafkaCluster({ cacheDir: DEFAULT_CACHE_DIR, heapMb: 320, log: say });
     // The group's session timeout bounds how long a dead member's partitions wait for a new owner.
     const kafka = `kafka:\n  partitions: ${PARTITIONS}\n  replicationFactor: 3\n  minInsyncReplicas: 2\n  createTopics: false\n  sessionTimeout: 6s\n`;
@@ -92,7 +82,7 @@ notifier:
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await cluster?.stop();
-    await new Promise((r) => webhook?.close(r));
+    await webhook?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -227,7 +217,7 @@ notifier:
     await new Promise((r) => setTimeout(r, 3_000));
     for (const c of collectors) expect(await stop(c)).toBe(0);
     await eventually('the ingest caught up', () => health(ingestPort), (h) => h.body.checks.ingest?.detail === 'caught up', 90_000);
-    const pages = hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
+    const pages = webhook.hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
     say(`fleet_up pages: ${hostNames.map((n) => `${n} ${pages.filter((p) => p.labels.host_name === n).length}`).join(', ')}`);
     expect(new Set(pages.map((p) => p.labels.host_name))).toEqual(new Set(hostNames));
     for (const p of [ingest, ...rules, ...notifiers]) expect(await stop(p), p.name).toBe(0);

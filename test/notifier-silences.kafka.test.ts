@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBus, accessPolicy, createHttpServer, createTelemetry, HealthRegistry, migrate, openStorage, parseConfig, type Storage } from '@vigil/platform';
 import { createNotifierRole, registerAlertmanagerApi, type NotifierRole } from '@vigil/notifier';
 import { eventually, kafkaBrokers, unique } from './harness/index.js';
+import { startHookSink, type HookSink } from './harness/webhook.js';
 
 /**
  * Two notifier instances of one consumer group on the real broker: a silence made through one
@@ -19,22 +19,12 @@ interface Hook {
 
 describe('silences reach every notifier instance (Kafka)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-shared-silences-'));
-  const hooks: Hook[] = [];
-  let hookServer: Server;
+  let webhook: HookSink<Hook>;
   let storage: Storage;
   const instances: { role: NotifierRole; app: ReturnType<typeof createHttpServer>; url: string; bus: KafkaBus }[] = [];
 
   beforeAll(async () => {
-    hookServer = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        hooks.push(JSON.parse(body) as Hook);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
-    const hookPort = (hookServer.address() as { port: number }).port;
+    webhook = await startHookSink<Hook>();
     // One process binds one embedded data directory: both instances write the same one here (in a
     // deployment each has its own); what they share on purpose goes through Kafka.
     storage = openStorage({ database: 'vigil', dataDir: dir });
@@ -46,7 +36,7 @@ kafka:
   topics: { alerts: ${unique('silences-alerts')}, dlq: ${unique('silences-dlq')} }
 notifier:
   groupId: ${unique('silences-notifier')}
-  receivers: [{ name: oncall, webhook: [{ url: "http://127.0.0.1:${hookPort}/hook" }] }]
+  receivers: [{ name: oncall, webhook: [{ url: "${webhook.url}" }] }]
   route: { receiver: oncall, groupBy: [alertname, host], groupWait: 0s, groupInterval: 1s }
 `,
       { env: { VIGIL_API_TOKEN: 'tok' } },
@@ -71,7 +61,7 @@ notifier:
       await i.bus.close();
     }
     await storage?.close();
-    await new Promise((r) => hookServer?.close(r));
+    await webhook?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -108,9 +98,9 @@ notifier:
       { labels: { alertname: 'plain', host }, startsAt: new Date().toISOString() },
     ]);
     expect((await call(b.url, 'POST', '/alerts', alerts)).status).toBe(200);
-    await eventually('every plain alert paged', () => new Set(hooks.flatMap((h) => h.alerts.filter((x) => x.labels.alertname === 'plain').map((x) => x.labels.host))).size, (n) => n === hosts.length, 30_000);
+    await eventually('every plain alert paged', () => new Set(webhook.hooks.flatMap((h) => h.alerts.filter((x) => x.labels.alertname === 'plain').map((x) => x.labels.host))).size, (n) => n === hosts.length, 30_000);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(hooks.flatMap((h) => h.alerts).filter((x) => x.labels.alertname === 'muted')).toEqual([]);
+    expect(webhook.hooks.flatMap((h) => h.alerts).filter((x) => x.labels.alertname === 'muted')).toEqual([]);
 
     expect((await call(b.url, 'DELETE', `/silence/${id}`)).status).toBe(200);
     await eventually('expired on the instance that made it', async () => (await call(a.url, 'GET', `/silence/${id}`)).body as { status: { state: string } }, (s) => s.status.state === 'expired', 20_000);
