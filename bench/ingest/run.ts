@@ -5,13 +5,20 @@
  *   sink limit    the same rows inserted straight into ClickHouse (same batch sizes)
  *   vigil         the ingest role: consume, decode, map, write (with its ledger), commit; timed
  *                 from the first produce of the backlog to its last point being queryable
+ *   vigil CPU     this process's CPU seconds over that run, per point (ingest with its embedded
+ *                 engine; the producer and the polls are in it too: an upper bound)
+ *   Collector     the OpenTelemetry Collector's Kafka receiver (otelcol-vigil, v0.165, built by
+ *                 test/harness/deploy-tools.ts into ~/.cache/vigil-tools) on the same backlog into
+ *                 a debug exporter that samples almost nothing: decode only, the peer a user would
+ *                 pick to read OTLP off Kafka. CPU and peak RSS from /proc. OTELCOL=0 skips it.
  * Prints points/s for each and Vigil's produce → queryable latency (p50/p99).
  *
  *   pnpm bench:ingest                 # 200,000 points, 100 per message
  *   POINTS=1000000 PER_MESSAGE=500 pnpm bench:ingest
  * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -30,6 +37,8 @@ import {
 } from '@vigil/platform';
 import { createIngestRole, insertRows, metricRow } from '@vigil/ingest';
 import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
+import { otelcolIfBuilt } from '../../test/harness/deploy-tools.js';
+import { freePort } from '../../test/harness/kafka-jvm.js';
 import { metricPayloads } from '../otlp-payloads.js';
 
 const POINTS = Number(process.env.POINTS ?? 200_000);
@@ -166,6 +175,7 @@ async function main(): Promise<void> {
   // Counting rows is cheap next to the per-message poll, so the measurement takes little CPU from ingest.
   const before = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
   const tVigil = performance.now();
+  const cpuVigil = process.cpuUsage();
   for (let i = 0; i < MESSAGES; i += 100) await vigilProducer.send({ topic: vigilTopic, acks: -1, messages: messages.slice(i, i + 100) });
   for (;;) {
     const n = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
@@ -174,6 +184,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const vigilS = (performance.now() - tVigil) / 1000;
+  // This process's CPU over the run: ingest with its embedded engine, and the producer and the count polls (an upper bound).
+  const used = process.cpuUsage(cpuVigil);
+  const vigilCpuS = (used.user + used.system) / 1e6;
   const batches = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('vigil_ingest_ledger')}`))[0]!.n);
   await vigilProducer.disconnect();
   const total = await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`);
@@ -181,11 +194,22 @@ async function main(): Promise<void> {
   await bus.close();
 
   const points = MESSAGES * PER_MESSAGE;
+  // The peer a user would pick to consume OTLP from Kafka: the Collector's Kafka receiver on the same backlog, alone.
+  let collector: { seconds: number; cpuS: number; rssMiB: number } | undefined;
+  let collectorSkipped = '';
+  const bin = otelcolIfBuilt();
+  if (process.env.OTELCOL === '0') collectorSkipped = 'skipped (OTELCOL=0)';
+  else if (!bin) collectorSkipped = 'not built: pnpm exec tsx test/harness/deploy-tools.ts builds it (Go module proxy) into ~/.cache/vigil-tools';
+  else collector = await runCollector(bin, brokers, topic, points, dir);
   const line = (name: string, s: number, extra = '') => process.stdout.write(`  ${name.padEnd(36)} ${fmt(points / s).padStart(11)} points/s  (${s.toFixed(2)} s)${extra}\n`);
   line('produce (kafkajs, acks=all)', produceS);
   line('source limit (kafkajs, no-op)', sourceS);
   line('sink limit (rows inserted directly)', sinkS);
   line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes) in ${fmt(batches)} batches`);
+  process.stdout.write(`  vigil CPU                              ${((vigilCpuS / points) * 1e6).toFixed(1)} µs per point, ${fmt(points / vigilCpuS)} points per CPU second (decode + insert, producer included)\n`);
+  if (collector) {
+    line('OpenTelemetry Collector (kafka → nop)', collector.seconds, `  ${(collector.cpuS / points * 1e6).toFixed(1)} µs CPU per point, ${fmt(points / collector.cpuS)} points per CPU second, max RSS ${collector.rssMiB} MiB (decode only)`);
+  } else process.stdout.write(`  OpenTelemetry Collector               ${collectorSkipped}\n`);
   process.stdout.write(`  vigil produce → queryable             p50 ${fmt(pct(latencies, 50))} ms, p99 ${fmt(pct(latencies, 99))} ms, max ${fmt(latencies[latencies.length - 1]!)} ms (${LATENCY_MESSAGES} messages, one per 20 ms, polled every 20 ms)\n`);
 
   await storage.close();
@@ -193,6 +217,68 @@ async function main(): Promise<void> {
   await admin.disconnect();
   await broker.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Runs the Collector (otelcol-vigil: kafka receiver, debug exporter sampling almost nothing) on the
+ * backlog from the start; timed from its first accepted point to the last, CPU and peak RSS from
+ * /proc over the same span.
+ */
+async function runCollector(bin: string, brokers: string[], topic: string, points: number, dir: string): Promise<{ seconds: number; cpuS: number; rssMiB: number }> {
+  const port = await freePort();
+  const file = join(dir, 'otelcol.yaml');
+  writeFileSync(
+    file,
+    `receivers:
+  kafka:
+    brokers: ${JSON.stringify(brokers)}
+    group_id: ${topic}-otelcol
+    initial_offset: earliest
+    metrics: { topics: [${topic}], encoding: otlp_proto }
+exporters:
+  debug: { verbosity: basic, sampling_initial: 1, sampling_thereafter: 1000000 }
+service:
+  telemetry:
+    logs: { level: warn }
+    metrics:
+      level: normal
+      readers: [{ pull: { exporter: { prometheus: { host: 127.0.0.1, port: ${port} } } } }]
+  pipelines:
+    metrics: { receivers: [kafka], exporters: [debug] }
+`,
+  );
+  const child = spawn(bin, ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const ticks = () => {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100 per second)
+  };
+  const accepted = async (): Promise<number> => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+    let n = 0;
+    for (const m of text.matchAll(/^otelcol_receiver_accepted_metric_points(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$/gm)) n += Number(m[1]);
+    return n;
+  };
+  try {
+    const deadline = performance.now() + 300_000;
+    let start: { t: number; ticks: number } | undefined;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the Collector exited with ${child.exitCode}: ${stderr}`);
+      const n = await accepted();
+      if (n > 0 && !start) start = { t: performance.now(), ticks: ticks() };
+      if (n >= points) break;
+      if (performance.now() > deadline) throw new Error(`the Collector accepted ${n} of ${points} points in 5 minutes: ${stderr}`);
+      await new Promise((r) => setTimeout(r, n > 0 ? 20 : 100));
+    }
+    // At a smoke run's size it may all come in one poll: at least 1 ms and one clock tick.
+    const seconds = Math.max(0.001, (performance.now() - start!.t) / 1000);
+    const cpuS = Math.max(0.01, (ticks() - start!.ticks) / 100);
+    const rssMiB = Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    return { seconds, cpuS, rssMiB };
+  } finally {
+    child.kill('SIGTERM');
+  }
 }
 
 main().catch((err) => {

@@ -369,6 +369,12 @@ func main() {
  * the cache, `go mod tidy` (the pinned requires fix every version through Go's minimal version
  * selection), `go build`. The Go module and build caches are Go's own, outside the repository.
  */
+/** The Collector's binary when it is built already (benchmarks use it then, and say how to build it otherwise). */
+export function otelcolIfBuilt(): string | undefined {
+  const bin = join(toolsCacheDir(), `otelcol-vigil-${OTELCOL.version}`, 'otelcol-vigil');
+  return existsSync(bin) ? bin : undefined;
+}
+
 export async function otelcol(log: Log = quiet): Promise<string> {
   const name = 'otelcol-vigil';
   const cache = toolsCacheDir();
