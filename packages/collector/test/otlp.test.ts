@@ -76,6 +76,11 @@ describe('JSON events → log records', () => {
     });
   });
 
+  it('keep integers JavaScript cannot hold exactly as text (an intValue of 1e+21 is no int64), found by the property test', () => {
+    const r = parseEvents({ message: 'm', attributes: { big: 1e21, ids: [1, 2 ** 60], ok: 2 ** 53 - 1, ratio: 1.5 } }, now);
+    expect(r.ok && r.records[0]!.attributes).toEqual({ big: '1e+21', ids: ['1', '1152921504606847000'], ok: 2 ** 53 - 1, ratio: 1.5 });
+  });
+
   it.each([
     [{ level: 'info' }, 'message: required (a non-empty string)'],
     [{ message: '' }, 'message: must be a non-empty string (got "")'],

@@ -60,7 +60,7 @@ export function buildConfig(raw: Json, source: string, env: NodeJS.ProcessEnv): 
 
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(substituted));
   const errors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (errors.length > 0) throw new ConfigError(dedupe(errors.map((e) => describe(e, `${source}: `, ConfigSchema))));
+  if (errors.length > 0) throw new ConfigError(dedupe(firstPerMissingKey(errors).map((e) => describe(e, `${source}: `, ConfigSchema))));
   const config = Value.Decode(ConfigSchema, withDefaults);
   problems.push(...semanticProblems(config, source));
   if (problems.length > 0) throw new ConfigError(problems);
@@ -191,7 +191,7 @@ function pointerToPath(pointer: string): (string | number)[] {
 export function checkSection<T extends TSchema>(schema: T, value: unknown, at: string): StaticDecode<T> {
   const withDefaults = Value.Default(schema, Value.Clone(value ?? {}));
   const errors = [...Value.Errors(schema, withDefaults)];
-  if (errors.length > 0) throw new ConfigError(dedupe(errors.map((e) => describe(e, `${at}.`, schema))));
+  if (errors.length > 0) throw new ConfigError(dedupe(firstPerMissingKey(errors).map((e) => describe(e, `${at}.`, schema))));
   return Value.Decode(schema, withDefaults);
 }
 
@@ -239,6 +239,12 @@ function describe(e: ValueError, prefix: string, root: TSchema): string {
     return `${at}: ${show(e.value)} does not have the expected form${schema.description ? ` (${schema.description})` : ` (pattern ${schema.pattern})`}`;
   }
   return `${at}: ${show(e.value)}: ${e.message.toLowerCase()}`;
+}
+
+/** A key that is missing is said once ("is required"), not again as "undefined: expected string". */
+function firstPerMissingKey(errors: ValueError[]): ValueError[] {
+  const missing = new Set(errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path));
+  return errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty || e.value !== undefined || !missing.has(e.path));
 }
 
 function dedupe(lines: string[]): string[] {

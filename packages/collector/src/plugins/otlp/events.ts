@@ -52,6 +52,17 @@ function isAttributeValue(v: unknown): v is AttributeValue {
   return false;
 }
 
+/**
+ * An integer JavaScript cannot hold exactly (beyond 2^53) would be sent as an OTLP intValue written
+ * like 1e+21, which no decoder reads as an int64: such numbers are kept as their text.
+ */
+function exactAttribute(v: AttributeValue): AttributeValue {
+  const unsafe = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && !Number.isSafeInteger(x);
+  if (unsafe(v)) return String(v);
+  if (Array.isArray(v) && v.some(unsafe)) return v.map((x) => String(x));
+  return v;
+}
+
 /** Checks and converts a parsed request body; every problem is named by its field. */
 export function parseEvents(body: unknown, now = Date.now()): ParsedEvents {
   const many = Array.isArray(body);
@@ -101,7 +112,7 @@ export function parseEvents(body: unknown, now = Date.now()): ParsedEvents {
         for (const [k, v] of Object.entries(e.attributes)) {
           if (k.length === 0) problems.push(`${field('attributes')}: an attribute name is empty`);
           else if (!isAttributeValue(v)) problems.push(`${field(`attributes.${k}`)}: must be a string, a finite number, a boolean or an array of one of those (got ${describe(v)})`);
-          else attributes[k] = v;
+          else attributes[k] = exactAttribute(v);
         }
       }
     }
