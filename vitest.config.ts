@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -12,6 +13,9 @@ const PACKAGE_INTEGRATION = 'packages/*/{src,test}/**/*.{kafka,integration}.test
 export default defineConfig({
   test: {
     pool: 'forks',
+    // At least two files at once: most integration files wait on brokers, processes and timers,
+    // and one at a time (what vitest chose on two cores) made the run take over 20 minutes.
+    maxWorkers: Math.max(2, availableParallelism()),
     testTimeout: 60_000,
     hookTimeout: 180_000,
     reporters: ['default'],

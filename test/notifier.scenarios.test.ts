@@ -421,5 +421,5 @@ notifier:
     } finally {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
-  });
+  }, 150_000);
 });

@@ -36,7 +36,7 @@ function setup(over: Partial<TailerOptions> = {}) {
 }
 
 const bodies = (rs: LogRecordInput[]) => rs.map((r) => r.body);
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
     if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
