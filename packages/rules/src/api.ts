@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { createHttpServer } from '@vigil/platform';
+import { ApiErrorBody, answerApiError, logger, type createHttpServer } from '@vigil/platform';
 import type { RulesRole } from './role.js';
 
 /**
@@ -11,7 +11,7 @@ import type { RulesRole } from './role.js';
  *   POST /api/v1/rules/reload   load the rules again; a bad set is refused whole, the running one stays (scope write)
  */
 
-const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() });
+const log = logger('rules.api');
 const Labels = Type.Record(Type.String(), Type.String());
 
 const Group = Type.Object({
@@ -69,7 +69,9 @@ export function registerRulesApi(app: HttpServer, role: RulesRole, opts: RulesAp
   const now = opts.now ?? Date.now;
   void app.register(
     async (api) => {
-      api.get('/rules', { config: { scope: 'read' }, schema: { response: { 200: RulesReply } } }, async () => {
+      // The error vocabulary every Vigil API speaks (invalid_parameter, not_found, unavailable, internal).
+      api.setErrorHandler(answerApiError({ log, api: 'rules API' }));
+      api.get('/rules', { config: { scope: 'read' }, schema: { response: { 200: RulesReply, 500: ApiErrorBody } } }, async () => {
         const engine = role.engine;
         const sql = new Map(role.sql.status().map((s) => [s.name, s]));
         const rules = [
@@ -93,7 +95,7 @@ export function registerRulesApi(app: HttpServer, role: RulesRole, opts: RulesAp
         return { rules, sources: engine.sourceStatus(now()), sqlOwner: role.sql.owner(), ...(last ? { lastReload: last } : {}) };
       });
 
-      api.post('/rules/reload', { config: { scope: 'write' }, schema: { response: { 200: Reload, 422: Reload, 500: ErrorBody } } }, async (_req, reply) => {
+      api.post('/rules/reload', { config: { scope: 'write' }, schema: { response: { 200: Reload, 422: Reload, 500: ApiErrorBody } } }, async (_req, reply) => {
         const r = await role.reload('POST /api/v1/rules/reload');
         return reply.code(r.ok ? 200 : 422).send(r);
       });
