@@ -43,9 +43,10 @@ export class SharedSilences implements SilenceSaver {
     for (const s of await this.opts.history.all()) if (newerSilence(s, latest.get(s.id))) latest.set(s.id, s);
     for (const s of latest.values()) {
       const held = this.opts.silences.get(s.id, this.opts.now());
-      if (held && Date.parse(s.updatedAt) <= Date.parse(held.updatedAt)) continue;
+      if (held && held.updatedAt === s.updatedAt) continue;
+      if (!newerSilence(s, held)) continue;
       await this.publish(s);
-      this.apply([{ key: s.id, value: Buffer.from(JSON.stringify(s)) } as ConsumedRecord]);
+      this.take(s);
       fromHistory++;
     }
     return { fromTopic, fromHistory };
@@ -62,14 +63,19 @@ export class SharedSilences implements SilenceSaver {
         log.warn({ topic: this.opts.topic, offset: r.offset, err: (err as Error).message }, 'a shared silence does not decode; skipped');
         continue;
       }
-      const now = this.opts.now();
-      if (!newerSilence(s, this.opts.silences.get(s.id, now))) continue;
-      try {
-        this.opts.silences.add(s, now);
-        this.applied++;
-      } catch (err) {
-        log.warn({ silence: s.id, err: (err as Error).message }, 'a shared silence does not apply (the matcher syntax changed?); ignored');
-      }
+      this.take(s);
+    }
+  }
+
+  /** Applies a silence unless the set holds a newer copy of it. */
+  private take(s: Silence): void {
+    const now = this.opts.now();
+    if (!newerSilence(s, this.opts.silences.get(s.id, now))) return;
+    try {
+      this.opts.silences.add(s, now);
+      this.applied++;
+    } catch (err) {
+      log.warn({ silence: s.id, err: (err as Error).message }, 'a shared silence does not apply (the matcher syntax changed?); ignored');
     }
   }
 

@@ -8,7 +8,7 @@ import { httpVerdict, tlsDaysLeft, type Outcome } from './state.js';
 // database probes does not carry them (redis alone is ~600 modules, ~10 MiB of memory).
 const loadPg = () => import('pg').then((m) => m.default);
 const loadRedis = () => import('redis');
-const loadMysql = () => import('mysql2/promise').then((m) => m.default);
+export const loadMysql = () => import('mysql2/promise').then((m) => m.default);
 
 /**
  * Connection options of a mysql:// or mariadb:// URL (user, password, host, port, database);

@@ -3,13 +3,12 @@ import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
 import { Loops } from '../loops.js';
-import { mysqlOptions } from '../probe/checks.js';
+import { loadMysql, mysqlOptions } from '../probe/checks.js';
 
 const log = logger('collector.sql');
 
-// The PostgreSQL client is loaded at the first query: a collector without sql plugins does not carry it.
+// The database clients are loaded at the first query: a collector without sql plugins does not carry them.
 const loadPg = () => import('pg').then((m) => m.default);
-const loadMysql = () => import('mysql2/promise').then((m) => m.default);
 
 const Metric = Type.Object(
   {
