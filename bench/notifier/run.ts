@@ -218,7 +218,7 @@ receivers:
     server.closeAllConnections();
     server.close();
     await broker.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); // Alertmanager may still be writing its files as it exits
   }
   process.stdout.write(`alert published → webhook received, ${ALERTS} alerts each, one every ${PACE_MS} ms; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n${lines.join('\n')}\n`);
 }

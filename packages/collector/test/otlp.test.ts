@@ -86,6 +86,7 @@ describe('JSON events → log records', () => {
     [{ message: '' }, 'message: must be a non-empty string (got "")'],
     [{ message: 'x', level: 'loud' }, 'level: "loud" is not a level'],
     [{ message: 'x', line: 'twelve' }, 'line: must be a line number, an integer >= 0 (got "twelve")'],
+    [{ message: 'x', line: 1e21 }, 'line: must be a line number, an integer >= 0 (got 1e+21)'],
     [{ message: 'x', timestamp: 'yesterday' }, 'timestamp: must be an ISO 8601 time or Unix milliseconds (got "yesterday")'],
     [{ message: 'x', mesage: 'typo' }, 'mesage: unknown field (allowed: level, type, message'],
     [{ message: 'x', error: 'boom' }, 'error: must be an object with type, message and stack (got "boom")'],

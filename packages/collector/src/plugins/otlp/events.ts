@@ -125,7 +125,7 @@ export function parseEvents(body: unknown, now = Date.now()): ParsedEvents {
     if (file !== undefined) attributes['code.filepath'] = file;
     if (version !== undefined) attributes['service.version'] = version;
     if (e.line !== undefined) {
-      if (typeof e.line !== 'number' || !Number.isInteger(e.line) || e.line < 0) problems.push(`${field('line')}: must be a line number, an integer >= 0 (got ${describe(e.line)})`);
+      if (typeof e.line !== 'number' || !Number.isSafeInteger(e.line) || e.line < 0) problems.push(`${field('line')}: must be a line number, an integer >= 0 (got ${describe(e.line)})`);
       else attributes['code.lineno'] = e.line;
     }
     if (e.error !== undefined) {
