@@ -1,4 +1,18 @@
-import { broadcastTopic, encodeAlert, logger, requireStorage, watchConsumer, type AlertTransition, type Role, type RoleContext, type Storage, type Subscription } from '@vigil/platform';
+import {
+  broadcastTopic,
+  ChangelogStore,
+  changelogTopic,
+  encodeAlert,
+  logger,
+  requireStorage,
+  watchConsumer,
+  type AlertTransition,
+  type PartitionListener,
+  type Role,
+  type RoleContext,
+  type Storage,
+  type Subscription,
+} from '@vigil/platform';
 import { PostedAlerts } from './api/alertmanager-model.js';
 import { checkNotifierConfig as buildSetup, receiverKinds, type NotifierSetup, type SetupOptions } from './config/build.js';
 import { notifierMetrics, type NotifierMetrics } from './metrics.js';
@@ -12,6 +26,11 @@ import { SilenceStore, SnapshotStore } from './pipeline/state.js';
 import { compileRouting, type CompiledRouting } from './routing/compile.js';
 import { Dispatcher } from './routing/dispatcher.js';
 import { RateLimiter } from './pipeline/ratelimit.js';
+import { AlertPartitions, decodeAlertEntry, encodeAlertEntry } from './pipeline/partitions.js';
+import type { AlertEntry } from './routing/dispatcher.js';
+
+/** How long a rebalance (or a stop) waits for notifications in flight, so the next owner knows they went out. */
+const HANDOVER_WAIT_MS = 5_000;
 
 export interface NotifierOptions {
   retry?: Partial<RetryPolicy>;
@@ -86,6 +105,8 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
     history: new SilenceStore(storage),
     now: () => Date.now(),
   });
+  const stateStore = new ChangelogStore<AlertEntry>({ bus: ctx.bus, topic: changelogTopic(settings.groupId), source: alerts, name: 'notifier', encode: encodeAlertEntry, decode: decodeAlertEntry });
+  const partitions = new AlertPartitions(dispatcher, stateStore);
   const stopping = new AbortController();
   const grace = new AbortController();
   const deliverer = new Deliverer({ receivers: setup.receivers, owners: setup.owners, ledger, rateLimiter, metrics, retry, signal: stopping.signal, abortAttempts: grace.signal });
@@ -96,6 +117,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
     inbox: new Inbox(storage, settings.groupId),
     snapshots: new SnapshotStore(storage, settings.groupId),
     ledger,
+    partitions,
     deadLetters: async (records) => {
       const producer = await ctx.bus.producer();
       await producer.send(dlq, records);
@@ -128,6 +150,28 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
     );
   };
 
+  /**
+   * Partition ownership (the bus's listener). Revoked: flushing pauses, notifications in flight get
+   * a few seconds to go out, then the alerts' entries are written. Assigned: alerts of partitions
+   * gone are forgotten, new ones taken from the changelog; flushing resumes.
+   */
+  const ownership: PartitionListener = {
+    revoked: async () => {
+      await pipeline.pause();
+      if (!(await pipeline.settled(HANDOVER_WAIT_MS))) log.warn({ waitedMs: HANDOVER_WAIT_MS }, 'partitions revoked with notifications still in flight; the next owner may send them again (same key)');
+      await partitions.revoked();
+    },
+    assigned: async (tps) => {
+      await pipeline.pause();
+      const r = await partitions.assigned(
+        tps.filter((tp) => tp.topic === alerts).map((tp) => tp.partition),
+        Date.now(),
+      );
+      pipeline.resume();
+      log.info({ group: settings.groupId, partitions: [...partitions.partitions].sort((a, b) => a - b), restored: r.restored, forgotten: r.forgotten }, 'notifier partitions assigned');
+    },
+  };
+
   return {
     name: 'notifier',
     services: { setup, storage, ledger, deliverer, dispatcher, routing, silenceStore, metrics, posted, publish },
@@ -138,6 +182,8 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       const now = Date.now();
       // Every instance's silences before the first alert is taken.
       const silences = await silenceStore.open();
+      // Every partition's alert state (a standby), so an assignment is a lookup.
+      await stateStore.open();
       // What was sent lately, in memory: the delivery path then asks no query before a send.
       const known = await ledger.preload(now - 86_400_000);
       const restored = await pipeline.restore();
@@ -145,8 +191,10 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       posted.seed(dispatcher.alerts(), Date.now());
       expiry = setInterval(expirePosted, 5_000);
       expiry.unref?.();
+      // No flush before the first assignment says which alerts are this instance's.
+      await pipeline.pause();
       pipeline.start();
-      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake });
+      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake, partitions: ownership });
       unwatch = watchConsumer({ name: 'notifier', group: settings.groupId, subscription, health: ctx.health, meter: ctx.telemetry.meter });
       const receivers = [...setup.receivers.values()].map((r) => `${r.name}(${receiverKinds(r).join('+') || 'none'})`);
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {
@@ -171,6 +219,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       clearTimeout(timer);
       // The outbox as the drain left it (what was cut short by the stop is resent by the next start).
       await pipeline.persist();
+      await stateStore.close();
       await silenceStore.close();
       log.info('notifier stopped');
     },

@@ -10,6 +10,7 @@ import { StoppingError } from './retry.js';
 import type { Deliverer } from './deliver.js';
 import type { Inbox } from './inbox.js';
 import type { NotifierSnapshot, SnapshotStore } from './state.js';
+import type { AlertPartitions } from './partitions.js';
 
 /**
  * The notification pipeline, composed here and only here:
@@ -42,6 +43,8 @@ export interface PipelineDeps {
   externalUrl?: string;
   /** The delivery ledger: at restore, what was notified after the snapshot. */
   ledger?: Pick<DeliveryLedger, 'notifiedSince'>;
+  /** The alerts' state per partition (changelog): written with each batch and after each delivery. */
+  partitions?: AlertPartitions;
   /** Least time between two snapshot writes (they are coalesced); default 1s. */
   snapshotGapMs?: number;
   /** How far back resolved alerts are taken from the inbox at start (the dispatcher's resolved retention). */
@@ -64,6 +67,8 @@ export class NotificationPipeline {
   /** When a receive first woke the flush loop since its last round (the `flush_wait` stage). */
   private wokenAt: number | undefined;
   private stopped = true;
+  /** Partitions changing hands: no flush until the next assignment (the alerts may be another instance's). */
+  private paused = false;
   private readonly now: () => number;
   /** Notifications flushed and not yet delivered (or given up): saved with the snapshot, resent by a restart. */
   private readonly outbox = new Set<AlertNotification>();
@@ -77,6 +82,8 @@ export class NotificationPipeline {
   private closing = false;
   /** Inbox inserts in flight; a notification goes out only after those begun before its flush. */
   private readonly recording = new Set<Promise<void>>();
+  /** Notifications handed to the Deliverer and not settled. */
+  private readonly delivering = new Set<Promise<void>>();
   /** Sends wait here, in flush order: the inbox inserts in flight at their flush. */
   private gate: Promise<void> = Promise.resolve();
 
@@ -105,7 +112,10 @@ export class NotificationPipeline {
     // Into the dispatcher at once, so a notification need not wait for the insert; the offsets
     // are committed only after the insert. A crash in between: the records come again from Kafka,
     // the dispatcher starts from the snapshot saved before its last flush, the ledger skips what went out.
-    for (const a of arrived) this.deps.dispatcher.receive(a.alert, now);
+    for (const a of arrived) {
+      this.deps.dispatcher.receive(a.alert, now);
+      this.deps.partitions?.note(a.alert.fingerprint, a.record.partition);
+    }
     const t2 = performance.now();
     m.stage('receive', (t2 - t1) / 1000);
     this.wokenAt ??= t2;
@@ -118,7 +128,8 @@ export class NotificationPipeline {
     this.recording.add(settled);
     void settled.then(() => this.recording.delete(settled));
     this.wake();
-    await recorded;
+    // The changelog too before the offsets: the partition's next owner must know these transitions.
+    await Promise.all([recorded, this.deps.partitions?.write()]);
     m.stage('inbox', (performance.now() - t2) / 1000);
     m.received(arrived.length);
   };
@@ -138,6 +149,7 @@ export class NotificationPipeline {
         this.deps.dispatcher.restore(snapshot.dispatcher, now);
         this.deps.rateLimiter.restore(snapshot.rateLimiter);
         this.recovered = snapshot.outbox ?? [];
+        this.deps.partitions?.seed(snapshot.partitions);
         usable = true;
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'the saved notifier state cannot be used; starting from the inbox and the ledger');
@@ -165,6 +177,31 @@ export class NotificationPipeline {
     this.wake();
   }
 
+  /** Partitions are changing hands: flushing waits for resume() (the next assignment). */
+  async pause(): Promise<void> {
+    this.paused = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Resolves when the notifications handed out so far are delivered or given up, or after `maxMs`. */
+  async settled(maxMs: number): Promise<boolean> {
+    if (this.delivering.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((done) => (timer = setTimeout(() => done(false), maxMs)));
+    try {
+      return await Promise.race([Promise.all([...this.delivering]).then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake();
+  }
+
   /** Stops the flush loop; deliveries in flight are the Deliverer's to drain, then persist() saves the outbox they left. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -189,26 +226,33 @@ export class NotificationPipeline {
    * again (same key, the ledger or the provider's idempotency drops it) and owes its resolves. An
    * insert that failed is retried with its batch by the bus; the send does not wait for that.
    */
-  private send(n: AlertNotification): void {
+  private send(n: AlertNotification, flushed?: { groupKey: string; fingerprints: string[]; id: number }): void {
     this.outbox.add(n);
     if (this.recording.size > 0) {
       const waits = [this.gate, ...this.recording];
       this.gate = Promise.all(waits).then(() => undefined);
     }
     const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
-    submitted.then(
-      () => {
-        this.outbox.delete(n);
-        this.persistSoon();
-      },
-      (err: unknown) => {
-        // Stopping: it stays in the outbox, for the next start.
-        if (err instanceof StoppingError || (err as Error).name === 'StoppingError') return;
-        log.error({ receiver: n.receiver, group: n.groupKey, err: (err as Error).message }, 'delivery of a notification failed');
-        this.outbox.delete(n);
-        this.persistSoon();
-      },
+    const settled = submitted.then(
+      () => undefined,
+      () => undefined,
     );
+    this.delivering.add(settled);
+    void settled.then(() => this.delivering.delete(settled));
+    const done = () => {
+      this.outbox.delete(n);
+      this.persistSoon();
+      if (flushed && this.deps.partitions) {
+        this.deps.partitions.delivered(flushed.groupKey, flushed.fingerprints, flushed.id);
+        this.deps.partitions.write().catch((err: Error) => log.warn({ group: n.groupKey, err: err.message }, 'cannot write the notifier state after a delivery; retried with the next change'));
+      }
+    };
+    submitted.then(done, (err: unknown) => {
+      // Stopping: it stays in the outbox, for the next start.
+      if (err instanceof StoppingError || (err as Error).name === 'StoppingError') return;
+      log.error({ receiver: n.receiver, group: n.groupKey, err: (err as Error).message }, 'delivery of a notification failed');
+      done();
+    });
   }
 
   /** The state changed: save it behind the sends, at most one write in flight and one per snapshotGapMs. */
@@ -222,7 +266,8 @@ export class NotificationPipeline {
   }
 
   private takeSnapshot(): NotifierSnapshot {
-    return { dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state(), outbox: [...this.outbox], savedAt: this.now() };
+    const partitions = this.deps.partitions?.known();
+    return { dispatcher: this.deps.dispatcher.state(), rateLimiter: this.deps.rateLimiter.state(), outbox: [...this.outbox], savedAt: this.now(), ...(partitions ? { partitions } : {}) };
   }
 
   private async saveLoop(): Promise<void> {
@@ -252,7 +297,7 @@ export class NotificationPipeline {
 
   /** Something changed: flush now if a group is due, else sleep until one is. */
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     if (this.running) {
       this.again = true;
       return;
@@ -283,7 +328,7 @@ export class NotificationPipeline {
   }
 
   private async flushDue(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopped && !this.paused) {
       const now = this.now();
       const at = this.deps.dispatcher.nextFlushAt();
       if (at === undefined || at > now || now < this.lastRound + MIN_GAP_MS) return;
@@ -301,8 +346,14 @@ export class NotificationPipeline {
       this.deps.metrics.flushed(groups.length);
       // Sent at once; the state after this flush, with these in the outbox, is saved behind them.
       const extra = this.deps.externalUrl ? { externalUrl: this.deps.externalUrl } : {};
-      for (const g of groups) this.send(toNotification(g, flushedAt, extra));
+      for (const g of groups) {
+        const p = this.deps.partitions;
+        this.send(toNotification(g, flushedAt, extra), p && g.before ? { groupKey: g.groupKey, fingerprints: [...g.before.keys()], id: p.flushed(g.groupKey, g.before) } : undefined);
+      }
       this.persistSoon();
+      // The flushed alerts' entries (with their group's state from before, until delivered) and
+      // what the flush dropped.
+      this.deps.partitions?.write().catch((err: Error) => log.warn({ err: err.message }, 'cannot write the notifier state after a flush; retried with the next change'));
     }
   }
 }

@@ -20,6 +20,8 @@ export interface NotifierSnapshot {
   outbox?: AlertNotification[];
   /** When the state was taken, Unix ms; absent in snapshots taken before their flush (older versions). */
   savedAt?: number;
+  /** The alert partition of each alert whose partition was known (fingerprint → partition). */
+  partitions?: Record<string, number>;
 }
 
 export class SnapshotStore {

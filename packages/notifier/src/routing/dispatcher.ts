@@ -61,6 +61,8 @@ export interface FlushedGroup {
   /** Epoch ms of the flush; `createdAt` is the same in RFC 3339. */
   flushedAt: number;
   createdAt: string;
+  /** The group's share of each of these alerts before this flush (what a changelog says until the notification is delivered). */
+  before?: Map<string, GroupShare>;
 }
 
 interface Stored {
@@ -120,6 +122,38 @@ export interface DispatcherState {
   }[];
 }
 
+/**
+ * What one group holds of one alert, with the group's timing: the part of an AlertEntry that
+ * lets another instance continue the group where this one left it.
+ */
+export interface GroupShare {
+  key: string;
+  routeId: string;
+  labels: Record<string, string>;
+  /** The alert is in the group now. */
+  member: boolean;
+  /** The group notified the alert firing and owes its resolve. */
+  notified: boolean;
+  /** The alert's transition keys in the group's last notification. */
+  lastFiring: string[];
+  lastSentAt?: number;
+  lastTickAt?: number;
+  nextAt?: number;
+  hasFlushed: boolean;
+  repeat: number;
+}
+
+/**
+ * Everything the dispatcher knows about one alert (its latest transition, the groups holding it):
+ * the value of a changelog keyed by fingerprint, so that the instance given the alert's partition
+ * continues it (no second page, no lost resolve).
+ */
+export interface AlertEntry {
+  v: 1;
+  alert?: { alert: AlertTransition; updatedAt: number };
+  groups: GroupShare[];
+}
+
 const DAY = 86_400_000;
 
 /** Whether `a` is a later state of the same alert than `b`; replays and older transitions are not. */
@@ -170,6 +204,8 @@ export class Dispatcher {
   /** Inhibitions of the current store; rebuilt only after a transition changed it (idle ticks are the common case). */
   private inhibitionCache: Inhibitions | undefined;
   private lastGcAt = Number.NEGATIVE_INFINITY;
+  /** Fingerprints whose entry() changed since the last takeChanged(). */
+  private readonly changed = new Set<string>();
 
   constructor(opts: DispatcherOptions) {
     this.routes = opts.routes;
@@ -196,6 +232,7 @@ export class Dispatcher {
     if (prev && !isNewerTransition(alert, prev.alert)) return false;
     const stored = this.stored(alert, now);
     this.store.set(fp, stored);
+    this.changed.add(fp);
     this.inhibitionCache = undefined;
     const related = this.byFingerprint.get(fp);
     if (alert.status === 'resolved') {
@@ -372,6 +409,124 @@ export class Dispatcher {
       this.store.delete(s.alert.fingerprint);
       this.receive(s.alert, now);
     }
+    for (const fp of this.store.keys()) this.changed.add(fp);
+  }
+
+  /** Fingerprints whose entry() may have changed since the last call (received, notified, dropped, forgotten by age). */
+  takeChanged(): string[] {
+    const out = [...this.changed];
+    this.changed.clear();
+    return out;
+  }
+
+  /** The group's last notification's transition keys by fingerprint (cached per set; sets changed in place drop theirs). */
+  private readonly firingIndex = new WeakMap<Set<string>, Map<string, string[]>>();
+
+  private lastFiringOf(g: Group, fp: string): string[] {
+    let index = this.firingIndex.get(g.lastFiring);
+    if (!index) {
+      index = new Map();
+      for (const k of g.lastFiring) {
+        const f = k.slice(0, k.indexOf(':'));
+        const list = index.get(f);
+        if (list) list.push(k);
+        else index.set(f, [k]);
+      }
+      this.firingIndex.set(g.lastFiring, index);
+    }
+    return index.get(fp) ?? [];
+  }
+
+  private share(g: Group, fp: string): GroupShare {
+    return {
+      key: g.key,
+      routeId: g.route.id,
+      labels: g.labels,
+      member: g.members.has(fp),
+      notified: g.notified.has(fp),
+      lastFiring: [...this.lastFiringOf(g, fp)],
+      ...(g.lastSentAt !== undefined ? { lastSentAt: g.lastSentAt } : {}),
+      ...(g.lastTickAt !== undefined ? { lastTickAt: g.lastTickAt } : {}),
+      ...(g.nextAt !== undefined ? { nextAt: g.nextAt } : {}),
+      hasFlushed: g.hasFlushed,
+      repeat: g.repeat,
+    };
+  }
+
+  /**
+   * What this dispatcher knows of one alert; undefined when nothing (a changelog tombstone).
+   * `overlay`: shares to say instead of the current ones, by group key (a notification not yet
+   * delivered: its group's state from before the flush).
+   */
+  entry(fp: string, overlay?: ReadonlyMap<string, GroupShare>): AlertEntry | undefined {
+    const s = this.store.get(fp);
+    const held = this.byFingerprint.get(fp);
+    const groups = new Map<string, GroupShare>();
+    for (const g of held ?? []) groups.set(g.key, this.share(g, fp));
+    for (const [key, share] of overlay ?? []) groups.set(key, share);
+    if (!s && groups.size === 0) return undefined;
+    return { v: 1, ...(s ? { alert: { alert: s.alert, updatedAt: s.updatedAt } } : {}), groups: [...groups.values()] };
+  }
+
+  /**
+   * Takes an alert as another instance left it (its partition's changelog), in place of anything
+   * known here about it. A group this instance also holds keeps its own timing, with the later
+   * notification's time and the union of what both notified. Groups of routes that no longer
+   * exist are skipped, and a firing alert no group holds then is routed afresh.
+   */
+  adopt(fp: string, entry: AlertEntry, now: number): void {
+    this.forget([fp]);
+    let stored: Stored | undefined;
+    if (entry.alert) {
+      stored = this.stored(withSeverityLabel(entry.alert.alert), entry.alert.updatedAt);
+      this.store.set(fp, stored);
+    }
+    for (const share of entry.groups) {
+      const route = this.routesById.get(share.routeId);
+      if (!route) continue;
+      let g = this.groups.get(share.key);
+      if (!g) {
+        g = { key: share.key, route, labels: share.labels, members: new Set(), notified: new Set(), lastFiring: new Set(), lastSentAt: share.lastSentAt, lastTickAt: share.lastTickAt, nextAt: undefined, hasFlushed: share.hasFlushed, repeat: share.repeat };
+        this.groups.set(g.key, g);
+      } else {
+        if (share.lastSentAt !== undefined) g.lastSentAt = Math.max(g.lastSentAt ?? share.lastSentAt, share.lastSentAt);
+        if (share.lastTickAt !== undefined) g.lastTickAt = Math.max(g.lastTickAt ?? share.lastTickAt, share.lastTickAt);
+        g.hasFlushed ||= share.hasFlushed;
+        g.repeat = Math.max(g.repeat, share.repeat);
+      }
+      if (share.lastFiring.length > 0) this.firingIndex.delete(g.lastFiring);
+      for (const k of share.lastFiring) g.lastFiring.add(k);
+      if (share.notified) {
+        g.notified.add(fp);
+        this.index(g, fp);
+      }
+      if (share.member && stored) {
+        if (g.nextAt === undefined && share.nextAt !== undefined) g.nextAt = Math.max(now, share.nextAt);
+        this.addMember(g, stored, now);
+      }
+      if (g.members.size === 0 && g.notified.size === 0) this.groups.delete(g.key);
+    }
+    if (stored && stored.alert.status === 'firing' && !this.byFingerprint.has(fp)) {
+      this.store.delete(fp);
+      this.receive(stored.alert, now);
+    }
+  }
+
+  /** Drops alerts (their partition went to another instance): from the store and every group. */
+  forget(fps: Iterable<string>): void {
+    for (const fp of fps) {
+      for (const g of [...(this.byFingerprint.get(fp) ?? [])]) {
+        g.members.delete(fp);
+        g.notified.delete(fp);
+        for (const k of this.lastFiringOf(g, fp)) g.lastFiring.delete(k);
+        this.firingIndex.delete(g.lastFiring);
+        this.release(g, fp);
+      }
+      this.byFingerprint.delete(fp);
+      this.store.delete(fp);
+      this.changed.delete(fp);
+    }
+    this.inhibitionCache = undefined;
   }
 
   /**
@@ -417,6 +572,9 @@ export class Dispatcher {
       }
     }
     g.hasFlushed = true;
+    for (const t of g.lastFiring) this.changed.add(t.slice(0, t.indexOf(':')));
+    for (const t of transitions) this.changed.add(t.slice(0, t.indexOf(':')));
+    for (const fp of g.members) this.changed.add(fp);
     g.lastFiring = firing;
     g.lastSentAt = Math.max(g.lastSentAt ?? at, at);
     g.lastTickAt = Math.max(g.lastTickAt ?? at, at);
@@ -483,6 +641,7 @@ export class Dispatcher {
 
   private tick(g: Group, now: number, inhibitions: Inhibitions): FlushedGroup | undefined {
     const muted = this.muted(g.route, now);
+    const ticked = { hasFlushed: g.hasFlushed, lastTickAt: g.lastTickAt, nextAt: g.nextAt };
     const firing: AlertTransition[] = [];
     const resolved: AlertTransition[] = [];
     const dropped: string[] = [];
@@ -502,6 +661,7 @@ export class Dispatcher {
     g.nextAt = now + g.route.groupInterval;
     for (const fp of dropped) {
       g.members.delete(fp);
+      this.changed.add(fp);
       this.release(g, fp);
     }
     if (muted) return undefined;
@@ -512,6 +672,18 @@ export class Dispatcher {
     else if (firing.length > 0 && g.lastSentAt !== undefined && now - g.lastSentAt >= g.route.repeatInterval) reason = 'repeat';
     if (!reason) return undefined;
 
+    // As the group was before this tick: an instance taking over from one that died before the
+    // delivery flushes it at once.
+    const before = new Map<string, GroupShare>();
+    for (const a of firing.concat(resolved)) {
+      const { lastTickAt, nextAt, ...share } = this.share(g, a.fingerprint);
+      void lastTickAt;
+      void nextAt;
+      before.set(a.fingerprint, { ...share, hasFlushed: ticked.hasFlushed, ...(ticked.lastTickAt !== undefined ? { lastTickAt: ticked.lastTickAt } : {}), ...(ticked.nextAt !== undefined ? { nextAt: ticked.nextAt } : {}) });
+    }
+    // The group's timing is part of every member's entry.
+    for (const fp of g.members) this.changed.add(fp);
+    for (const fp of g.notified) this.changed.add(fp);
     g.repeat = reason === 'repeat' ? g.repeat + 1 : 0;
     g.lastSentAt = now;
     g.lastFiring = new Set(firing.map(transitionKey));
@@ -539,12 +711,16 @@ export class Dispatcher {
       repeat: g.repeat,
       flushedAt: now,
       createdAt: new Date(now).toISOString(),
+      before,
     };
   }
 
   private gc(now: number): void {
     for (const [fp, s] of this.store) {
-      if (s.alert.status === 'resolved' && s.updatedAt + this.resolvedRetention <= now && !this.byFingerprint.has(fp)) this.store.delete(fp);
+      if (s.alert.status === 'resolved' && s.updatedAt + this.resolvedRetention <= now && !this.byFingerprint.has(fp)) {
+        this.store.delete(fp);
+        this.changed.add(fp);
+      }
     }
   }
 }

@@ -1,0 +1,207 @@
+import { decodeAlert, logger } from '@vigil/platform';
+import type { AlertEntry, Dispatcher, GroupShare } from '../routing/dispatcher.js';
+
+/**
+ * The notifier's state per alert partition, as the rules workers keep theirs: the alerts topic is
+ * keyed by fingerprint, so every alert belongs to one partition, and the instance of the consumer
+ * group that owns the partition owns the alert. What the dispatcher knows of each alert (its
+ * latest transition; in each group, whether it is a member, was notified, and the group's timing)
+ * goes to `<groupId>.state`, a compacted changelog with the alerts topic's partitions, keyed by
+ * fingerprint. An instance given a partition takes its alerts from there; one that loses it
+ * writes what it holds and forgets them.
+ *
+ * When entries are written:
+ * - alerts received: before the batch's offsets are committed (with the inbox insert), so a
+ *   transition whose offset is committed is in the changelog;
+ * - a notification: once delivered (or given up). Until then its alerts' entries say the group's
+ *   state from before the flush, so an instance that dies with a page in flight leaves it owed, and
+ *   the next owner sends it (at least once: a death between the provider's answer and the write
+ *   sends it again, with the same notification key).
+ *
+ * A group whose alerts lie in several partitions is split between the instances owning them; each
+ * part notifies its own alerts (documented in docs/design.md).
+ */
+
+export interface EntryStore {
+  put(partition: number, entries: Iterable<[string, AlertEntry | undefined]>): Promise<void>;
+  restore(partition: number): Promise<Map<string, AlertEntry>>;
+  flush(): Promise<void>;
+}
+
+const log = logger('notifier');
+
+interface InFlight {
+  id: number;
+  before: GroupShare;
+}
+
+export class AlertPartitions {
+  /** Partition of every alert whose partition is known (received, adopted, or saved with the snapshot). */
+  private readonly partitionOf = new Map<string, number>();
+  private owned = new Set<number>();
+  /** Between a revoke and the next assignment nothing is written (the partitions may be another instance's). */
+  private suspended = false;
+  /** Notifications not yet delivered, per fingerprint and group key: the group's shares before their flushes, oldest first. */
+  private readonly inflight = new Map<string, Map<string, InFlight[]>>();
+  private nextId = 0;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly store: EntryStore,
+  ) {}
+
+  /** The partition an alert arrived on. */
+  note(fingerprint: string, partition: number): void {
+    this.partitionOf.set(fingerprint, partition);
+  }
+
+  /** Partitions known for the alerts held (saved with the notifier's snapshot). */
+  known(): Record<string, number> {
+    return Object.fromEntries(this.partitionOf);
+  }
+
+  /** Partitions from a snapshot (alerts received since keep theirs). */
+  seed(partitions: Record<string, number> | undefined): void {
+    for (const [fp, p] of Object.entries(partitions ?? {})) if (!this.partitionOf.has(fp) && Number.isInteger(p)) this.partitionOf.set(fp, p);
+  }
+
+  /**
+   * A notification flushed: until `delivered(token)`, the entries of its alerts say their group's
+   * state from before the flush.
+   */
+  flushed(groupKey: string, before: ReadonlyMap<string, GroupShare> | undefined): number {
+    const id = ++this.nextId;
+    for (const [fp, share] of before ?? []) {
+      let byGroup = this.inflight.get(fp);
+      if (!byGroup) this.inflight.set(fp, (byGroup = new Map()));
+      const list = byGroup.get(groupKey);
+      if (list) list.push({ id, before: share });
+      else byGroup.set(groupKey, [{ id, before: share }]);
+    }
+    return id;
+  }
+
+  /** The notification of `flushed`'s token was delivered or given up: its alerts' entries say the state after it. */
+  delivered(groupKey: string, fingerprints: Iterable<string>, id: number): void {
+    for (const fp of fingerprints) {
+      const byGroup = this.inflight.get(fp);
+      const list = byGroup?.get(groupKey);
+      if (!byGroup || !list) continue;
+      const i = list.findIndex((f) => f.id === id);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) byGroup.delete(groupKey);
+      if (byGroup.size === 0) this.inflight.delete(fp);
+    }
+  }
+
+  private overlay(fp: string): Map<string, GroupShare> | undefined {
+    const byGroup = this.inflight.get(fp);
+    if (!byGroup) return undefined;
+    const out = new Map<string, GroupShare>();
+    for (const [key, list] of byGroup) if (list[0]) out.set(key, list[0].before);
+    return out;
+  }
+
+  /**
+   * Writes the entries of what changed in the dispatcher, for the partitions owned (others are
+   * another instance's to write). Resolves when they are on the changelog.
+   */
+  write(): Promise<void> {
+    const changed = this.dispatcher.takeChanged();
+    if (changed.length === 0 || this.suspended) return this.writing;
+    const byPartition = new Map<number, [string, AlertEntry | undefined][]>();
+    for (const fp of changed) {
+      const p = this.partitionOf.get(fp);
+      if (p === undefined || !this.owned.has(p)) continue;
+      const entry = this.dispatcher.entry(fp, this.overlay(fp));
+      if (entry === undefined) this.partitionOf.delete(fp);
+      let list = byPartition.get(p);
+      if (!list) byPartition.set(p, (list = []));
+      list.push([fp, entry]);
+    }
+    if (byPartition.size === 0) return this.writing;
+    const round = Promise.all([...byPartition].map(([p, entries]) => this.store.put(p, entries))).then(() => undefined);
+    this.writing = round.catch(() => undefined);
+    return round;
+  }
+
+  /** Revoked (a rebalance begins): what changed is written, and nothing more until the next assignment. */
+  async revoked(): Promise<void> {
+    await this.write().catch((err: Error) => log.warn({ err: err.message }, 'cannot write the notifier state of revoked partitions; the next owner starts from the last entries written'));
+    this.suspended = true;
+    await this.store.flush();
+  }
+
+  /**
+   * The partitions owned from now on: the alerts of partitions gone are forgotten, those of new
+   * ones taken from the changelog. Without a revoke first (this instance was thrown out of the
+   * group, its partitions may have had another owner meanwhile), everything is taken afresh.
+   */
+  async assigned(partitions: number[], now: number): Promise<{ restored: Record<number, number>; forgotten: number[] }> {
+    const thrownOut = !this.suspended && this.owned.size > 0;
+    const next = new Set(partitions);
+    const fresh = thrownOut ? [...next] : [...next].filter((p) => !this.owned.has(p));
+    const gone = [...this.owned].filter((p) => !next.has(p));
+    const restored: Record<number, number> = {};
+    const entries = await Promise.all(fresh.map(async (p) => [p, await this.store.restore(p)] as const));
+    // Alerts of partitions this instance does not own (gone, or known from a snapshot) leave; thrown
+    // out, those of every partition held too. An alert of a new partition that the changelog lacks
+    // (state only in the snapshot: an upgrade) stays, and is written below.
+    const leave: string[] = [];
+    for (const [fp, p] of this.partitionOf) if (!next.has(p) || (thrownOut && this.owned.has(p))) leave.push(fp);
+    this.dispatcher.forget(leave);
+    for (const fp of leave) {
+      this.partitionOf.delete(fp);
+      this.inflight.delete(fp);
+    }
+    for (const [p, map] of entries) {
+      restored[p] = map.size;
+      for (const [fp, entry] of map) {
+        this.dispatcher.adopt(fp, entry, now);
+        this.partitionOf.set(fp, p);
+      }
+    }
+    this.owned = next;
+    this.suspended = false;
+    // What adopt routed afresh (a route gone) is written under the new owner.
+    await this.write().catch(() => undefined);
+    return { restored, forgotten: gone };
+  }
+
+  /** Partitions owned and restored. */
+  get partitions(): ReadonlySet<number> {
+    return this.owned;
+  }
+}
+
+/** A changelog value: JSON, the transition checked as one read from the alerts topic. */
+export function encodeAlertEntry(e: AlertEntry): Buffer {
+  return Buffer.from(JSON.stringify(e));
+}
+
+export function decodeAlertEntry(bytes: Buffer): AlertEntry {
+  const parsed = JSON.parse(bytes.toString('utf8')) as { v?: unknown; alert?: { alert?: unknown; updatedAt?: unknown }; groups?: unknown };
+  if (parsed.v !== 1) throw new Error(`notifier state entry version ${String(parsed.v)} is not supported (expected 1)`);
+  if (!Array.isArray(parsed.groups)) throw new Error('notifier state entry: groups is not a list');
+  const groups: GroupShare[] = [];
+  for (const g of parsed.groups as Partial<GroupShare>[]) {
+    if (typeof g?.key !== 'string' || typeof g.routeId !== 'string' || typeof g.labels !== 'object' || g.labels === null) throw new Error('notifier state entry: a group lacks key, routeId or labels');
+    groups.push({
+      key: g.key,
+      routeId: g.routeId,
+      labels: g.labels,
+      member: g.member === true,
+      notified: g.notified === true,
+      lastFiring: Array.isArray(g.lastFiring) ? g.lastFiring.filter((k): k is string => typeof k === 'string') : [],
+      ...(typeof g.lastSentAt === 'number' ? { lastSentAt: g.lastSentAt } : {}),
+      ...(typeof g.lastTickAt === 'number' ? { lastTickAt: g.lastTickAt } : {}),
+      ...(typeof g.nextAt === 'number' ? { nextAt: g.nextAt } : {}),
+      hasFlushed: g.hasFlushed === true,
+      repeat: typeof g.repeat === 'number' ? g.repeat : 0,
+    });
+  }
+  const a = parsed.alert;
+  const alert = a && a.alert !== undefined ? { alert: decodeAlert(Buffer.from(JSON.stringify(a.alert))), updatedAt: typeof a.updatedAt === 'number' ? a.updatedAt : 0 } : undefined;
+  return { v: 1, ...(alert ? { alert } : {}), groups };
+}
