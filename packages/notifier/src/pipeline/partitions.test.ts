@@ -53,11 +53,13 @@ function instance(store: EntryStore) {
     /** Flushes what is due; `deliver` false leaves the notifications in flight. */
     async flush(now: number, deliver = true): Promise<FlushedGroup[]> {
       const groups = dispatcher.flush(now);
-      for (const g of groups) {
-        const id = parts.flushed(g.groupKey, g.before);
-        if (deliver) parts.delivered(g.groupKey, g.before!.keys(), id);
-      }
+      const ids = groups.map((g) => parts.flushed(g.groupKey, g.before));
+      // As the pipeline: written at the flush (notifications in flight), again once delivered.
       await parts.write();
+      if (deliver) {
+        groups.forEach((g, i) => parts.delivered(g.groupKey, g.before!.keys(), ids[i]!));
+        await parts.write();
+      }
       return groups;
     },
   };

@@ -44,6 +44,8 @@ export class AlertPartitions {
   /** Notifications not yet delivered, per fingerprint and group key: the group's shares before their flushes, oldest first. */
   private readonly inflight = new Map<string, Map<string, InFlight[]>>();
   private nextId = 0;
+  /** Alerts whose entry must be written again (a notification of theirs settled). */
+  private readonly redo = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -90,6 +92,7 @@ export class AlertPartitions {
       if (!byGroup || !list) continue;
       const i = list.findIndex((f) => f.id === id);
       if (i >= 0) list.splice(i, 1);
+      this.redo.add(fp);
       if (list.length === 0) byGroup.delete(groupKey);
       if (byGroup.size === 0) this.inflight.delete(fp);
     }
@@ -108,8 +111,10 @@ export class AlertPartitions {
    * another instance's to write). Resolves when they are on the changelog.
    */
   write(): Promise<void> {
-    const changed = this.dispatcher.takeChanged();
-    if (changed.length === 0 || this.suspended) return this.writing;
+    const changed = new Set(this.dispatcher.takeChanged());
+    for (const fp of this.redo) changed.add(fp);
+    this.redo.clear();
+    if (changed.size === 0 || this.suspended) return this.writing;
     const byPartition = new Map<number, [string, AlertEntry | undefined][]>();
     for (const fp of changed) {
       const p = this.partitionOf.get(fp);
