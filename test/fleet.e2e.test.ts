@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { logEntries, metricPoints, openStorage, queryRows, withErrorFingerprint } from '@vigil/platform';
 import { eventually, freePort } from './harness/index.js';
 import { startHookSink, type HookSink } from './harness/webhook.js';
@@ -110,10 +110,19 @@ notifier:
     p.child.kill('SIGKILL');
     await exited(p.child);
   };
+  /** SIGTERM; a process that has not exited after a minute is printed (its last output) and SIGKILLed. */
   const stop = async (p: Proc) => {
     const done = new Promise<number | null>((r) => p.child.once('exit', (code) => r(code)));
     p.child.kill('SIGTERM');
-    return await done;
+    const timer = setTimeout(() => {
+      say(`${p.name} did not stop within 60 s; its last output:\n${p.output().slice(-6_000)}`);
+      p.child.kill('SIGKILL');
+    }, 60_000);
+    try {
+      return await done;
+    } finally {
+      clearTimeout(timer);
+    }
   };
 
   /** Partitions each member of a group holds, as Kafka's group coordinator says (`host:clientId` → `topic[0,1]`). */
@@ -148,6 +157,10 @@ notifier:
     const ingestData = join(dir, 'ingest-data');
     const ingestPort = await freePort();
     const startIngest = () => vigil('ingest', ['run', '--roles', 'ingest,query-api', '--config', central], ingestPort, ingestData);
+    // A failure says what the Vigil processes still running last logged (warnings and errors).
+    onTestFailed(() => {
+      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) say(`${p.name} (running), last output:\n${p.output().slice(-4_000) || '(none)'}`);
+    });
     let ingest = startIngest();
     const rulesPorts = [await freePort(), await freePort()];
     const notifierPorts = [await freePort(), await freePort()];

@@ -12,6 +12,9 @@ import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
 import { deadLetterBatch } from '../dlq.js';
 
+/** How long a follower's catching up may see nothing arrive before it takes what it read as the end. */
+const FOLLOW_STALL_MS = 10_000;
+
 export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
@@ -382,8 +385,25 @@ export class KafkaBus implements Bus {
             await admin.disconnect();
           }
         });
-        const behind = () => ends.some((e) => BigInt(e.high) > BigInt(e.low) && (next.get(e.partition) ?? -1n) < BigInt(e.high));
-        while (behind() && !stopping.signal.aborted) await new Promise<void>((resolve) => progressed.push(resolve));
+        const behind = () => ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (next.get(e.partition) ?? -1n) < BigInt(e.high));
+        // A partition can end below its high watermark for good: compaction removes a tombstone
+        // that was its last record once delete.retention.ms passed, and the fetch then returns
+        // nothing more. So the wait ends when nothing has come for STALL_MS (a live follower fetches
+        // every second), said in a warning, rather than holding the caller (a rebalance) forever.
+        let lastProgress = Date.now();
+        for (;;) {
+          const lagging = behind();
+          if (lagging.length === 0 || stopping.signal.aborted) return;
+          const progressedNow = await Promise.race([new Promise<boolean>((resolve) => progressed.push(() => resolve(true))), sleep(1_000, stopping.signal).then(() => false)]);
+          if (progressedNow) lastProgress = Date.now();
+          else if (Date.now() - lastProgress >= FOLLOW_STALL_MS) {
+            log.warn(
+              { topic: opts.topic, behind: lagging.map((e) => `${e.partition}: at ${String(next.get(e.partition) ?? 'nothing read')}, end ${e.high}`).join('; '), waitedMs: FOLLOW_STALL_MS },
+              'following: nothing more came before the end offsets; taking what was read as the end',
+            );
+            return;
+          }
+        }
       },
       stop: async () => {
         stopping.abort();
