@@ -141,8 +141,23 @@ export class TableRows<O = unknown> {
   }
 }
 
-/** Writes rows of one table (JSONCompactEachRow with the table's column order). */
+/** Rows as JSONCompactEachRow text, one line each (what the client would send). */
+export function encodeRows(rows: readonly Row[]): Buffer {
+  let text = '';
+  for (let i = 0; i < rows.length; i++) text += (i === 0 ? '' : '\n') + JSON.stringify(rows[i]);
+  return Buffer.from(text);
+}
+
+/**
+ * Writes rows of one table (JSONCompactEachRow with the table's column order): straight to the
+ * embedded engine's parser when it is the engine, else through the client.
+ */
 export async function insertRows(storage: Storage, table: TableName, rows: readonly Row[], settings: Record<string, string | number> = {}): Promise<void> {
+  if (storage.insertEncoded) {
+    if (rows.length === 0) return;
+    await storage.insertEncoded({ table: storage.table(table), columns: columnsOf(table), format: 'JSONCompactEachRow', body: encodeRows(rows), settings });
+    return;
+  }
   await storage.client.insert({
     table: storage.table(table),
     values: rows as Row[],

@@ -132,4 +132,23 @@ describe('rows in the real ClickHouse engine', () => {
     expect(rows[1]!.fp).toMatch(/^[0-9a-f]{16}$/);
     await provider.shutdown();
   });
+
+  it('goes straight to the embedded engine\'s parser, where a repeated insert with the same deduplication token adds nothing and a row it cannot read fails the insert', async () => {
+    expect(storage.insertEncoded).toBeTypeOf('function');
+    const at = Date.now() - 30_000;
+    const rows = metricPoints(encodeMetrics(await sdkMetrics(), 'otlp_proto'))
+      .filter((p) => p.kind === 'gauge')
+      .map((p) => metricRow({ ...p, name: 'dedup.check', timeUnixNano: `${at}000000` }));
+    const settings = { insert_deduplicate: 1, insert_deduplication_token: `dedup-${at}` };
+    await insertRows(storage, 'otel_metrics_gauge', rows, settings);
+    await insertRows(storage, 'otel_metrics_gauge', rows, settings);
+    await insertRows(storage, 'otel_metrics_gauge', []);
+    const count = async () => Number((await queryRows<{ n: string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')} WHERE MetricName = 'dedup.check'`))[0]!.n);
+    expect(await count()).toBe(rows.length);
+    await insertRows(storage, 'otel_metrics_gauge', rows, { insert_deduplicate: 1, insert_deduplication_token: `other-${at}` });
+    expect(await count()).toBe(rows.length * 2);
+    const bad = [...rows[0]!];
+    bad[13] = 'not a time';
+    await expect(insertRows(storage, 'otel_metrics_gauge', [bad])).rejects.toThrow(/TimeUnix|parse|DateTime/i);
+  });
 });
