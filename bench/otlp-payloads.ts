@@ -13,11 +13,12 @@ class ManualReader extends MetricReader {
 
 /**
  * Benchmark messages: one ExportMetricsServiceRequest each, made by the OpenTelemetry SDK, with
- * `perMessage` gauge points tagged with the message number, from `hosts` hosts in turn (keyed by
- * host). A fresh provider per message, since a cumulative reader would keep re-reporting earlier
+ * `perMessage` gauge points (series 0..perMessage-1 of their host; with `distinct`, also tagged
+ * with the message number, so every point is a series of its own), from `hosts` hosts in turn
+ * (keyed by host). A fresh provider per message, since a cumulative reader would keep re-reporting earlier
  * attribute sets.
  */
-export async function metricPayloads(count: number, perMessage: number, opts: { from?: number; hosts?: number } = {}): Promise<{ key: string; value: Buffer }[]> {
+export async function metricPayloads(count: number, perMessage: number, opts: { from?: number; hosts?: number; distinct?: boolean } = {}): Promise<{ key: string; value: Buffer }[]> {
   const from = opts.from ?? 0;
   const hosts = opts.hosts ?? 20;
   const out: { key: string; value: Buffer }[] = [];
@@ -29,7 +30,7 @@ export async function metricPayloads(count: number, perMessage: number, opts: { 
       .getMeter('bench')
       .createObservableGauge('bench.value', { unit: '1' })
       .addCallback((r) => {
-        for (let i = 0; i < perMessage; i++) r.observe(Math.random(), { msg: String(m), series: String(i) });
+        for (let i = 0; i < perMessage; i++) r.observe(Math.random(), opts.distinct ? { msg: String(m), series: String(i) } : { series: String(i) });
       });
     const { resourceMetrics } = await reader.collect();
     out.push({ key: host, value: encodeMetrics(resourceMetrics, 'otlp_proto') });

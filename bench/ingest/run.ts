@@ -47,7 +47,15 @@ const MESSAGES = Math.ceil(POINTS / PER_MESSAGE);
 const PARTITIONS = Number(process.env.PARTITIONS ?? 3);
 const HOSTS = 20;
 
-const payloads = (count: number, from = 0) => metricPayloads(count, PER_MESSAGE, { from, hosts: HOSTS });
+/**
+ * The backlog is scrapes: each message is one host's PER_MESSAGE series, so 20 hosts make
+ * 20 x PER_MESSAGE series and the rollups aggregate as they do on real host metrics.
+ * DISTINCT=1 makes every point a series of its own (the rollups' worst case; what runs before
+ * 2026-12-01 measured). The latency probes are always distinct: a probe's points are found by
+ * its message number.
+ */
+const DISTINCT = process.env.DISTINCT === '1';
+const payloads = (count: number, from = 0, distinct = DISTINCT) => metricPayloads(count, PER_MESSAGE, { from, hosts: HOSTS, distinct });
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -67,7 +75,9 @@ async function main(): Promise<void> {
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
 
-  process.stdout.write(`bench/ingest: ${fmt(MESSAGES * PER_MESSAGE)} points in ${fmt(MESSAGES)} OTLP messages of ${PER_MESSAGE}, ${PARTITIONS} partitions, ${os.cpus().length} cores\n`);
+  process.stdout.write(
+    `bench/ingest: ${fmt(MESSAGES * PER_MESSAGE)} points in ${fmt(MESSAGES)} OTLP messages of ${PER_MESSAGE}, ${PARTITIONS} partitions, ${os.cpus().length} cores, ${DISTINCT ? 'every point its own series (DISTINCT=1)' : `${fmt(HOSTS * PER_MESSAGE)} series (${HOSTS} hosts x ${PER_MESSAGE})`}\n`,
+  );
   const messages = await payloads(MESSAGES);
   const bytes = messages.reduce((n, m) => n + m.value.length, 0);
   process.stdout.write(`  payloads: ${(bytes / 1e6).toFixed(1)} MB (${Math.round(bytes / MESSAGES)} B/message)\n`);
@@ -159,7 +169,7 @@ async function main(): Promise<void> {
   await vigilProducer.connect();
 
   // Latency: one message every 20 ms; acknowledged produce → all its points queryable.
-  const extra = await payloads(LATENCY_MESSAGES, MESSAGES);
+  const extra = await payloads(LATENCY_MESSAGES, MESSAGES, true);
   const extraIds = extra.map((_, i) => MESSAGES + i);
   const sentAt = new Map<number, number>();
   const polling = poll(extraIds, 180_000);
