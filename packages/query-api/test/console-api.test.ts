@@ -240,11 +240,20 @@ describe('GET /api/v1/metrics/summary', () => {
     ]);
   });
 
-  it('reads the hourly rollup beyond a day, and one host', async () => {
+  it('reads the hourly rollup beyond two hours, and one host', async () => {
     const { body } = await get('/api/v1/metrics/summary?period_hours=48&host=web-2');
     expect(body.resolution).toBe('1h');
     expect(body.hosts.map((h: any) => h.host)).toEqual(['web-2']);
     expect(body.hosts[0].cpu.avg).toBeCloseTo(0.1, 10);
+  });
+
+  it('hourly, the same averages, and the highest memory, disk and load recorded', async () => {
+    const [minute, hour] = await Promise.all([get('/api/v1/metrics/summary?period_hours=2'), get('/api/v1/metrics/summary?period_hours=3')]);
+    expect([minute.body.resolution, hour.body.resolution]).toEqual(['1m', '1h']);
+    const web1 = (b: any) => b.hosts.find((h: any) => h.host === 'web-1');
+    for (const k of ['memory', 'disk', 'load1']) expect(web1(hour.body)[k], k).toEqual(web1(minute.body)[k]);
+    expect(web1(hour.body).cpu.avg).toBeCloseTo(web1(minute.body).cpu.avg, 10);
+    expect(web1(hour.body).load1).toEqual({ avg: 1.5, max: 1.5 });
   });
 
   it.each([
