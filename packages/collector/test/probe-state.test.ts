@@ -73,6 +73,9 @@ describe('probe state', () => {
           { name: 'a', url: 'tcp://host' },
           { name: 'a', url: 'http://x', degraded: '2s' },
           { name: 'b', url: 'https://x', tls: { ca: '/nonexistent/ca.pem' } },
+          { name: 'c', url: 'mysql://shop:50%zz@db:3306/shop' },
+          { name: 'd', url: 'postgres://app@db/orders%2' },
+          { name: 'e', url: 'mariadb://shop:p%25ss@db/shop' },
         ],
       },
       'c',
@@ -86,6 +89,8 @@ describe('probe state', () => {
         'c.yaml: collector.plugins[0].targets[1].name: "a" is used twice (give each probe its own name)',
         'c.yaml: collector.plugins[0].targets[1].degraded: 2000 ms is above unhealthy (1000 ms)',
         expect.stringMatching(/^c\.yaml: collector\.plugins\[0\]\.targets\[2\]\.tls\.ca: cannot read "\/nonexistent\/ca\.pem"/),
+        'c.yaml: collector.plugins[0].targets[3].url: its password has a malformed %-escape (write a literal % as %25)',
+        'c.yaml: collector.plugins[0].targets[4].url: its database has a malformed %-escape (write a literal % as %25)',
       ]);
     }
   });

@@ -107,6 +107,10 @@ describe('sql plugin against a real PostgreSQL', () => {
       'c.yaml: collector.plugins[0].queries[1].name: "q" is used twice (give each query its own name)',
       'c.yaml: collector.plugins[0].queries[1].metrics[0].unit: "m" has unit "s" elsewhere (one metric, one unit)',
     ]);
+    // A malformed escape is named at the start, not found by the driver at the first run.
+    expect(problems('collector:\n  plugins:\n    - { type: sql, url: "mysql://shop%g@db/shop", queries: [{ name: q, sql: "SELECT 1 AS v", metrics: [{ name: m, value: v }] }] }\n')).toEqual([
+      'c.yaml: collector.plugins[0].url: its user has a malformed %-escape (write a literal % as %25)',
+    ]);
   });
 });
 

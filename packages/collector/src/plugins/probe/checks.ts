@@ -11,6 +11,28 @@ const loadRedis = () => import('redis');
 export const loadMysql = () => import('mysql2/promise').then((m) => m.default);
 
 /**
+ * What is wrong with a database URL that the drivers would only find when connecting: not a URL,
+ * or a user, password or database with a malformed %-escape (`%zz`). Undefined when it is fine.
+ */
+export function databaseUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'not a URL';
+  }
+  if (!u.hostname) return 'names no host';
+  for (const [part, text] of [['user', u.username], ['password', u.password], ['database', u.pathname.slice(1)]] as const) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      return `its ${part} has a malformed %-escape (write a literal % as %25)`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Connection options of a mysql:// or mariadb:// URL (user, password, host, port, database);
  * `password` replaces the URL's own when given.
  */

@@ -3,7 +3,7 @@ import { ValueType, type Attributes, type BatchObservableResult } from '@opentel
 import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
-import { httpCheck, mysqlCheck, postgresCheck, redisCheck, tcpCheck } from './checks.js';
+import { databaseUrlProblem, httpCheck, mysqlCheck, postgresCheck, redisCheck, tcpCheck } from './checks.js';
 import { STATE_SEVERITY, STATE_VALUE, probeKind, probeState, safeTarget, stateChanged, stateReason, type Outcome, type ProbeKind, type ProbeState } from './state.js';
 import { Loops } from '../loops.js';
 
@@ -68,6 +68,8 @@ export function planProbes(targets: ProbeTargetConfig[], at = 'collector.plugins
       return;
     }
     if (kind === 'tcp' && new URL(t.url).port === '') problems.push(`${where}.url: a tcp:// target needs a port (tcp://host:port)`);
+    const urlProblem = kind === 'postgres' || kind === 'mysql' ? databaseUrlProblem(t.url) : undefined;
+    if (urlProblem) problems.push(`${where}.url: ${urlProblem}`);
     if (t.degraded > t.unhealthy) problems.push(`${where}.degraded: ${t.degraded} ms is above unhealthy (${t.unhealthy} ms)`);
     let ca: string | undefined;
     if (t.tls.ca) {

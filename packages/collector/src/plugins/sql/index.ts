@@ -3,7 +3,7 @@ import { Type, type StaticDecode } from '@sinclair/typebox';
 import { ConfigError, Duration, logger } from '@vigil/platform';
 import { definePlugin, type PluginContext } from '../../plugin.js';
 import { Loops } from '../loops.js';
-import { loadMysql, mysqlOptions } from '../probe/checks.js';
+import { databaseUrlProblem, loadMysql, mysqlOptions } from '../probe/checks.js';
 
 const log = logger('collector.sql');
 
@@ -80,11 +80,13 @@ export function rowsToSamples(q: Pick<QueryConfig, 'metrics' | 'labels'>, rows: 
   return { samples, problems };
 }
 
-/** Checks what the schema cannot: unique query names, a metric name used with one unit. */
+/** Checks what the schema cannot: the URL's escapes, unique query names, a metric name used with one unit. */
 function checkQueries(options: SqlOptionsConfig, at: string): void {
   const problems: string[] = [];
   const names = new Set<string>();
   const units = new Map<string, string>();
+  const urlProblem = databaseUrlProblem(options.url);
+  if (urlProblem) problems.push(`${at}.url: ${urlProblem}`);
   options.queries.forEach((q, i) => {
     if (names.has(q.name)) problems.push(`${at}.queries[${i}].name: "${q.name}" is used twice (give each query its own name)`);
     names.add(q.name);
