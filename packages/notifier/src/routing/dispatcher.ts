@@ -107,40 +107,45 @@ export interface AlertView {
 export interface DispatcherState {
   version: 1;
   alerts: { alert: AlertTransition; updatedAt: number }[];
-  groups: {
-    key: string;
-    routeId: string;
-    labels: Record<string, string>;
-    members: string[];
-    notified: string[];
-    lastFiring: string[];
-    lastSentAt?: number;
-    lastTickAt?: number;
-    nextAt?: number;
-    hasFlushed: boolean;
-    repeat: number;
-  }[];
+  groups: (SavedGroup & { members: string[]; notified: string[]; lastFiring: string[] })[];
+}
+
+/** A group's identity and timing, as saved (a snapshot, a changelog entry). */
+export interface SavedGroup {
+  key: string;
+  routeId: string;
+  labels: Record<string, string>;
+  lastSentAt?: number;
+  lastTickAt?: number;
+  nextAt?: number;
+  hasFlushed: boolean;
+  repeat: number;
 }
 
 /**
  * What one group holds of one alert, with the group's timing: the part of an AlertEntry that
  * lets another instance continue the group where this one left it.
  */
-export interface GroupShare {
-  key: string;
-  routeId: string;
-  labels: Record<string, string>;
+export interface GroupShare extends SavedGroup {
   /** The alert is in the group now. */
   member: boolean;
   /** The group notified the alert firing and owes its resolve. */
   notified: boolean;
   /** The alert's transition keys in the group's last notification. */
   lastFiring: string[];
-  lastSentAt?: number;
-  lastTickAt?: number;
-  nextAt?: number;
-  hasFlushed: boolean;
-  repeat: number;
+}
+
+function savedGroup(g: Group): SavedGroup {
+  return {
+    key: g.key,
+    routeId: g.route.id,
+    labels: g.labels,
+    ...(g.lastSentAt !== undefined ? { lastSentAt: g.lastSentAt } : {}),
+    ...(g.lastTickAt !== undefined ? { lastTickAt: g.lastTickAt } : {}),
+    ...(g.nextAt !== undefined ? { nextAt: g.nextAt } : {}),
+    hasFlushed: g.hasFlushed,
+    repeat: g.repeat,
+  };
 }
 
 /**
@@ -354,19 +359,7 @@ export class Dispatcher {
     return {
       version: 1,
       alerts: [...this.store.values()].map((s) => ({ alert: s.alert, updatedAt: s.updatedAt })),
-      groups: [...this.groups.values()].map((g) => ({
-        key: g.key,
-        routeId: g.route.id,
-        labels: g.labels,
-        members: [...g.members],
-        notified: [...g.notified],
-        lastFiring: [...g.lastFiring],
-        ...(g.lastSentAt !== undefined ? { lastSentAt: g.lastSentAt } : {}),
-        ...(g.lastTickAt !== undefined ? { lastTickAt: g.lastTickAt } : {}),
-        ...(g.nextAt !== undefined ? { nextAt: g.nextAt } : {}),
-        hasFlushed: g.hasFlushed,
-        repeat: g.repeat,
-      })),
+      groups: [...this.groups.values()].map((g) => ({ ...savedGroup(g), members: [...g.members], notified: [...g.notified], lastFiring: [...g.lastFiring] })),
     };
   }
 
@@ -438,19 +431,7 @@ export class Dispatcher {
   }
 
   private share(g: Group, fp: string): GroupShare {
-    return {
-      key: g.key,
-      routeId: g.route.id,
-      labels: g.labels,
-      member: g.members.has(fp),
-      notified: g.notified.has(fp),
-      lastFiring: [...this.lastFiringOf(g, fp)],
-      ...(g.lastSentAt !== undefined ? { lastSentAt: g.lastSentAt } : {}),
-      ...(g.lastTickAt !== undefined ? { lastTickAt: g.lastTickAt } : {}),
-      ...(g.nextAt !== undefined ? { nextAt: g.nextAt } : {}),
-      hasFlushed: g.hasFlushed,
-      repeat: g.repeat,
-    };
+    return { ...savedGroup(g), member: g.members.has(fp), notified: g.notified.has(fp), lastFiring: [...this.lastFiringOf(g, fp)] };
   }
 
   /**
