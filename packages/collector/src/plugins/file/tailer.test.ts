@@ -67,7 +67,11 @@ describe('file tailer on real files', () => {
   });
 
   it('follows rename rotation while lines are written: every line once, in order, including those written to the old file after the rename', async () => {
-    const t = setup({ fingerprintBytes: 32 });
+    // A second of grace (5 s by default): the writer below goes on writing to the renamed file for
+    // about 80 ms, and with 100 ms a CI run whose event loop stalled that long (a JVM starting
+    // beside it) closed the old file before its last lines (as a real writer that keeps writing
+    // past rotateWait would lose them).
+    const t = setup({ fingerprintBytes: 32, rotateWait: 1_000 });
     t.opts.include = [join(t.dir, 'app.log')];
     const path = join(t.dir, 'app.log');
     // The application holds its descriptor: after the rename it goes on writing to the old file for a while, as real ones do until they reopen.
