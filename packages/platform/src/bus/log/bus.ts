@@ -444,7 +444,7 @@ export class LogBus implements Bus {
 
   /**
    * Compaction by copying forward: once a partition holds many more records than live keys, the
-   * latest record of each live key is appended again and every segment before the copy is
+   * latest record of each live key is appended again and every segment of what was read is
    * deleted (never past a follower or a group that has not read it yet). Tombstones and what they
    * deleted go with the old segments. Offsets keep growing, as Kafka's do.
    */
@@ -474,7 +474,10 @@ export class LogBus implements Bus {
         still.forEach((r, i) => state.latest.set(r.key!, { offset: first + i, live: true }));
         await this.sync();
       }
-      let floor = copyStart;
+      // Only what was read goes: records appended after `end` (a producer's, while this read)
+      // may be the latest of their keys and were not copied. That also keeps every segment a sync
+      // round in flight is still writing (its records are all at or after `end`).
+      let floor = Math.min(copyStart, end);
       for (const f of this.followers) if (f.topic === topic) floor = Math.min(floor, f.next[p] ?? floor);
       for (const id of this.readers.get(topic) ?? []) floor = Math.min(floor, this.groups.get(id)?.offsets[`${topic}:${p}`] ?? part.startOffset);
       const deleted = await part.deleteBefore(floor);

@@ -185,8 +185,10 @@ export class PartitionLog {
         await t.writer?.datasync();
         t.durable = t.written;
         if (t !== this.segments[this.segments.length - 1]) {
-          await t.writer?.close();
+          // Its records are durable: a failed close loses nothing (and retention may close it too).
+          const writer = t.writer;
           t.writer = undefined;
+          await writer?.close().catch(() => undefined);
         }
       }
     } catch (err) {
@@ -321,8 +323,9 @@ export class PartitionLog {
   }
 
   private async closeSegment(seg: Segment): Promise<void> {
-    await seg.writer?.close().catch(() => undefined);
+    const writer = seg.writer;
     seg.writer = undefined;
+    await writer?.close().catch(() => undefined);
     const reader = await seg.reader?.catch(() => undefined);
     await reader?.close().catch(() => undefined);
     seg.reader = undefined;
