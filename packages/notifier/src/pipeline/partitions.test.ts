@@ -57,7 +57,7 @@ function instance(store: EntryStore) {
       // As the pipeline: written at the flush (notifications in flight), again once delivered.
       await parts.write();
       if (deliver) {
-        groups.forEach((g, i) => parts.delivered(g.groupKey, g.before!.keys(), ids[i]!));
+        for (const id of ids) parts.delivered(id);
         await parts.write();
       }
       return groups;

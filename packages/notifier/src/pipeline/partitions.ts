@@ -44,6 +44,8 @@ export class AlertPartitions {
   /** Notifications not yet delivered, per fingerprint and group key: the group's shares before their flushes, oldest first. */
   private readonly inflight = new Map<string, Map<string, InFlight[]>>();
   private nextId = 0;
+  /** What each notification in flight holds back: its group and alerts, by the id `flushed` gave. */
+  private readonly flights = new Map<number, { groupKey: string; fingerprints: string[] }>();
   /** Alerts whose entry must be written again (a notification of theirs settled). */
   private readonly redo = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
@@ -69,11 +71,12 @@ export class AlertPartitions {
   }
 
   /**
-   * A notification flushed: until `delivered(token)`, the entries of its alerts say their group's
+   * A notification flushed: until `delivered(id)`, the entries of its alerts say their group's
    * state from before the flush.
    */
   flushed(groupKey: string, before: ReadonlyMap<string, GroupShare> | undefined): number {
     const id = ++this.nextId;
+    this.flights.set(id, { groupKey, fingerprints: [...(before?.keys() ?? [])] });
     for (const [fp, share] of before ?? []) {
       let byGroup = this.inflight.get(fp);
       if (!byGroup) this.inflight.set(fp, (byGroup = new Map()));
@@ -84,8 +87,12 @@ export class AlertPartitions {
     return id;
   }
 
-  /** The notification of `flushed`'s token was delivered or given up: its alerts' entries say the state after it. */
-  delivered(groupKey: string, fingerprints: Iterable<string>, id: number): void {
+  /** The notification `flushed` gave this id was delivered or given up: its alerts' entries say the state after it. */
+  delivered(id: number): void {
+    const flight = this.flights.get(id);
+    if (!flight) return;
+    this.flights.delete(id);
+    const { groupKey, fingerprints } = flight;
     for (const fp of fingerprints) {
       const byGroup = this.inflight.get(fp);
       const list = byGroup?.get(groupKey);

@@ -226,33 +226,29 @@ export class NotificationPipeline {
    * again (same key, the ledger or the provider's idempotency drops it) and owes its resolves. An
    * insert that failed is retried with its batch by the bus; the send does not wait for that.
    */
-  private send(n: AlertNotification, flushed?: { groupKey: string; fingerprints: string[]; id: number }): void {
+  private send(n: AlertNotification, flushId?: number): void {
     this.outbox.add(n);
     if (this.recording.size > 0) {
       const waits = [this.gate, ...this.recording];
       this.gate = Promise.all(waits).then(() => undefined);
     }
     const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
-    const settled = submitted.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.delivering.add(settled);
-    void settled.then(() => this.delivering.delete(settled));
     const done = () => {
       this.outbox.delete(n);
       this.persistSoon();
-      if (flushed && this.deps.partitions) {
-        this.deps.partitions.delivered(flushed.groupKey, flushed.fingerprints, flushed.id);
+      if (flushId !== undefined && this.deps.partitions) {
+        this.deps.partitions.delivered(flushId);
         this.deps.partitions.write().catch((err: Error) => log.warn({ group: n.groupKey, err: err.message }, 'cannot write the notifier state after a delivery; retried with the next change'));
       }
     };
-    submitted.then(done, (err: unknown) => {
+    const settled = submitted.then(done, (err: unknown) => {
       // Stopping: it stays in the outbox, for the next start.
       if (err instanceof StoppingError || (err as Error).name === 'StoppingError') return;
       log.error({ receiver: n.receiver, group: n.groupKey, err: (err as Error).message }, 'delivery of a notification failed');
       done();
     });
+    this.delivering.add(settled);
+    void settled.then(() => this.delivering.delete(settled));
   }
 
   /** The state changed: save it behind the sends, at most one write in flight and one per snapshotGapMs. */
@@ -346,10 +342,7 @@ export class NotificationPipeline {
       this.deps.metrics.flushed(groups.length);
       // Sent at once; the state after this flush, with these in the outbox, is saved behind them.
       const extra = this.deps.externalUrl ? { externalUrl: this.deps.externalUrl } : {};
-      for (const g of groups) {
-        const p = this.deps.partitions;
-        this.send(toNotification(g, flushedAt, extra), p && g.before ? { groupKey: g.groupKey, fingerprints: [...g.before.keys()], id: p.flushed(g.groupKey, g.before) } : undefined);
-      }
+      for (const g of groups) this.send(toNotification(g, flushedAt, extra), this.deps.partitions?.flushed(g.groupKey, g.before));
       this.persistSoon();
       // The flushed alerts' entries (with their group's state from before, until delivered) and
       // what the flush dropped.
