@@ -130,6 +130,26 @@ describe('notifier state per alert partition', () => {
     expect(out.map((g) => g.status)).toEqual(['resolved']);
   });
 
+  it('a page delivered during a rebalance is written once the partition is assigned again', async () => {
+    const log = new MemoryChangelog();
+    const a = instance(log);
+    await a.parts.assigned([0], T0);
+    const x = firing('x');
+    await a.receive(x, 0, T0);
+    const [page] = a.dispatcher.flush(T0 + 30 * S);
+    const id = a.parts.flushed(page!.groupKey, page!.before);
+    await a.parts.write();
+    // A rebalance begins with the page in flight; it is delivered before the assignment.
+    await a.parts.revoked();
+    a.parts.delivered(id);
+    await a.parts.write();
+    await a.parts.assigned([0], T0 + M);
+    // a dies: the next owner knows the page was sent.
+    const b = instance(log);
+    await b.parts.assigned([0], T0 + 2 * M);
+    expect(await b.flush(T0 + 3 * M)).toEqual([]);
+  });
+
   it('writes nothing for partitions it does not own, and forgets them when they go', async () => {
     const log = new MemoryChangelog();
     const a = instance(log);

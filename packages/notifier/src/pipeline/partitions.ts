@@ -118,10 +118,13 @@ export class AlertPartitions {
    * another instance's to write). Resolves when they are on the changelog.
    */
   write(): Promise<void> {
+    // During a rebalance what changed stays pending: the next assignment writes it for the
+    // partitions kept (taken now, it would be lost for them).
+    if (this.suspended) return this.writing;
     const changed = new Set(this.dispatcher.takeChanged());
     for (const fp of this.redo) changed.add(fp);
     this.redo.clear();
-    if (changed.size === 0 || this.suspended) return this.writing;
+    if (changed.size === 0) return this.writing;
     const byPartition = new Map<number, [string, AlertEntry | undefined][]>();
     for (const fp of changed) {
       const p = this.partitionOf.get(fp);
