@@ -123,11 +123,17 @@ interface Group {
   dead: boolean;
 }
 
+/** A series feeding a group through one input: the group, and the newest time the series gave it. */
+interface Feed {
+  g: Group;
+  newest: number;
+}
+
 /**
  * What a series' route knows for one input of its metric: false, the input's matchers refuse the
  * series; true, they take it but it has no group yet; else the group it feeds.
  */
-type Slot = Group | boolean;
+type Slot = Feed | boolean;
 
 interface RuleRuntime {
   compiled: CompiledRule;
@@ -404,23 +410,27 @@ export class RuleEngine {
           dropped++;
           continue;
         }
-        let g = slot === true || slot.dead ? undefined : slot;
-        if (g === undefined) {
+        let feed = slot === true || slot.g.dead ? undefined : slot;
+        if (feed === undefined) {
           const key = groupKey(input.rule.kind.groupBy, attrs, res);
-          g = input.rule.groups.get(key) ?? this.newGroup(input.rule, key, attrs, res, source!, ts, now);
-          if (g === undefined) {
+          const found = input.rule.groups.get(key) ?? this.newGroup(input.rule, key, attrs, res, source!, ts, now);
+          if (found === undefined) {
             late++;
             continue;
           }
-          slots[i] = g;
+          // What the series gave the group before is unknown (a route rebuilt): its first sample is checked for a duplicate.
+          slots[i] = feed = { g: found, newest: -Infinity };
         }
+        const g = feed.g;
         if (!this.admit(g, source!, ts)) {
           late++;
           continue;
         }
         const delta = p.kind === 'sum' && p.temporality === 1;
         startMs ??= p.startTimeUnixNano === '0' ? 0 : nanosToMillis(p.startTimeUnixNano);
-        input.rule.kind.addPoint(g.data, input.side, ts, route.id, value, startMs, delta);
+        const fresh = ts > feed.newest && feed.newest > -Infinity;
+        if (ts > feed.newest) feed.newest = ts;
+        input.rule.kind.addPoint(g.data, input.side, ts, route.id, value, startMs, delta, fresh);
         if (!g.unit && p.unit) g.unit = p.unit;
         accepted++;
       }

@@ -96,6 +96,24 @@ describe('threshold over watermarks (default cpu_high)', () => {
   });
 });
 
+describe('at-least-once input', () => {
+  it('a request delivered again (a redelivery after a rebalance) counts once, fresh samples after it as usual', () => {
+    // The count of samples in a window: duplicates would raise it to the threshold.
+    const d = drive(rules({ name: 'dup', metric: 'temp', aggregate: 'count', critical: 5, window: '10s' }));
+    const req = (at: number) => [gauge('temp', 1, at, { sensor: 'x' }), gauge('temp', 1, at, { sensor: 'y' })];
+    d.metrics(req(1_000), 1_100);
+    d.metrics(req(2_000), 2_100);
+    d.metrics(req(1_000), 2_200); // the first again, behind the second
+    d.metrics(req(2_000), 2_300); // the second again, at the window's newest instant
+    d.metrics(req(10_000), 10_100);
+    // Four samples in [0, 10 s), no alert; a duplicate kept would make five or more.
+    expect(d.out).toEqual([]);
+    d.metrics([...req(11_000), ...req(12_000), ...req(13_000)], 13_100);
+    d.metrics(req(20_000), 20_100);
+    expect(d.brief()).toEqual([[20_100, 'dup', 'firing', 'critical', 'web-1']]);
+  });
+});
+
 describe('late versus absent', () => {
   const hot = () => rules({ name: 'hot', metric: 'temp', critical: 50, window: '10s' });
 

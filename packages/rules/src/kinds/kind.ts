@@ -52,7 +52,11 @@ export interface KindRuntime<D = unknown> {
   /** Absence is its condition: a silent source does not put its groups in nodata. */
   readonly absenceAware: boolean;
   newData(): D;
-  addPoint(d: D, side: number, ts: number, series: string, value: number, startMs: number, delta: boolean): void;
+  /**
+   * `fresh`: the engine knows the series sent this group nothing at or after `ts` (its newest point
+   * here is older), so the sample can be appended without looking for a duplicate.
+   */
+  addPoint(d: D, side: number, ts: number, series: string, value: number, startMs: number, delta: boolean, fresh: boolean): void;
   addEvent(d: D, side: number, ts: number, e: EventView): void;
   /** The reading of the window `[t - windowMs, t)`; `current` is the alert's level now (hysteresis). */
   read(d: D, t: number, current: Severity | undefined): Reading;

@@ -56,10 +56,10 @@ export function ratioKind(rule: RatioRule): KindRuntime<SideData[]> {
     eager: false,
     absenceAware: false,
     newData: () => sides.map((s) => s.newData()),
-    addPoint(d, i, ts, series, value, startMs, delta) {
+    addPoint(d, i, ts, series, value, startMs, delta, fresh) {
       const data = d[i]!;
       if (data instanceof CounterWindow) data.add(series, ts, value, startMs, delta);
-      else if (data instanceof SampleWindow) data.add(ts, series, value);
+      else if (data instanceof SampleWindow) data.add(ts, series, value, fresh);
     },
     addEvent(d, i, ts) {
       const data = d[i]!;

@@ -27,27 +27,24 @@ export function dropFront<T>(a: T[], n: number): void {
 
 /**
  * Gauge-like samples of a group, by time and series. A sample delivered twice (same time and
- * series; Kafka is at least once) overwrites itself instead of counting twice.
+ * series; Kafka is at least once) overwrites itself instead of counting twice. Which series are
+ * newer than a time is the caller's to know (the engine keeps it per series and group): a `fresh`
+ * sample at or after the newest is appended; any other is checked against those of its instant.
  */
 export class SampleWindow {
   readonly ts: number[] = [];
   readonly series: string[] = [];
   readonly values: number[] = [];
-  /** Newest time of each series: a sample newer than it (the usual case) is appended without a search. */
-  private newest = new Map<string, number>();
 
-  add(ts: number, series: string, value: number): void {
-    const newest = this.newest.get(series);
+  add(ts: number, series: string, value: number, fresh = false): void {
     const n = this.ts.length;
-    if ((newest === undefined || ts > newest) && (n === 0 || this.ts[n - 1]! <= ts)) {
-      this.newest.set(series, ts);
+    if (fresh && (n === 0 || this.ts[n - 1]! <= ts)) {
       this.ts.push(ts);
       this.series.push(series);
       this.values.push(value);
       return;
     }
-    if (newest === undefined || ts > newest) this.newest.set(series, ts);
-    let i = this.ts.length;
+    let i = n;
     // Usually in order: scan back over samples newer than this one, and those of the same instant.
     while (i > 0 && this.ts[i - 1]! > ts) i--;
     for (let j = i - 1; j >= 0 && this.ts[j] === ts; j--) {
@@ -56,7 +53,7 @@ export class SampleWindow {
         return;
       }
     }
-    if (i === this.ts.length) {
+    if (i === n) {
       this.ts.push(ts);
       this.series.push(series);
       this.values.push(value);
@@ -75,12 +72,6 @@ export class SampleWindow {
     dropFront(this.ts, n);
     dropFront(this.series, n);
     dropFront(this.values, n);
-    if (this.ts.length === 0) this.newest.clear();
-    else if (this.newest.size > 4 * this.ts.length) {
-      // Series that left the window: rebuild from what is left.
-      this.newest = new Map();
-      for (let i = 0; i < this.ts.length; i++) this.newest.set(this.series[i]!, this.ts[i]!);
-    }
   }
 
   get size(): number {

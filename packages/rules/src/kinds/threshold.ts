@@ -19,7 +19,7 @@ export function thresholdKind(rule: ThresholdRule): KindRuntime<SampleWindow> {
     eager: false,
     absenceAware: false,
     newData: () => new SampleWindow(),
-    addPoint: (d, _side, ts, series, value) => d.add(ts, series, value),
+    addPoint: (d, _side, ts, series, value, _startMs, _delta, fresh) => d.add(ts, series, value, fresh),
     addEvent: () => undefined,
     read: (d, t, current) => thresholdReading(d.aggregate(t - rule.window, t, rule.combine, rule.aggregate), rule, current),
     evict(d, t) {
