@@ -1,10 +1,10 @@
 import { LOG_SEVERITY_EXPR } from '@vigil/platform';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { ERROR_FINGERPRINT_ATTRIBUTE } from '@vigil/platform';
 import { errorResponses } from '../errors.js';
 import { SEVERITY_FLOOR, SEVERITY_NAMES, checkLimit, decodeCursor, encodeCursor, planWindow, severityName, type SeverityName } from '../parameters.js';
-import { isoFromMs, readRows, toNumber, type ChNumber } from '../read-rows.js';
+import { groupsFromRecords, groupsFromRollups, rawWhere, rollupsAnswer } from '../error-groups.js';
+import { readRows, toNumber, type ChNumber } from '../read-rows.js';
 import type { RouteOptions } from './options.js';
 
 const filter = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 200, description }));
@@ -98,18 +98,6 @@ export function eventFromRow(r: EventRow): EventItem {
   };
 }
 
-interface GroupRow {
-  fingerprint: string;
-  count: ChNumber;
-  first: ChNumber;
-  last: ChNumber;
-  body: string;
-  eventName: string;
-  severityNumber: ChNumber;
-  hosts: string[];
-  services: string[];
-}
-
 /** SeverityNumber, or for records that only carry text ("WARNING"), the number of the text. */
 /** A record's severity number, from its text when it has none (the log counts rollup ranks them the same). */
 export const SEVERITY_EXPR = LOG_SEVERITY_EXPR;
@@ -117,42 +105,19 @@ export const SEVERITY_EXPR = LOG_SEVERITY_EXPR;
 /** The stable tie-break of records with the same timestamp: a hash of what they hold. */
 export const HASH_EXPR = 'cityHash64(Timestamp, Body, ResourceAttributes, LogAttributes, SeverityNumber, EventName, TraceId, SpanId)';
 
-/** The filters every events query shares; empty strings mean "any". */
-const WHERE = `TimestampTime >= toDateTime(intDiv({from:Int64}, 1000)) AND TimestampTime <= toDateTime(intDiv({to:Int64}, 1000))
-  AND Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({to:Int64})
-  AND ({host:String} = '' OR ResourceAttributes['host.name'] = {host:String})
-  AND ({service:String} = '' OR ServiceName = {service:String})
-  AND ({event:String} = '' OR EventName = {event:String})
-  AND ({category:String} = '' OR LogAttributes['vigil.category'] = {category:String})
-  AND ({fingerprint:String} = '' OR LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] = {fingerprint:String})
-  AND ({q:String} = '' OR positionCaseInsensitiveUTF8(Body, {q:String}) > 0)
-  AND ${SEVERITY_EXPR} >= {minSeverity:UInt8}`;
-
 export const eventsSql = (table: string) => `
 SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, toString(${HASH_EXPR}) AS h, SeverityText AS severityText, SeverityNumber AS severityNumber,
   EventName AS eventName, Body AS body, ResourceAttributes['host.name'] AS host, ServiceName AS service,
   LogAttributes AS attributes, ResourceAttributes AS resource, TraceId AS traceId
 FROM ${table}
-WHERE ${WHERE}
+WHERE ${rawWhere()}
   AND ({afterNs:Int64} = 0 OR (toUnixTimestamp64Nano(Timestamp), ${HASH_EXPR}) < ({afterNs:Int64}, {afterHash:UInt64}))
 ORDER BY Timestamp DESC, ${HASH_EXPR} DESC
-LIMIT {limit:UInt32}`;
-
-const groupsSql = (table: string) => `
-SELECT LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] AS fingerprint, count() AS count,
-  toUnixTimestamp64Milli(min(Timestamp)) AS first, toUnixTimestamp64Milli(max(Timestamp)) AS last,
-  argMax(Body, Timestamp) AS body, argMax(EventName, Timestamp) AS eventName, max(${SEVERITY_EXPR}) AS severityNumber,
-  arraySort(groupUniqArray(10)(ResourceAttributes['host.name'])) AS hosts, arraySort(groupUniqArray(10)(ServiceName)) AS services
-FROM ${table}
-WHERE ${WHERE} AND fingerprint != ''
-GROUP BY fingerprint
-ORDER BY count DESC, last DESC, fingerprint
 LIMIT {limit:UInt32}`;
 
 export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
   const table = storage.table('otel_logs');
   const events = eventsSql(table);
-  const groups = groupsSql(table);
   app.get<{ Querystring: EventsQuery; Reply: EventsReply }>(
     '/events',
     {
@@ -181,21 +146,8 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
         limit,
       };
       if (q.group === 'fingerprint') {
-        const rows = await readRows<GroupRow>(storage, 'error groups', groups, params);
-        return {
-          events: [],
-          groups: rows.map((r) => ({
-            fingerprint: r.fingerprint,
-            count: toNumber(r.count),
-            firstSeen: isoFromMs(r.first),
-            lastSeen: isoFromMs(r.last),
-            body: r.body,
-            eventName: r.eventName,
-            severity: severityName(toNumber(r.severityNumber)),
-            hosts: r.hosts,
-            services: r.services,
-          })),
-        };
+        const query = { ...params, fromMs, toMs };
+        return { events: [], groups: rollupsAnswer(query) ? await groupsFromRollups(storage, query, now()) : await groupsFromRecords(storage, query) };
       }
       const rows = await readRows<EventRow>(storage, 'events', events, {
         ...params,

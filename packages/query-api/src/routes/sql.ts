@@ -42,7 +42,6 @@ export type SqlReply = Static<typeof SqlReply>;
 
 const log = logger('query-api.sql');
 
-type ClickHouseSettings = NonNullable<Parameters<RouteOptions['storage']['client']['query']>[0]['clickhouse_settings']>;
 
 /** `Code: 159. DB::Exception: Timeout exceeded: ... (TIMEOUT_EXCEEDED)` → a sentence with what to do. */
 export function explainEngineError(text: string, limits: SqlLimits): string {

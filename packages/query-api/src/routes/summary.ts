@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../errors.js';
-import { readRows, toFiniteOrNull, toNumber, type ChNumber } from '../read-rows.js';
+import { readRows, toFiniteOrNull, type ChNumber } from '../read-rows.js';
 import type { RouteOptions } from './options.js';
 
 /**
