@@ -82,18 +82,25 @@ export function rollupsAnswer(f: GroupFilters): boolean {
   return f.q === '' && f.event === '' && f.category === '';
 }
 
+/** Raw records in `[{<p>from}, {<p>to})` (Unix ms), by the sort key's second and the exact time. */
+function rawRange(p: string): string {
+  return `(TimestampTime >= toDateTime(intDiv({${p}from:Int64}, 1000)) AND TimestampTime <= toDateTime(intDiv({${p}to:Int64}, 1000))
+    AND Timestamp >= fromUnixTimestamp64Milli({${p}from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({${p}to:Int64}))`;
+}
+
 /** The filters every raw records query shares, over `[{<p>from}, {<p>to})`. */
 export function rawWhere(p = ''): string {
-  return `TimestampTime >= toDateTime(intDiv({${p}from:Int64}, 1000)) AND TimestampTime <= toDateTime(intDiv({${p}to:Int64}, 1000))
-  AND Timestamp >= fromUnixTimestamp64Milli({${p}from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({${p}to:Int64})
-  AND ({host:String} = '' OR ResourceAttributes['host.name'] = {host:String})
+  return `${rawRange(p)}
+  AND ${RAW_FILTERS}`;
+}
+
+const RAW_FILTERS = `({host:String} = '' OR ResourceAttributes['host.name'] = {host:String})
   AND ({service:String} = '' OR ServiceName = {service:String})
   AND ({event:String} = '' OR EventName = {event:String})
   AND ({category:String} = '' OR LogAttributes['vigil.category'] = {category:String})
   AND ({fingerprint:String} = '' OR LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] = {fingerprint:String})
   AND ({q:String} = '' OR positionCaseInsensitiveUTF8(Body, {q:String}) > 0)
   AND ${LOG_SEVERITY_EXPR} >= {minSeverity:UInt8}`;
-}
 
 const FP = `LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}']`;
 
@@ -110,24 +117,27 @@ ORDER BY count DESC, last DESC, fingerprint
 LIMIT {limit:UInt32}`;
 
 /**
- * One part's groups: count, highest severity, hosts and services, and where its first and last
- * records lie (`firstLo..firstHi`, `lastLo..lastHi`: a bucket, or the exact millisecond raw).
+ * The groups of the parts of one source: count, highest severity, hosts and services, and where
+ * their first and last records lie (`flo..fhi`, `llo..lhi`: a bucket, or the exact millisecond
+ * raw). Part `i`'s range is in the parameters `p<i>from` and `p<i>to`.
  */
-function partSql(part: CountPart, i: number, tables: { logs: string; '1m': string; '1h': string }): string {
-  if (part.source === 'raw') {
+function sourceSql(source: CountPart['source'], indexes: number[], tables: { logs: string; '1m': string; '1h': string }): string {
+  if (source === 'raw') {
     return `SELECT ${FP} AS fingerprint, count() AS n, toUnixTimestamp64Milli(min(Timestamp)) AS flo, flo + 1 AS fhi,
   toUnixTimestamp64Milli(max(Timestamp)) AS llo, llo + 1 AS lhi, toUInt8(max(${LOG_SEVERITY_EXPR})) AS sev,
   CAST(groupUniqArray(10)(ResourceAttributes['host.name']) AS Array(String)) AS hs, CAST(groupUniqArray(10)(ServiceName) AS Array(String)) AS ss
 FROM ${tables.logs}
-WHERE ${rawWhere(`p${i}`)} AND fingerprint != ''
+WHERE (${indexes.map((i) => rawRange(`p${i}`)).join(' OR ')})
+  AND ${RAW_FILTERS} AND fingerprint != ''
 GROUP BY fingerprint`;
   }
-  const size = part.source === '1h' ? HOUR : MINUTE;
+  const size = source === '1h' ? HOUR : MINUTE;
+  const ranges = indexes.map((i) => `(Bucket >= toDateTime(intDiv({p${i}from:Int64}, 1000)) AND Bucket < toDateTime(intDiv({p${i}to:Int64}, 1000)))`);
   return `SELECT Fingerprint AS fingerprint, sum(Count) AS n, toInt64(toUnixTimestamp(min(Bucket))) * 1000 AS flo, flo + ${size} AS fhi,
   toInt64(toUnixTimestamp(max(Bucket))) * 1000 AS llo, llo + ${size} AS lhi, toUInt8(max(SeverityNumber)) AS sev,
   CAST(groupUniqArray(10)(Host) AS Array(String)) AS hs, CAST(groupUniqArray(10)(ServiceName) AS Array(String)) AS ss
-FROM ${tables[part.source]}
-WHERE Bucket >= toDateTime(intDiv({p${i}from:Int64}, 1000)) AND Bucket < toDateTime(intDiv({p${i}to:Int64}, 1000))
+FROM ${tables[source]}
+WHERE (${ranges.join(' OR ')})
   AND Fingerprint != '' AND ({fingerprint:String} = '' OR Fingerprint = {fingerprint:String})
   AND ({host:String} = '' OR Host = {host:String}) AND ({service:String} = '' OR ServiceName = {service:String})
   AND SeverityNumber >= {minSeverity:UInt8}
@@ -146,7 +156,11 @@ SELECT fingerprint, sum(n) AS count, min(flo) AS firstLo, argMin(fhi, flo) AS fi
   arraySlice(arraySort(arrayDistinct(arrayFlatten(groupArray(hs)))), 1, 10) AS hosts,
   arraySlice(arraySort(arrayDistinct(arrayFlatten(groupArray(ss)))), 1, 10) AS services
 FROM (
-${parts.map((p, i) => partSql(p, i, tables)).join('\nUNION ALL\n')}
+${(['raw', '1m', '1h'] as const)
+  .map((source) => [source, parts.flatMap((p, i) => (p.source === source ? [i] : []))] as const)
+  .filter(([, indexes]) => indexes.length > 0)
+  .map(([source, indexes]) => sourceSql(source, indexes, tables))
+  .join('\nUNION ALL\n')}
 )
 GROUP BY fingerprint
 ORDER BY count DESC, lastHi DESC
