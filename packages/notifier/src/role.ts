@@ -194,7 +194,9 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       // No flush before the first assignment says which alerts are this instance's.
       await pipeline.pause();
       pipeline.start();
-      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake, partitions: ownership });
+      // Pipelined: a partition's next alerts are fetched and dispatched while the inbox insert and
+      // changelog write of earlier ones run; their offsets are committed in order behind.
+      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake, partitions: ownership, pipeline: 4 });
       unwatch = watchConsumer({ name: 'notifier', group: settings.groupId, subscription, health: ctx.health, meter: ctx.telemetry.meter });
       const receivers = [...setup.receivers.values()].map((r) => `${r.name}(${receiverKinds(r).join('+') || 'none'})`);
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {

@@ -137,7 +137,10 @@ export class AlertPartitions {
     }
     if (byPartition.size === 0) return this.writing;
     const round = Promise.all([...byPartition].map(([p, entries]) => this.store.put(p, entries))).then(() => undefined);
-    this.writing = round.catch(() => undefined);
+    // Not written: they are written again with the next write.
+    this.writing = round.catch(() => {
+      for (const list of byPartition.values()) for (const [fp] of list) this.redo.add(fp);
+    });
     return round;
   }
 

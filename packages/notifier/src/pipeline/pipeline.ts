@@ -120,7 +120,8 @@ export class NotificationPipeline {
     m.stage('receive', (t2 - t1) / 1000);
     this.wokenAt ??= t2;
     // The insert starts before the flush it may trigger, so that flush's sends wait for it (send()).
-    const recorded = this.deps.inbox.record(arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now })));
+    const rows = arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now }));
+    const recorded = this.deps.inbox.record(rows);
     const settled = recorded.then(
       () => undefined,
       () => undefined,
@@ -129,9 +130,19 @@ export class NotificationPipeline {
     void settled.then(() => this.recording.delete(settled));
     this.wake();
     // The changelog too before the offsets: the partition's next owner must know these transitions.
-    await Promise.all([recorded, this.deps.partitions?.write()]);
-    m.stage('inbox', (performance.now() - t2) / 1000);
-    m.received(arrived.length);
+    const written = this.deps.partitions?.write();
+    // Made durable behind: the bus hands over the next batch meanwhile and commits once this
+    // resolves. Again after a failure: the insert again, and the changelog's pending entries.
+    let again = false;
+    return async () => {
+      if (again) await Promise.all([this.deps.inbox.record(rows), this.deps.partitions?.write()]);
+      else {
+        again = true;
+        await Promise.all([recorded, written]);
+      }
+      m.stage('inbox', (performance.now() - t2) / 1000);
+      m.received(arrived.length);
+    };
   };
 
   /**

@@ -1,4 +1,5 @@
 import type { BatchHandler, ConsumedRecord, Follower } from './types.js';
+import { runBatch } from './batch.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
 
@@ -37,7 +38,7 @@ export function runFollower(src: FollowSource): Follower & { positions(): number
         if (src.next[p]! >= ends[p]!) continue;
         try {
           const read = await src.read(p, src.next[p]!);
-          if (read.records.length > 0) await src.handler({ topic: src.topic, partition: p, records: read.records });
+          if (read.records.length > 0) await runBatch(src.handler, { topic: src.topic, partition: p, records: read.records });
           if (read.next !== src.next[p]) moved = true;
           src.next[p] = read.next;
           failures = 0;

@@ -7,7 +7,7 @@ import { beforeRejoin } from './kafkajs-rebalance.js';
 import { copartitionedAssigner } from './kafkajs-assigner.js';
 import { compressionType, type Compression } from './codecs.js';
 import { describePartitions } from './partitions.js';
-import type { Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, FollowOptions, Follower, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
+import type { BatchFinish, Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, FollowOptions, Follower, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
 import { deadLetterBatch } from '../dlq.js';
@@ -193,6 +193,13 @@ export class KafkaBus implements Bus {
     /** Per partition: the broker's high watermark at the last fetch and the next offset to commit, for lag. */
     const positions = new Map<string, { highWatermark: bigint; committed: bigint }>();
     const progress: { lastCommitAt: number; failing?: { since: number; error: string; attempts: number } } = { lastCommitAt: 0 };
+    const depth = Math.max(1, Math.floor(opts.pipeline ?? 1));
+    /**
+     * Per partition, since the last assignment: the batches handed over whose finish and commit
+     * are pending, oldest first, and the chain they run on (false once one could not be made
+     * durable: nothing after it is committed, the partition's next owner starts from before it).
+     */
+    let lanes = new Map<string, { pending: Promise<boolean>[]; tail: Promise<boolean> }>();
     const listener = opts.partitions;
     /** The listener's calls, in order: a batch of a partition waits for the `assigned` that gave it. */
     let ownership: Promise<void> = Promise.resolve();
@@ -224,6 +231,8 @@ export class KafkaBus implements Bus {
       const keys = new Set(assignment.map((tp) => `${tp.topic}:${tp.partition}`));
       for (const tp of positions.keys()) if (!keys.has(tp)) positions.delete(tp);
       held = assignment;
+      // What a lane of the last generation still runs commits under it (refused if stale); the new one starts afresh.
+      lanes = new Map();
       log.info({ group: opts.groupId, member: e.payload.memberId, partitions: describePartitions(assignment) }, 'partitions assigned');
       if (!listener) {
         serving = assignment;
@@ -273,10 +282,14 @@ export class KafkaBus implements Bus {
             const undecodable = batch.messages.filter((m) => undecodableBatch(m));
             const messages = undecodable.length > 0 ? batch.messages.filter((m) => !undecodableBatch(m)) : batch.messages;
             const records: ConsumedRecord[] = messages.map((m) => toRecord(batch.topic, batch.partition, m));
-            /** Runs `step` until it succeeds; false when the consumer stops or loses the partition first. */
-            const persist = async (what: string, step: () => Promise<void>): Promise<boolean> => {
+            /**
+             * Runs `step` until it succeeds; false when the consumer stops or loses the partition
+             * first. `started`: the step is already under way (a finish), so its first attempt runs
+             * even when stopping: a batch handed over is made durable and committed if it can be.
+             */
+            const persist = async (what: string, step: () => Promise<void>, started = false): Promise<boolean> => {
               for (let attempt = 0; ; attempt++) {
-                if (!isRunning() || isStale() || stopping.signal.aborted) return false;
+                if (!(started && attempt === 0) && (!isRunning() || isStale() || stopping.signal.aborted)) return false;
                 try {
                   await step();
                   progress.failing = undefined;
@@ -291,13 +304,50 @@ export class KafkaBus implements Bus {
               }
             };
             if (undecodable.length > 0 && !(await persist('dead-lettering an undecodable batch', () => this.deadLetterBatches(batch.topic, batch.partition, undecodable)))) return;
-            if (records.length > 0 && !(await persist('batch handler', () => opts.handler({ topic: batch.topic, partition: batch.partition, records })))) return;
+            let finish: BatchFinish | undefined;
+            if (
+              records.length > 0 &&
+              !(await persist('batch handler', async () => {
+                const f = await opts.handler({ topic: batch.topic, partition: batch.partition, records });
+                // One at a time, a failed finish runs the handler again, as before finishes existed.
+                if (f && depth === 1) await f();
+                else finish = f ?? undefined;
+              }))
+            )
+              return;
             const last = batch.messages[batch.messages.length - 1]!.offset;
+            // The next fetch starts after this batch; the commit stays behind until it is durable.
             resolveOffset(last);
-            await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-            positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: BigInt(last) + 1n });
-            progress.lastCommitAt = Date.now();
-            await heartbeat();
+            let lane = lanes.get(tp);
+            if (!lane) lanes.set(tp, (lane = { pending: [], tail: Promise.resolve(true) }));
+            const thisLane = lane;
+            const commit = async () => {
+              await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+              positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: BigInt(last) + 1n });
+              progress.lastCommitAt = Date.now();
+            };
+            const step = thisLane.tail.then(async (healthy) => {
+              if (!healthy) return false;
+              const durable = finish;
+              if (durable && !(await persist('finishing a batch', durable, true))) return false;
+              return persist('committing offsets', commit, true);
+            });
+            thisLane.tail = step;
+            thisLane.pending.push(step);
+            const tracked = step.then(() => {
+              const i = thisLane.pending.indexOf(step);
+              if (i >= 0) thisLane.pending.splice(i, 1);
+            });
+            inHand.add(tracked);
+            void tracked.finally(() => inHand.delete(tracked));
+            // Up to `depth` batches of a partition in hand: beyond, wait for the oldest.
+            while (thisLane.pending.length >= depth) {
+              const oldest = thisLane.pending[0]!;
+              await oldest;
+              const i = thisLane.pending.indexOf(oldest);
+              if (i >= 0) thisLane.pending.splice(i, 1);
+            }
+            await heartbeat().catch(() => undefined);
           } finally {
             inHand.delete(handling);
             finished();

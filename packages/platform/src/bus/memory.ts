@@ -3,6 +3,7 @@ import { backoffDelay, sleep } from '../backoff.js';
 import { runFollower } from './follower.js';
 import { logger } from '../log.js';
 import { untilDrained } from './drain.js';
+import { runBatch } from './batch.js';
 
 interface Partition {
   /** Offset of records[0]. */
@@ -160,7 +161,7 @@ export class MemoryBus implements Bus {
           const records = part.records.slice(start - part.base, Math.min(end, start + maxBatch) - part.base);
           const batch: Batch = { topic, partition: p, records };
           try {
-            await opts.handler(batch);
+            await runBatch(opts.handler, batch);
             group.committed.set(key, start + records.length);
             group.lastCommitAt = Date.now();
             group.failing = undefined;

@@ -34,7 +34,15 @@ export interface Batch {
   records: ConsumedRecord[];
 }
 
-export type BatchHandler = (batch: Batch) => Promise<void>;
+/**
+ * Handles a batch; the batch's offsets are committed once it resolves. It may resolve early with
+ * a `BatchFinish`: what is left to make the batch durable (an insert in flight). The bus then
+ * runs the finish before committing, and retries the finish alone while it fails; with
+ * `SubscribeOptions.pipeline` above 1 it hands over the next batches meanwhile.
+ */
+export type BatchHandler = (batch: Batch) => Promise<void | BatchFinish>;
+/** What is left of a batch's handling: resolves once the batch is durable. Called again after a failure, it must redo what failed. */
+export type BatchFinish = () => Promise<void>;
 
 export interface TopicPartition {
   topic: string;
@@ -68,6 +76,12 @@ export interface SubscribeOptions {
   /** Where a group with no committed offset starts. Default: earliest. */
   fromBeginning?: boolean;
   handler: BatchHandler;
+  /**
+   * Batches of a partition in hand at once (default 1): the next batch is fetched and handled
+   * while the finishes of earlier ones run; offsets are committed in order behind them. Only the
+   * Kafka bus pipelines; the others run each finish before the next batch.
+   */
+  pipeline?: number;
   /** Told when partitions are assigned and revoked (a rebalance). */
   partitions?: PartitionListener;
 }

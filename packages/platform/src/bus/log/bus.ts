@@ -8,6 +8,7 @@ import { runFollower } from '../follower.js';
 import { logger } from '../../log.js';
 import { PartitionLog, type Cursor } from './partition.js';
 import { untilDrained } from '../drain.js';
+import { runBatch } from '../batch.js';
 
 export interface LogBusOptions {
   /** Where the log lives (`<dataDir>/bus`). */
@@ -359,7 +360,7 @@ export class LogBus implements Bus {
           }));
           const batch: Batch = { topic, partition: p, records };
           try {
-            await opts.handler(batch);
+            await runBatch(opts.handler, batch);
             g.offsets[key] = read.next.offset;
             g.cursors.set(key, read.next);
             g.dirty = true;
