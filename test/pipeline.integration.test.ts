@@ -159,7 +159,7 @@ describe('collector → Kafka → ingest → ClickHouse', () => {
     await ctx.bus.close();
 
     // A second ingest with a fresh group replays the whole topic: the ledger makes it a no-op.
-    const replayCtx = context({ ...config, ingest: { groupId: unique('replay') } });
+    const replayCtx = context({ ...config, ingest: { ...config.ingest, groupId: unique('replay') } });
     const replay = createIngestRole(replayCtx);
     await replay.start();
     await producer.send({ topic: config.kafka.topics.alerts, messages: [{ key: 'fp-4', value: alert('fp-4') }] });

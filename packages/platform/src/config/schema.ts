@@ -201,6 +201,13 @@ export const ConfigSchema = Type.Object(
     ingest: section(
       {
         groupId: Type.String({ default: 'vigil-ingest' }),
+        pipeline: Type.Integer({
+          minimum: 1,
+          maximum: 16,
+          default: 1,
+          description:
+            'Batches of a partition in hand at once on Kafka: the next is fetched and decoded while earlier ones are inserted; offsets are committed in order behind the inserts. On the embedded engine 2 gained nothing (bench:ingest: same points/s, twice the latency), so 1 by default; for a ClickHouse server that takes concurrent inserts.',
+        }),
       },
       'The ingest role: Kafka topics into ClickHouse.',
     ),
