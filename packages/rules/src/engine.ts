@@ -375,6 +375,8 @@ export class RuleEngine {
     let lastResource: ResourceInfo | undefined;
     let source: Source | undefined;
     let series: ResourceSeries<Slot> | undefined;
+    /** The place of a point among its resource's points read by rules (SeriesRoutes guesses its route from it). */
+    let position = 0;
     let newest = -Infinity;
     // The points of a request mostly share their time: it is read once.
     let lastNanos: string | undefined;
@@ -385,6 +387,7 @@ export class RuleEngine {
         lastResource = p.resource;
         source = this.sourceOf(p.resource, ctx);
         series = this.series.resource(p.resource, now);
+        position = 0;
         newest = -Infinity;
       }
       if (p.timeUnixNano !== lastNanos) {
@@ -397,7 +400,7 @@ export class RuleEngine {
       const attrs = p.attributes;
       const res = p.resource.attributes;
       // Matching and the group of each input depend on the series alone: worked out at its first point.
-      const route = this.series.route(series!, p.name, attrs, inputs.length, now);
+      const route = this.series.route(series!, p.name, attrs, inputs.length, now, position++);
       const slots = route.slots;
       const value = scalar(p);
       let startMs: number | undefined;

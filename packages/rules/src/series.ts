@@ -16,6 +16,10 @@ import type { ResourceInfo } from '@vigil/platform';
 export interface SeriesRoute<T> {
   /** Identity of the series within a group: its resource's number and its point attributes. */
   readonly id: string;
+  readonly name: string;
+  /** The point attributes, keys and values in the order the producer wrote them. */
+  readonly keys: readonly string[];
+  readonly values: readonly string[];
   /** One per input of the series' metric; undefined: not worked out yet. */
   readonly slots: (T | undefined)[];
   seenAt: number;
@@ -26,6 +30,13 @@ export interface ResourceSeries<T> {
   readonly number: number;
   /** By metric name, then by the point attributes' text. */
   readonly routes: Map<string, Map<string, SeriesRoute<T>>>;
+  /**
+   * The routes of its last request, by position: a producer sends its series in the same order
+   * each time, so the route at a point's position is usually its own (checked, not assumed).
+   */
+  order: SeriesRoute<T>[];
+  /** Attribute key lists of its routes, shared (series of a metric mostly have the same keys). */
+  keySets: Map<string, readonly string[]>;
   seenAt: number;
   dropped: boolean;
 }
@@ -55,7 +66,7 @@ export class SeriesRoutes<T> {
       const text = resourceText(r);
       rs = this.byText.get(text);
       if (rs === undefined) {
-        rs = { text, number: nextNumber++, routes: new Map(), seenAt: now, dropped: false };
+        rs = { text, number: nextNumber++, routes: new Map(), order: [], keySets: new Map(), seenAt: now, dropped: false };
         this.byText.set(text, rs);
       }
       this.byObject.set(r, rs);
@@ -64,18 +75,31 @@ export class SeriesRoutes<T> {
     return rs;
   }
 
-  /** The route of a series of `rs` (metric `name`, point attributes `attrs`), with `slots` empty slots when new. */
-  route(rs: ResourceSeries<T>, name: string, attrs: Record<string, string>, slots: number, now: number): SeriesRoute<T> {
+  /**
+   * The route of a series of `rs` (metric `name`, point attributes `attrs`), with `slots` empty
+   * slots when new. `position`: the point's place among the resource's points in its request.
+   */
+  route(rs: ResourceSeries<T>, name: string, attrs: Record<string, string>, slots: number, now: number, position = -1): SeriesRoute<T> {
+    const guess = position >= 0 ? rs.order[position] : undefined;
+    if (guess !== undefined && guess.name === name && sameAttributes(guess, attrs)) {
+      guess.seenAt = now;
+      return guess;
+    }
     let points = '';
     for (const k in attrs) points += `\u0001${k}=${attrs[k]}`;
     let byPoints = rs.routes.get(name);
     if (byPoints === undefined) rs.routes.set(name, (byPoints = new Map()));
     let route = byPoints.get(points);
     if (route === undefined) {
-      route = { id: `${rs.number}${points}`, slots: new Array<T | undefined>(slots).fill(undefined), seenAt: now };
+      const list = Object.keys(attrs);
+      const joined = list.join('\u0001');
+      let keys = rs.keySets.get(joined);
+      if (keys === undefined) rs.keySets.set(joined, (keys = list));
+      route = { id: `${rs.number}${points}`, name, keys, values: list.map((k) => attrs[k]!), slots: new Array<T | undefined>(slots).fill(undefined), seenAt: now };
       byPoints.set(points, route);
     }
     route.seenAt = now;
+    if (position >= 0) rs.order[position] = route;
     return route;
   }
 
@@ -85,6 +109,8 @@ export class SeriesRoutes<T> {
     this.sweptAt = now;
     const before = now - this.retainMs;
     for (const [text, rs] of this.byText) {
+      // Routes dropped below must not come back through the order of the last request.
+      rs.order = [];
       if (rs.seenAt < before) {
         rs.dropped = true;
         this.byText.delete(text);
@@ -100,7 +126,7 @@ export class SeriesRoutes<T> {
   /** Takes over another table's resource numbers (a rule reload), so the series of groups kept keep their ids. */
   adoptNumbers(previous: SeriesRoutes<unknown>): void {
     for (const [text, rs] of previous.byText) {
-      if (!this.byText.has(text)) this.byText.set(text, { text, number: rs.number, routes: new Map(), seenAt: rs.seenAt, dropped: false });
+      if (!this.byText.has(text)) this.byText.set(text, { text, number: rs.number, routes: new Map(), order: [], keySets: new Map(), seenAt: rs.seenAt, dropped: false });
     }
   }
 
@@ -109,4 +135,14 @@ export class SeriesRoutes<T> {
     for (const rs of this.byText.values()) for (const byPoints of rs.routes.values()) n += byPoints.size;
     return n;
   }
+}
+
+/** Whether `attrs` holds exactly the route's attributes, in its order. */
+function sameAttributes(route: SeriesRoute<unknown>, attrs: Record<string, string>): boolean {
+  let i = 0;
+  for (const k in attrs) {
+    if (route.keys[i] !== k || route.values[i] !== attrs[k]) return false;
+    i++;
+  }
+  return i === route.keys.length;
 }

@@ -55,6 +55,30 @@ describe('SeriesRoutes', () => {
     expect(routes.route(routes.resource(r, 5_000), 'm', {}, 1, 5_000)).not.toBe(b);
   });
 
+  it('a route guessed from its position in the request is only taken when metric and attributes match', () => {
+    const routes = new SeriesRoutes<string>(1_000);
+    const req = (t: number, order: [string, Record<string, string>][]) => {
+      const rs = routes.resource(res('a'), t);
+      return order.map(([name, attrs], i) => routes.route(rs, name, { ...attrs }, 1, t, i));
+    };
+    const first = req(0, [['m', { k: '1' }], ['m', { k: '2' }], ['n', { k: '1' }]]);
+    // Same order: the same routes.
+    expect(req(1, [['m', { k: '1' }], ['m', { k: '2' }], ['n', { k: '1' }]])).toEqual(first);
+    // Another order, a missing point, other values, an extra attribute, another metric: each its own series.
+    const shuffled = req(2, [['n', { k: '1' }], ['m', { k: '1' }], ['m', { k: '2', x: 'y' }], ['m', { k: '3' }]]);
+    expect(shuffled[0]).toBe(first[2]);
+    expect(shuffled[1]).toBe(first[0]);
+    expect(shuffled[2]).not.toBe(first[1]);
+    expect(shuffled[3]).not.toBe(first[1]);
+    expect(new Set(shuffled).size).toBe(4);
+    expect(req(3, [['m', { k: '2', x: 'y' }], ['m', { k: '2' }]])).toEqual([shuffled[2], first[1]]);
+    // A sweep drops what went unseen: it does not come back through the last request's order.
+    routes.sweep(3);
+    req(1_500, [['n', { k: '1' }]]);
+    routes.sweep(1_500);
+    expect(req(1_600, [['n', { k: '1' }], ['m', { k: '1' }]])[1]).not.toBe(first[0]);
+  });
+
   it('a reload keeps resource numbers, so the series of kept groups keep their ids', () => {
     const before = new SeriesRoutes<string>(60_000);
     const id = before.route(before.resource(res('a'), 0), 'm', { k: '1' }, 1, 0).id;
