@@ -189,7 +189,7 @@ export class Tailer {
       if (this.now() - this.lastRefresh >= this.opts.refreshInterval || !(await this.checkKnown())) await this.scan();
       for (const r of this.readers) await this.read(r);
       this.flushIdle();
-      this.closeDrained();
+      await this.closeDrained();
       if (this.batch.records.length > 0 && this.now() - this.batch.started >= this.opts.batchWait) this.dispatch();
     } catch (err) {
       this.stats.lastError = (err as Error).message;
@@ -389,12 +389,19 @@ export class Tailer {
     }
   }
 
-  /** Closes renamed-away or deleted files once read to their end and quiet for `rotateWait`. */
-  private closeDrained(): void {
+  /**
+   * Closes renamed-away or deleted files once quiet for `rotateWait` and read to their end: each is
+   * read once more right before, so lines a writer added since the round's read (a writer that
+   * paused past rotateWait, or a round that stalled) are not lost with the descriptor.
+   */
+  private async closeDrained(): Promise<void> {
     const now = this.now();
     for (let i = this.readers.length - 1; i >= 0; i--) {
       const r = this.readers[i]!;
       if (r.goneSince === undefined || now - r.lastGrowth < this.opts.rotateWait || now - r.goneSince < this.opts.rotateWait) continue;
+      const before = r.splitter.offset;
+      await this.read(r);
+      if (r.splitter.offset !== before || this.readers[i] !== r) continue;
       r.splitter.flush((text, end, truncated) => this.line(r, text, end, truncated));
       this.emitAssembled(r, r.multiline?.flush(now, true));
       this.readers.splice(i, 1);
