@@ -90,7 +90,7 @@ notifier:
   function vigil(name: string, args: string[], port: number, dataDir: string): Proc {
     let out = '';
     const child = spawn(process.execPath, [VIGIL, ...args], {
-      env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DATA_DIR: dataDir, KAFKA_BROKERS: cluster.brokers, LOG_LEVEL: 'warn' },
+      env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DATA_DIR: dataDir, KAFKA_BROKERS: cluster.brokers, LOG_LEVEL: process.env.FLEET_LOG_LEVEL ?? 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -200,11 +200,11 @@ notifier:
     say(`rebalance after SIGKILL: rules ${rulesMoved} ms, notifier ${notifierMoved} ms (survivor serves all); ingest restarted and serving ${ingestBack} ms`);
     await printAssignments('after the kills');
 
-    // Then a broker dies, while the killed instances are still away: opt-in (FLEET_KILL_BROKER=1)
-    // because it fails today. In two runs after a broker's SIGKILL, once the restarted ingest's
-    // group went Empty while its /health still listed every partition (4 records behind, no progress
-    // for minutes), once a restarted rules worker got no partition within 120 s. Not diagnosed yet
-    // (the Kafka bus's consumer groups, kafkajs 2.2.4); the cluster itself recovers (kafka-cluster.e2e).
+    // Then a broker dies, while the killed instances are still away (FLEET_KILL_BROKER=1). It used to
+    // fail: kafkajs's offset commit to a SIGKILLed group coordinator never settled, so the surviving
+    // rules worker hung in eachBatch, fell out of its group and never came back. Commits and
+    // heartbeats are bounded now, a client whose commits keep timing out restarts its consumer, and
+    // `vigil` exits once stopped even when kafkajs leaks a handle. FLEET_LOG_LEVEL=info shows more.
     const broker = cluster.nodes[1]!;
     let brokerBack: Promise<void> = Promise.resolve();
     if (process.env.FLEET_KILL_BROKER === '1') {

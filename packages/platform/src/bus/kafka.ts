@@ -43,6 +43,23 @@ export function topicConfig(spec: TopicSpec, numPartitions: number, opts: Pick<K
   return { topic: spec.name, numPartitions, replicationFactor: opts.replicationFactor ?? -1, ...(configEntries.length > 0 ? { configEntries } : {}) };
 }
 
+/** How long a produce or a batch's step may take before a warning names it (repeated while it waits). */
+const STALL_WARN_MS = 20_000;
+/** The longest a commit or a heartbeat may take before it counts as failed. */
+const KAFKA_CALL_MS = 15_000;
+
+/** A call to the Kafka client that neither resolved nor failed in time. */
+class StalledCall extends Error {}
+
+/** `p`, or a rejection once `ms` have passed (the call itself cannot be cancelled; its late outcome is ignored). */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StalledCall(`${what} did not complete within ${ms} ms`)), ms);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 const log = logger('bus.kafka');
 
 function kafkaLogCreator() {
@@ -154,6 +171,9 @@ export class KafkaBus implements Bus {
     return {
       send: async (topic: string, records: BusRecord[]) => {
         const p = await this.connectedProducer();
+        const started = Date.now();
+        const watch = setInterval(() => log.warn({ topic, records: records.length, waitingMs: Date.now() - started }, `producing to ${topic} has not completed; still waiting`), STALL_WARN_MS);
+        watch.unref();
         try {
           await p.send({
             topic,
@@ -166,6 +186,8 @@ export class KafkaBus implements Bus {
         } catch (err) {
           this.fail(err, `producing to ${topic}`);
           throw err;
+        } finally {
+          clearInterval(watch);
         }
       },
     };
@@ -200,6 +222,8 @@ export class KafkaBus implements Bus {
      * durable: nothing after it is committed, the partition's next owner starts from before it).
      */
     let lanes = new Map<string, { pending: Promise<boolean>[]; tail: Promise<boolean> }>();
+    /** Commits timed out twice in a row: the Kafka client is stuck; the consumer is restarted. */
+    let wedged = false;
     const listener = opts.partitions;
     /** The listener's calls, in order: a batch of a partition waits for the `assigned` that gave it. */
     let ownership: Promise<void> = Promise.resolve();
@@ -272,7 +296,7 @@ export class KafkaBus implements Bus {
           // The subscriber restores a partition before its first batch; heartbeats keep the membership meanwhile.
           while (!ready && isRunning() && !isStale() && !stopping.signal.aborted) {
             await Promise.race([ownership, sleep(1_000, stopping.signal)]);
-            if (!ready) await heartbeat();
+            if (!ready) await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat');
           }
           let finished!: () => void;
           const handling = new Promise<void>((resolve) => (finished = resolve));
@@ -287,9 +311,16 @@ export class KafkaBus implements Bus {
              * first. `started`: the step is already under way (a finish), so its first attempt runs
              * even when stopping: a batch handed over is made durable and committed if it can be.
              */
-            const persist = async (what: string, step: () => Promise<void>, started = false): Promise<boolean> => {
+            const persist = async (what: string, step: () => Promise<void>, started = false, giveUp = () => false): Promise<boolean> => {
               for (let attempt = 0; ; attempt++) {
-                if (!(started && attempt === 0) && (!isRunning() || isStale() || stopping.signal.aborted)) return false;
+                if (!(started && attempt === 0) && (!isRunning() || isStale() || stopping.signal.aborted || giveUp())) return false;
+                const began = Date.now();
+                // A step that neither resolves nor fails stalls the partition (and, inside eachBatch, the member's heartbeats): say so.
+                const watch = setInterval(
+                  () => log.warn({ topic: batch.topic, partition: batch.partition, group: opts.groupId, waitingMs: Date.now() - began }, `${what} has not completed; still waiting`),
+                  STALL_WARN_MS,
+                );
+                watch.unref();
                 try {
                   await step();
                   progress.failing = undefined;
@@ -299,7 +330,9 @@ export class KafkaBus implements Bus {
                   progress.failing = { since: progress.failing?.since ?? Date.now(), error: (err as Error).message, attempts: (progress.failing?.attempts ?? 0) + 1 };
                   log.warn({ err: (err as Error).message, topic: batch.topic, partition: batch.partition, group: opts.groupId, retryInMs: delay }, `${what} failed; retrying the same batch`);
                   await sleep(delay, stopping.signal);
-                  await heartbeat().catch(() => undefined);
+                  await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat').catch(() => undefined);
+                } finally {
+                  clearInterval(watch);
                 }
               }
             };
@@ -321,8 +354,17 @@ export class KafkaBus implements Bus {
             let lane = lanes.get(tp);
             if (!lane) lanes.set(tp, (lane = { pending: [], tail: Promise.resolve(true) }));
             const thisLane = lane;
+            let timeouts = 0;
             const commit = async () => {
-              await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+              // kafkajs's commit can wait for ever once the group coordinator was SIGKILLed, and so
+              // can every commit after it (seen in the fleet test): bounded, and a second timeout
+              // marks the client wedged, so the consumer is restarted (below) with new connections.
+              try {
+                await bounded(consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]), KAFKA_CALL_MS, 'committing offsets');
+              } catch (err) {
+                if (err instanceof StalledCall && ++timeouts >= 2) wedged = true;
+                throw err;
+              }
               positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: BigInt(last) + 1n });
               progress.lastCommitAt = Date.now();
             };
@@ -330,7 +372,7 @@ export class KafkaBus implements Bus {
               if (!healthy) return false;
               const durable = finish;
               if (durable && !(await persist('finishing a batch', durable, true))) return false;
-              return persist('committing offsets', commit, true);
+              return persist('committing offsets', commit, true, () => wedged);
             });
             thisLane.tail = step;
             thisLane.pending.push(step);
@@ -347,7 +389,15 @@ export class KafkaBus implements Bus {
               const i = thisLane.pending.indexOf(oldest);
               if (i >= 0) thisLane.pending.splice(i, 1);
             }
-            await heartbeat().catch(() => undefined);
+            if (wedged) {
+              wedged = false;
+              lanes = new Map();
+              // Thrown out of eachBatch as retriable, kafkajs restarts the consumer (new connections):
+              // it rejoins and fetches again from the last commit.
+              log.warn({ group: opts.groupId }, 'offset commits do not complete (the Kafka client is stuck); restarting the consumer');
+              throw Object.assign(new Error(`offset commits of ${opts.groupId} do not complete; restarting the consumer`), { retriable: true });
+            }
+            await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat').catch(() => undefined);
           } finally {
             inHand.delete(handling);
             finished();
@@ -367,7 +417,7 @@ export class KafkaBus implements Bus {
           serving = [];
           await tell('revoked', held);
         }
-        await consumer.disconnect().catch(() => undefined);
+        await bounded(consumer.disconnect(), KAFKA_CALL_MS, 'disconnecting').catch(() => undefined);
         this.consumers.delete(consumer);
       },
       // Lag over the partitions this instance fetched: high watermark minus what it committed.
@@ -416,7 +466,7 @@ export class KafkaBus implements Bus {
             } catch (err) {
               log.warn({ topic: opts.topic, partition: batch.partition, err: (err as Error).message }, 'follower handler failed; retrying the same records');
               await sleep(backoffDelay(attempt, 200, 10_000), stopping.signal);
-              await heartbeat().catch(() => undefined);
+              await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat').catch(() => undefined);
             }
           }
           if (batch.messages.length > 0) next.set(batch.partition, BigInt(batch.lastOffset()) + 1n);
@@ -459,7 +509,7 @@ export class KafkaBus implements Bus {
         stopping.abort();
         for (const f of progressed.splice(0)) f();
         await started;
-        await consumer.disconnect().catch(() => undefined);
+        await bounded(consumer.disconnect(), KAFKA_CALL_MS, 'disconnecting').catch(() => undefined);
         this.consumers.delete(consumer);
       },
     };
