@@ -84,6 +84,10 @@ describe('file tailer on real files', () => {
     for (let i = 1; i < all.length; i++) {
       writeSync(fd, `${all[i]}\n`);
       if (i % 500 === 450) {
+        // The file in place must have been found before it is renamed to a name the glob does not
+        // match (a file that lives under its name for less than a poll is never seen, by any tailer;
+        // a CI run whose event loop stalled longer than this file's ~50 ms under its name lost it).
+        await until('the current file is tailed', () => t.got.length >= i + 1);
         renameSync(path, join(t.dir, `app.log.${i}`)); // not matched by the glob: drained through our open descriptor
         await tick(40); // the tailer notices; lines 451..499 still go to the old file
       }
