@@ -15,6 +15,8 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 /** The per-minute rollup keeps 8 days (migrations.ts); older minutes are read from the raw records. */
 export const MINUTE_ROLLUP_REACH_MS = 7 * 24 * HOUR;
+/** Ranges of raw records the details query names one by one; beyond, it reads one range over them all. */
+const MAX_DETAIL_RANGES = 64;
 
 export interface CountPart {
   source: 'raw' | '1m' | '1h';
@@ -264,7 +266,10 @@ export async function groupsFromRollups(storage: Storage, q: GroupsQuery, nowMs:
   if (counts.length === 0) return [];
   // Each group's first and last bucket, within the window: where its first and newest records are.
   const clip = (lo: number, hi: number): [number, number] => [Math.max(q.fromMs, lo), Math.min(q.toMs, hi)];
-  const ranges = mergeRanges(counts.flatMap((r) => [clip(toNumber(r.firstLo), toNumber(r.firstHi)), clip(toNumber(r.lastLo), toNumber(r.lastHi))]));
+  let ranges = mergeRanges(counts.flatMap((r) => [clip(toNumber(r.firstLo), toNumber(r.firstHi)), clip(toNumber(r.lastLo), toNumber(r.lastHi))]));
+  // Many scattered ranges (a thousand errors first seen at different instants of the raw edge) would
+  // make a statement past the engine's query size limit: one range over them all finds the same rows.
+  if (ranges.length > MAX_DETAIL_RANGES) ranges = [[ranges[0]![0], ranges.at(-1)![1]]];
   const detailParams: Record<string, unknown> = { ...filterParams(q), from: q.fromMs, to: q.toMs, fingerprints: counts.map((r) => r.fingerprint) };
   ranges.forEach(([lo, hi], i) => Object.assign(detailParams, { [`r${i}from`]: lo, [`r${i}to`]: hi }));
   const details = new Map((await readRows<DetailRow>(storage, 'error groups', detailsSql(logs, ranges.length), detailParams)).map((d) => [d.fingerprint, d]));
