@@ -402,6 +402,25 @@ describe('GET /api/v1/events: search, filters, cursor, fingerprint groups', () =
     expect(again.body.events.map((e: any) => e.body)).toEqual(seen.slice(0, 2));
   });
 
+  it('pages a long window newest first across the slices it is searched in, the same as one page', async () => {
+    const all = (await get('/api/v1/events?since=24h&limit=100')).body.events.map((e: any) => e.id);
+    expect(all.length).toBe(11);
+    for (const limit of [2, 3]) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const { body } = await get(`/api/v1/events?since=24h&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+        seen.push(...body.events.map((e: any) => e.id));
+        cursor = body.next;
+      } while (cursor && seen.length < 50);
+      expect(seen).toEqual(all);
+    }
+    // The last hour holds 9 of them: a page of 10 takes the first from the next slice (3 hours ago).
+    const ten = (await get('/api/v1/events?since=24h&limit=10')).body.events;
+    expect(ten.map((e: any) => e.id)).toEqual(all.slice(0, 10));
+    expect(ten[9].timestamp).toBe(iso(NOW - 3 * HOUR + 1));
+  });
+
   it('groups errors by fingerprint: which, how often, since when', async () => {
     const { body } = await get('/api/v1/events?since=24h&group=fingerprint');
     expect(body.events).toEqual([]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { newestFirstSlices } from '../src/routes/events.js';
 import {
   MAX_POINTS,
   NICE_STEPS_MS,
@@ -269,5 +270,33 @@ describe('severityName', () => {
     [24, 'fatal'],
   ])('%d is %j', (n, name) => {
     expect(severityName(n)).toBe(name);
+  });
+});
+
+describe('newestFirstSlices', () => {
+  const H = 3_600_000;
+  it('cuts a window into slices from the newest, an hour then four times longer, covering it once', () => {
+    expect(newestFirstSlices(0, 24 * H)).toEqual([
+      [23 * H, 24 * H],
+      [19 * H, 23 * H],
+      [0, 19 * H],
+    ]);
+    expect(newestFirstSlices(0, H)).toEqual([[0, H]]);
+    expect(newestFirstSlices(0, 90 * 60_000)).toEqual([[0, 90 * 60_000]]);
+    expect(newestFirstSlices(5, 5)).toEqual([]);
+    for (let i = 0; i < 500; i++) {
+      const from = Math.floor(Math.random() * 1e12);
+      const to = from + Math.floor(Math.random() * 400 * H);
+      const s = newestFirstSlices(from, to);
+      if (to > from) expect(s[0]![1]).toBe(to);
+      let end = to;
+      for (const [a, b] of s) {
+        expect(b).toBe(end);
+        expect(a).toBeLessThan(b);
+        end = a;
+      }
+      expect(end).toBe(Math.min(from, to));
+      expect(s.length).toBeLessThanOrEqual(6);
+    }
   });
 });

@@ -115,6 +115,30 @@ WHERE ${rawWhere()}
 ORDER BY Timestamp DESC, ${HASH_EXPR} DESC
 LIMIT {limit:UInt32}`;
 
+/** The first slice a long window is searched in, and how much longer each next one is. */
+const FIRST_SLICE_MS = 3_600_000;
+const SLICE_GROWTH = 4;
+
+/**
+ * `[from, to)` cut into half-open slices from the newest: an hour, then four times longer each
+ * time, the last clipped at `from`. Records are returned newest first, so the slices are searched
+ * in this order and the search stops once a page is full: a common match over a week reads its
+ * last hour, not the week, and a rare one reads the week in a few statements instead of one.
+ */
+export function newestFirstSlices(fromMs: number, toMs: number, firstMs = FIRST_SLICE_MS, growth = SLICE_GROWTH): [number, number][] {
+  const out: [number, number][] = [];
+  let end = toMs;
+  let size = firstMs;
+  while (end > fromMs) {
+    // A slice that would leave less than itself behind takes the rest: no sliver of a last query.
+    const start = end - size * 2 <= fromMs ? fromMs : end - size;
+    out.push([start, end]);
+    end = start;
+    size *= growth;
+  }
+  return out;
+}
+
 export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
   const table = storage.table('otel_logs');
   const events = eventsSql(table);
@@ -149,11 +173,22 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
         const query = { ...params, fromMs, toMs };
         return { events: [], groups: rollupsAnswer(query) ? await groupsFromRollups(storage, query, now()) : await groupsFromRecords(storage, query) };
       }
-      const rows = await readRows<EventRow>(storage, 'events', events, {
-        ...params,
-        afterNs: after ? after.ns.toString() : '0',
-        afterHash: after ? after.hash.toString() : '0',
-      });
+      // A page after a cursor starts at the cursor's millisecond (its other records may follow it).
+      const end = after ? Math.min(toMs, Number(after.ns / 1_000_000n) + 1) : toMs;
+      const rows: EventRow[] = [];
+      for (const [from, to] of newestFirstSlices(fromMs, end)) {
+        rows.push(
+          ...(await readRows<EventRow>(storage, 'events', events, {
+            ...params,
+            from,
+            to,
+            limit: limit - rows.length,
+            afterNs: after ? after.ns.toString() : '0',
+            afterHash: after ? after.hash.toString() : '0',
+          })),
+        );
+        if (rows.length >= limit) break;
+      }
       const items = rows.map(eventFromRow);
       const last = items.at(-1);
       return { events: items, ...(items.length === limit && last ? { next: last.id } : {}) };
