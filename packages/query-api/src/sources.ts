@@ -1,10 +1,11 @@
-import { SOURCES_TABLE, type Storage } from '@vigil/platform';
+import { HOSTS_TABLE, SOURCES_TABLE, type Storage } from '@vigil/platform';
 
 /**
- * Hosts and clients from the per-minute sources rollup (`vigil_sources_1m`, migration 8): who
- * reported, when last, with which identity, and how many records and errors, in thousands of
- * rows instead of a day of raw points. It holds 8 days; windows reaching further read the raw
- * tables (the routes keep those queries).
+ * Hosts from the hosts table (`vigil_hosts`, migration 10) and clients from the per-minute
+ * sources rollup (`vigil_sources_1m`, migration 8) that feeds it: who reported, when last, with
+ * which identity, and how many records and errors, in tens or thousands of rows instead of a day
+ * of raw points. Both hold 8 days; windows reaching further read the raw tables (the routes keep
+ * those queries).
  */
 export const SOURCES_DAYS = 8;
 /** A window the rollup answers: starting at most this long ago (a minute of margin for its TTL). */
@@ -14,16 +15,18 @@ const bucketFrom = (param: string) => `Bucket >= toStartOfMinute(fromUnixTimesta
 
 /**
  * One row per host.name seen since `{since}`: its newest non-empty host.id and OS, when it was
- * last seen, and the services it reported as; from metrics and logs, or metrics only (machines
- * with a collector, as the dashboard lists them).
+ * last seen, and the services it reported as since then; from metrics and logs, or metrics only
+ * (machines with a collector, as the dashboard lists them). Read from the hosts table (migration
+ * 10): a few rows per host, whatever the window. Each row's LastSeen is the newest of the part it
+ * is in, so a service counts when any of its rows is in the window.
  */
 export function hostsFromSources(storage: Storage, signals: 'all' | 'metrics' = 'all'): string {
   return `
 SELECT Host AS name, argMaxIfMerge(HostId) AS id, argMaxIfMerge(OsType) AS os, argMaxIfMerge(OsDescription) AS osDescription,
   toUnixTimestamp64Milli(max(LastSeen)) AS lastSeen,
-  arraySort(arrayFilter(s -> s != '', groupUniqArray(ServiceName))) AS services
-FROM ${storage.table(SOURCES_TABLE)}
-WHERE Host != ''${signals === 'metrics' ? " AND Signal = 'metrics'" : ''} AND ${bucketFrom('since')}
+  arraySort(arrayFilter(s -> s != '', groupUniqArrayIf(ServiceName, LastSeen >= fromUnixTimestamp64Milli({since:Int64})))) AS services
+FROM ${storage.table(HOSTS_TABLE)}
+WHERE Host != ''${signals === 'metrics' ? " AND Signal = 'metrics'" : ''}
 GROUP BY name
 HAVING lastSeen >= {since:Int64}
 ORDER BY name`;

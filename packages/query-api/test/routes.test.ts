@@ -296,6 +296,8 @@ describe('GET /api/v1/hosts', () => {
     expect(body.hosts[3]).toEqual({ name: 'pos-old', id: '', os: '', osDescription: '', lastSeen: iso(NOW - 2 * DAY), services: ['vigil-collector'] });
     const recent = await get('/api/v1/hosts?since=5m');
     expect(recent.body.hosts.map((h: any) => h.name)).toEqual(['pos-01', 'pos-02']);
+    // Services seen in the window only (their collectors last reported ~10 minutes ago); identity from before it.
+    expect(recent.body.hosts.map((h: any) => [h.services, h.id])).toEqual([[['pos-app'], 'id-01'], [['pos-app'], 'id-02']]);
   });
 
   it('refuses a since that is not a duration', async () => {

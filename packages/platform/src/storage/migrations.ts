@@ -322,6 +322,11 @@ TTL toDateTime(Time) + INTERVAL 30 DAY`,
     name: 'Latest value of every gauge and sum series',
     statements: ({ layout }) => latestStatements(layout),
   },
+  {
+    version: 10,
+    name: 'Hosts: last seen and newest identity of every host, by signal and service',
+    statements: ({ layout }) => hostStatements(layout),
+  },
 ];
 
 /**
@@ -421,6 +426,42 @@ GROUP BY Bucket, Host, Client, ServiceName`;
   }
   out.push(backfill(layout, SOURCES_TABLE, logs(layout.table('otel_logs'), ` WHERE TimestampTime < ${BACKFILL_BEFORE} AND TimestampTime >= now() - INTERVAL 8 DAY`)));
   out.push(...layout.createView(`${SOURCES_TABLE}_logs_mv`, SOURCES_TABLE, logs(layout.local('otel_logs'), '')));
+  return out;
+}
+
+/**
+ * One row per host, signal and service after merges: when it was last seen and its newest
+ * non-empty host.id and OS, however long the history. The host lists read tens of rows here
+ * instead of a day of per-minute sources. Fed from the sources rollup as it is written (a view on
+ * a view's table: the blocks are already one row per host and minute), so ingest pays for no
+ * second pass over the raw rows. A host not seen for 8 days leaves it, as it leaves the sources.
+ */
+export const HOSTS_TABLE = 'vigil_hosts';
+
+function hostStatements(layout: SchemaLayout): string[] {
+  const latest = (name: string) => `${name} AggregateFunction(argMaxIf, String, DateTime64(9), UInt8)`;
+  const out = layout.createTable(HOSTS_TABLE, {
+    columns: `
+    Host LowCardinality(String),
+    Signal LowCardinality(String),
+    ServiceName LowCardinality(String),
+    LastSeen SimpleAggregateFunction(max, DateTime64(9)),
+    ${latest('HostId')},
+    ${latest('OsType')},
+    ${latest('OsDescription')}`,
+    engine: 'AggregatingMergeTree',
+    keys: `ORDER BY (Host, Signal, ServiceName)
+TTL toDateTime(LastSeen) + INTERVAL 8 DAY`,
+    shardBy: ROLLUP_SHARD,
+  });
+  const select = (from: string) => `
+SELECT Host, Signal, ServiceName, max(LastSeen) AS LastSeen,
+    argMaxIfMergeState(HostId) AS HostId, argMaxIfMergeState(OsType) AS OsType, argMaxIfMergeState(OsDescription) AS OsDescription
+FROM ${from}
+WHERE Host != ''
+GROUP BY Host, Signal, ServiceName`;
+  out.push(backfill(layout, HOSTS_TABLE, select(layout.table(SOURCES_TABLE))));
+  out.push(...layout.createView(`${HOSTS_TABLE}_mv`, HOSTS_TABLE, select(layout.local(SOURCES_TABLE))));
   return out;
 }
 
