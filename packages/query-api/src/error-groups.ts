@@ -90,30 +90,48 @@ function rawRange(p: string): string {
     AND Timestamp >= fromUnixTimestamp64Milli({${p}from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({${p}to:Int64}))`;
 }
 
-/** The filters every raw records query shares, over `[{<p>from}, {<p>to})`. */
-export function rawWhere(p = ''): string {
-  return `${rawRange(p)}
-  AND ${RAW_FILTERS}`;
+/**
+ * The filters every raw records query shares, over `[{<p>from}, {<p>to})`: only those set, each a
+ * query parameter. An unset filter is left out of the text rather than written as `{x} = '' OR …`:
+ * the engine plans every condition it is given, and on the embedded engine planning is most of a
+ * small query's time.
+ */
+export function rawWhere(f: GroupFilters, p = ''): string {
+  return [rawRange(p), ...rawFilters(f)].join('\n  AND ');
 }
 
-const RAW_FILTERS = `({host:String} = '' OR ResourceAttributes['host.name'] = {host:String})
-  AND ({service:String} = '' OR ServiceName = {service:String})
-  AND ({event:String} = '' OR EventName = {event:String})
-  AND ({category:String} = '' OR LogAttributes['vigil.category'] = {category:String})
-  AND ({fingerprint:String} = '' OR LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] = {fingerprint:String})
-  AND ({q:String} = '' OR positionCaseInsensitiveUTF8(Body, {q:String}) > 0)
-  AND ${LOG_SEVERITY_EXPR} >= {minSeverity:UInt8}`;
+function rawFilters(f: GroupFilters): string[] {
+  const out: string[] = [];
+  if (f.host !== '') out.push("ResourceAttributes['host.name'] = {host:String}");
+  if (f.service !== '') out.push('ServiceName = {service:String}');
+  if (f.event !== '') out.push('EventName = {event:String}');
+  if (f.category !== '') out.push("LogAttributes['vigil.category'] = {category:String}");
+  if (f.fingerprint !== '') out.push(`LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}'] = {fingerprint:String}`);
+  if (f.q !== '') out.push('positionCaseInsensitiveUTF8(Body, {q:String}) > 0');
+  if (f.minSeverity > 0) out.push(`${LOG_SEVERITY_EXPR} >= {minSeverity:UInt8}`);
+  return out;
+}
+
+/** The filters the log-count rollups keep (see `rollupsAnswer`), set ones only. */
+function rollupFilters(f: GroupFilters): string {
+  const out: string[] = [];
+  if (f.fingerprint !== '') out.push('Fingerprint = {fingerprint:String}');
+  if (f.host !== '') out.push('Host = {host:String}');
+  if (f.service !== '') out.push('ServiceName = {service:String}');
+  if (f.minSeverity > 0) out.push('SeverityNumber >= {minSeverity:UInt8}');
+  return out.map((c) => ` AND ${c}`).join('');
+}
 
 const FP = `LogAttributes['${ERROR_FINGERPRINT_ATTRIBUTE}']`;
 
 /** Every group from the raw records (any filter). */
-export const rawGroupsSql = (logs: string) => `
+export const rawGroupsSql = (logs: string, f: GroupFilters) => `
 SELECT ${FP} AS fingerprint, count() AS count,
   toUnixTimestamp64Milli(min(Timestamp)) AS first, toUnixTimestamp64Milli(max(Timestamp)) AS last,
   argMax(Body, Timestamp) AS body, argMax(EventName, Timestamp) AS eventName, max(${LOG_SEVERITY_EXPR}) AS severityNumber,
   arraySort(groupUniqArray(10)(ResourceAttributes['host.name'])) AS hosts, arraySort(groupUniqArray(10)(ServiceName)) AS services
 FROM ${logs}
-WHERE ${rawWhere()} AND fingerprint != ''
+WHERE ${rawWhere(f)} AND fingerprint != ''
 GROUP BY fingerprint
 ORDER BY count DESC, last DESC, fingerprint
 LIMIT {limit:UInt32}`;
@@ -123,14 +141,14 @@ LIMIT {limit:UInt32}`;
  * their first and last records lie (`flo..fhi`, `llo..lhi`: a bucket, or the exact millisecond
  * raw). Part `i`'s range is in the parameters `p<i>from` and `p<i>to`.
  */
-function sourceSql(source: CountPart['source'], indexes: number[], tables: { logs: string; '1m': string; '1h': string }): string {
+function sourceSql(source: CountPart['source'], indexes: number[], tables: { logs: string; '1m': string; '1h': string }, f: GroupFilters): string {
   if (source === 'raw') {
     return `SELECT ${FP} AS fingerprint, count() AS n, toUnixTimestamp64Milli(min(Timestamp)) AS flo, flo + 1 AS fhi,
   toUnixTimestamp64Milli(max(Timestamp)) AS llo, llo + 1 AS lhi, toUInt8(max(${LOG_SEVERITY_EXPR})) AS sev,
   CAST(groupUniqArray(10)(ResourceAttributes['host.name']) AS Array(String)) AS hs, CAST(groupUniqArray(10)(ServiceName) AS Array(String)) AS ss
 FROM ${tables.logs}
 WHERE (${indexes.map((i) => rawRange(`p${i}`)).join(' OR ')})
-  AND ${RAW_FILTERS} AND fingerprint != ''
+  ${rawFilters(f).map((c) => `AND ${c} `).join('')}AND fingerprint != ''
 GROUP BY fingerprint`;
   }
   const size = source === '1h' ? HOUR : MINUTE;
@@ -140,9 +158,7 @@ GROUP BY fingerprint`;
   CAST(groupUniqArray(10)(Host) AS Array(String)) AS hs, CAST(groupUniqArray(10)(ServiceName) AS Array(String)) AS ss
 FROM ${tables[source]}
 WHERE (${ranges.join(' OR ')})
-  AND Fingerprint != '' AND ({fingerprint:String} = '' OR Fingerprint = {fingerprint:String})
-  AND ({host:String} = '' OR Host = {host:String}) AND ({service:String} = '' OR ServiceName = {service:String})
-  AND SeverityNumber >= {minSeverity:UInt8}
+  AND Fingerprint != ''${rollupFilters(f)}
 GROUP BY fingerprint`;
 }
 
@@ -151,7 +167,7 @@ GROUP BY fingerprint`;
  * with the last one taken, so the exact order (by the newest record, then the fingerprint) can be
  * made once the details are known.
  */
-export function countsSql(parts: CountPart[], tables: { logs: string; '1m': string; '1h': string }): string {
+export function countsSql(parts: CountPart[], tables: { logs: string; '1m': string; '1h': string }, f: GroupFilters): string {
   return `
 SELECT fingerprint, sum(n) AS count, min(flo) AS firstLo, argMin(fhi, flo) AS firstHi,
   argMax(llo, lhi) AS lastLo, max(lhi) AS lastHi, max(sev) AS severityNumber,
@@ -161,7 +177,7 @@ FROM (
 ${(['raw', '1m', '1h'] as const)
   .map((source) => [source, parts.flatMap((p, i) => (p.source === source ? [i] : []))] as const)
   .filter(([, indexes]) => indexes.length > 0)
-  .map(([source, indexes]) => sourceSql(source, indexes, tables))
+  .map(([source, indexes]) => sourceSql(source, indexes, tables, f))
   .join('\nUNION ALL\n')}
 )
 GROUP BY fingerprint
@@ -182,7 +198,7 @@ export function mergeRanges(ranges: [number, number][]): [number, number][] {
 }
 
 /** The newest body and exact first and last times of some groups, from the raw records of the ranges given. */
-export function detailsSql(logs: string, ranges: number): string {
+export function detailsSql(logs: string, ranges: number, f: GroupFilters): string {
   const within = Array.from(
     { length: ranges },
     (_, i) => `(TimestampTime >= toDateTime(intDiv({r${i}from:Int64}, 1000)) AND TimestampTime <= toDateTime(intDiv({r${i}to:Int64}, 1000))
@@ -193,7 +209,7 @@ SELECT ${FP} AS fingerprint, toUnixTimestamp64Milli(min(Timestamp)) AS first, to
   argMax(Body, Timestamp) AS body, argMax(EventName, Timestamp) AS eventName
 FROM ${logs}
 WHERE (${within})
-  AND ${rawWhere()} AND fingerprint IN {fingerprints:Array(String)}
+  AND ${rawWhere(f)} AND fingerprint IN {fingerprints:Array(String)}
 GROUP BY fingerprint`;
 }
 
@@ -241,7 +257,7 @@ function filterParams(q: GroupsQuery): Record<string, unknown> {
 
 /** Every group from the raw records. */
 export async function groupsFromRecords(storage: Storage, q: GroupsQuery): Promise<ErrorGroupItem[]> {
-  const rows = await readRows<RawGroupRow>(storage, 'error groups', rawGroupsSql(storage.table('otel_logs')), { ...filterParams(q), from: q.fromMs, to: q.toMs, limit: q.limit });
+  const rows = await readRows<RawGroupRow>(storage, 'error groups', rawGroupsSql(storage.table('otel_logs'), q), { ...filterParams(q), from: q.fromMs, to: q.toMs, limit: q.limit });
   return rows.map((r) => ({
     fingerprint: r.fingerprint,
     count: toNumber(r.count),
@@ -262,7 +278,7 @@ export async function groupsFromRollups(storage: Storage, q: GroupsQuery, nowMs:
   const params: Record<string, unknown> = { ...filterParams(q), limit: q.limit };
   parts.forEach((p, i) => Object.assign(params, { [`p${i}from`]: p.fromMs, [`p${i}to`]: p.toMs }));
   const tables = { logs, '1m': storage.table('vigil_log_counts_1m'), '1h': storage.table('vigil_log_counts_1h') };
-  const counts = await readRows<CountRow>(storage, 'error groups', countsSql(parts, tables), params);
+  const counts = await readRows<CountRow>(storage, 'error groups', countsSql(parts, tables, q), params);
   if (counts.length === 0) return [];
   // Each group's first and last bucket, within the window: where its first and newest records are.
   const clip = (lo: number, hi: number): [number, number] => [Math.max(q.fromMs, lo), Math.min(q.toMs, hi)];
@@ -272,7 +288,7 @@ export async function groupsFromRollups(storage: Storage, q: GroupsQuery, nowMs:
   if (ranges.length > MAX_DETAIL_RANGES) ranges = [[ranges[0]![0], ranges.at(-1)![1]]];
   const detailParams: Record<string, unknown> = { ...filterParams(q), from: q.fromMs, to: q.toMs, fingerprints: counts.map((r) => r.fingerprint) };
   ranges.forEach(([lo, hi], i) => Object.assign(detailParams, { [`r${i}from`]: lo, [`r${i}to`]: hi }));
-  const details = new Map((await readRows<DetailRow>(storage, 'error groups', detailsSql(logs, ranges.length), detailParams)).map((d) => [d.fingerprint, d]));
+  const details = new Map((await readRows<DetailRow>(storage, 'error groups', detailsSql(logs, ranges.length, q), detailParams)).map((d) => [d.fingerprint, d]));
   const groups = counts.map((r) => {
     const d = details.get(r.fingerprint);
     return {

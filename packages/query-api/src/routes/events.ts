@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../errors.js';
 import { SEVERITY_FLOOR, SEVERITY_NAMES, checkLimit, decodeCursor, encodeCursor, planWindow, severityName, type SeverityName } from '../parameters.js';
-import { groupsFromRecords, groupsFromRollups, rawWhere, rollupsAnswer } from '../error-groups.js';
+import { groupsFromRecords, groupsFromRollups, rawWhere, rollupsAnswer, type GroupFilters } from '../error-groups.js';
 import { readRows, toNumber, type ChNumber } from '../read-rows.js';
 import type { RouteOptions } from './options.js';
 
@@ -105,13 +105,14 @@ export const SEVERITY_EXPR = LOG_SEVERITY_EXPR;
 /** The stable tie-break of records with the same timestamp: a hash of what they hold. */
 export const HASH_EXPR = 'cityHash64(Timestamp, Body, ResourceAttributes, LogAttributes, SeverityNumber, EventName, TraceId, SpanId)';
 
-export const eventsSql = (table: string) => `
+/** Records newest first, with the filters set in `f`; `after`: past a cursor (`{afterNs}`, `{afterHash}`). */
+export const eventsSql = (table: string, f: GroupFilters & { after?: boolean }) => `
 SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, toString(${HASH_EXPR}) AS h, SeverityText AS severityText, SeverityNumber AS severityNumber,
   EventName AS eventName, Body AS body, ResourceAttributes['host.name'] AS host, ServiceName AS service,
   LogAttributes AS attributes, ResourceAttributes AS resource, TraceId AS traceId
 FROM ${table}
-WHERE ${rawWhere()}
-  AND ({afterNs:Int64} = 0 OR (toUnixTimestamp64Nano(Timestamp), ${HASH_EXPR}) < ({afterNs:Int64}, {afterHash:UInt64}))
+WHERE ${rawWhere(f)}${f.after ? `
+  AND (toUnixTimestamp64Nano(Timestamp), ${HASH_EXPR}) < ({afterNs:Int64}, {afterHash:UInt64})` : ''}
 ORDER BY Timestamp DESC, ${HASH_EXPR} DESC
 LIMIT {limit:UInt32}`;
 
@@ -141,7 +142,6 @@ export function newestFirstSlices(fromMs: number, toMs: number, firstMs = FIRST_
 
 export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
   const table = storage.table('otel_logs');
-  const events = eventsSql(table);
   app.get<{ Querystring: EventsQuery; Reply: EventsReply }>(
     '/events',
     {
@@ -175,6 +175,7 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
       }
       // A page after a cursor starts at the cursor's millisecond (its other records may follow it).
       const end = after ? Math.min(toMs, Number(after.ns / 1_000_000n) + 1) : toMs;
+      const events = eventsSql(table, { ...params, after: after !== undefined });
       const rows: EventRow[] = [];
       for (const [from, to] of newestFirstSlices(fromMs, end)) {
         rows.push(

@@ -171,7 +171,7 @@ FROM ${deliveriesTable} FINAL
 WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})
 ORDER BY Time DESC LIMIT 10`;
   const failedCountSql = `SELECT count() AS n FROM ${deliveriesTable} FINAL WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})`;
-  const errorsSql = eventsSql(storage.table('otel_logs'));
+  const errorsSql = eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 });
   // The minute of the 10th newest error (by the per-minute log counts), so the last errors are
   // read from a few minutes of raw logs rather than a whole day.
   const errorMinutesSql = `
@@ -184,7 +184,7 @@ SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM 
   async function lastErrors(from: number, to: number): Promise<EventRow[]> {
     const [minutes] = await readRows<{ from: ChNumber; minutes: ChNumber }>(storage, 'recent error minutes', errorMinutesSql, { from });
     if (!minutes || toNumber(minutes.minutes) === 0) return [];
-    return readRows<EventRow>(storage, 'recent errors', errorsSql, { ...NO_FILTERS, from: Math.max(from, toNumber(minutes.from)), to, minSeverity: 17, limit: 10 });
+    return readRows<EventRow>(storage, 'recent errors', errorsSql, { from: Math.max(from, toNumber(minutes.from)), to, minSeverity: 17, limit: 10 });
   }
   const alerts = alertQueries(storage);
 
@@ -308,5 +308,5 @@ SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM 
   );
 };
 
-/** The events query's parameters with no filter set. */
-const NO_FILTERS = { host: '', service: '', event: '', category: '', fingerprint: '', q: '', afterNs: '0', afterHash: '0' };
+/** No filter set but severity. */
+const NO_FILTERS = { host: '', service: '', event: '', category: '', fingerprint: '', q: '', minSeverity: 0 };
