@@ -86,8 +86,13 @@ export function rollupsAnswer(f: GroupFilters): boolean {
 
 /** Raw records in `[{<p>from}, {<p>to})` (Unix ms), by the sort key's second and the exact time. */
 function rawRange(p: string): string {
-  return `(TimestampTime >= toDateTime(intDiv({${p}from:Int64}, 1000)) AND TimestampTime <= toDateTime(intDiv({${p}to:Int64}, 1000))
-    AND Timestamp >= fromUnixTimestamp64Milli({${p}from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({${p}to:Int64}))`;
+  return rawRangeOf(`{${p}from:Int64}`, `{${p}to:Int64}`);
+}
+
+/** Raw records from `from` to before `to`: SQL expressions of Unix ms, constant in the query (parameters, scalar subqueries). */
+export function rawRangeOf(from: string, to: string): string {
+  return `(TimestampTime >= toDateTime(intDiv(${from}, 1000)) AND TimestampTime <= toDateTime(intDiv(${to}, 1000))
+    AND Timestamp >= fromUnixTimestamp64Milli(${from}) AND Timestamp < fromUnixTimestamp64Milli(${to}))`;
 }
 
 /**
@@ -96,8 +101,8 @@ function rawRange(p: string): string {
  * the engine plans every condition it is given, and on the embedded engine planning is most of a
  * small query's time.
  */
-export function rawWhere(f: GroupFilters, p = ''): string {
-  return [rawRange(p), ...rawFilters(f)].join('\n  AND ');
+export function rawWhere(f: GroupFilters, p = '', range = rawRange(p)): string {
+  return [range, ...rawFilters(f)].join('\n  AND ');
 }
 
 function rawFilters(f: GroupFilters): string[] {

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthRegistry, createHttpServer, createTelemetry, migrate, openStorage, type Storage, type Telemetry } from '@vigil/platform';
 import { queryApiRoutes } from '../src/index.js';
+import { readAll } from '../src/read-rows.js';
 
 /**
  * The dashboard APIs (dashboard, health summary, metrics summary, clients, entities, events search,
@@ -217,6 +218,56 @@ describe('GET /api/v1/dashboard', () => {
     expect(body.deliveries.recentFailed).toEqual([
       { key: 'k1', channel: 'ops/slack[0]', receiver: 'ops', rule: 'rule-a1', severity: 'critical', attempts: 7, lastError: 'HTTP 500 from hooks.slack.test', time: iso(NOW - 4 * MIN) },
     ]);
+  });
+});
+
+describe('readAll', () => {
+  it('answers several queries in one statement as each alone: rows, types, order, parameters of the same name', async () => {
+    const reads = {
+      logs: { sql: `SELECT Body AS body, LogAttributes AS attrs, SeverityNumber AS sev, toUnixTimestamp64Nano(Timestamp) AS ns FROM ${storage.table('otel_logs')} WHERE Timestamp >= fromUnixTimestamp64Milli({from:Int64}) ORDER BY Timestamp DESC, Body LIMIT {n:UInt32}`, params: { from: NOW - HOUR, n: 6 } },
+      again: { sql: `SELECT Body AS body FROM ${storage.table('otel_logs')} WHERE Timestamp >= fromUnixTimestamp64Milli({from:Int64}) ORDER BY Timestamp, Body LIMIT {n:UInt32}`, params: { from: NOW - 24 * HOUR, n: 3 } },
+      none: { sql: `SELECT 1 AS x FROM ${storage.table('otel_logs')} WHERE Body = {body:String}`, params: { body: 'no such body' } },
+      plain: { sql: 'SELECT number AS n, [number, 2] AS a, map(toString(number), 1.5) AS m FROM system.numbers LIMIT 3' },
+    };
+    const apart = await readAll(storage, 'test', reads, false);
+    const together = await readAll(storage, 'test', reads, true);
+    expect(together).toEqual(apart);
+    expect(apart.logs.length).toBe(6);
+    expect(apart.again.length).toBe(3);
+    expect(apart.none).toEqual([]);
+    expect(apart.plain[2]).toEqual({ n: 2, a: [2, 2], m: { '2': 1.5 } });
+    await expect(readAll(storage, 'broken', { a: { sql: 'SELECT 1' }, b: { sql: 'SELECT nope FROM nowhere' } }, true)).rejects.toThrow('broken');
+  });
+});
+
+describe('GET /api/v1/dashboard: the last errors', () => {
+  it('are the 10 newest, read from the minutes the log counts point to', async () => {
+    // A database of its own in the same engine: errors by minute, newest first, 5 (one with text
+    // only), 4 and 3, then 2 older. The 10 newest are the first 9 and the newest of the third minute.
+    const own = openStorage({ database: 'vigil_last_errors', dataDir: dir });
+    await migrate(own, 30 * 24 * HOUR);
+    const err = (ms: number, n: number, textOnly = false) =>
+      log(POS1, ms, { sev: textOnly ? 0 : 17, text: 'ERROR', body: `error ${n}`, attrs: { 'vigil.error.fingerprint': `fp${n}` } });
+    const rows = [
+      ...[0, 1, 2, 3].map((i) => err(NOW - 2 * MIN + (4 - i) * 1000, i)),
+      err(NOW - 2 * MIN, 4, true),
+      ...[5, 6, 7, 8].map((i) => err(NOW - 5 * MIN + (9 - i) * 1000, i)),
+      ...[9, 10, 11].map((i) => err(NOW - 9 * MIN + (12 - i) * 1000, i)),
+      ...[12, 13].map((i) => err(NOW - 40 * MIN - i * 1000, i)),
+      log(POS1, NOW - MIN, { sev: 9, body: 'fine' }),
+    ];
+    await own.client.insert({ table: own.table('otel_logs'), values: rows, format: 'JSONEachRow' });
+    const ownApp = createHttpServer(new HealthRegistry(), telemetry);
+    await ownApp.register(queryApiRoutes, { storage: own, now: () => NOW });
+    try {
+      const res = await ownApp.inject({ method: 'GET', url: '/api/v1/dashboard' });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().errors.map((e: any) => e.body)).toEqual(Array.from({ length: 10 }, (_, i) => `error ${i}`));
+      expect(res.json().metrics.errors1h).toBe(14);
+    } finally {
+      await ownApp.close();
+      await own.close();
+    }
   });
 });
 

@@ -105,13 +105,16 @@ export const SEVERITY_EXPR = LOG_SEVERITY_EXPR;
 /** The stable tie-break of records with the same timestamp: a hash of what they hold. */
 export const HASH_EXPR = 'cityHash64(Timestamp, Body, ResourceAttributes, LogAttributes, SeverityNumber, EventName, TraceId, SpanId)';
 
-/** Records newest first, with the filters set in `f`; `after`: past a cursor (`{afterNs}`, `{afterHash}`). */
-export const eventsSql = (table: string, f: GroupFilters & { after?: boolean }) => `
+/**
+ * Records newest first, with the filters set in `f`, in `[{from}, {to})` or the range given;
+ * `after`: past a cursor (`{afterNs}`, `{afterHash}`).
+ */
+export const eventsSql = (table: string, f: GroupFilters & { after?: boolean }, range?: string) => `
 SELECT toString(toUnixTimestamp64Nano(Timestamp)) AS ns, toString(${HASH_EXPR}) AS h, SeverityText AS severityText, SeverityNumber AS severityNumber,
   EventName AS eventName, Body AS body, ResourceAttributes['host.name'] AS host, ServiceName AS service,
   LogAttributes AS attributes, ResourceAttributes AS resource, TraceId AS traceId
 FROM ${table}
-WHERE ${rawWhere(f)}${f.after ? `
+WHERE ${rawWhere(f, '', range)}${f.after ? `
   AND (toUnixTimestamp64Nano(Timestamp), ${HASH_EXPR}) < ({afterNs:Int64}, {afterHash:UInt64})` : ''}
 ORDER BY Timestamp DESC, ${HASH_EXPR} DESC
 LIMIT {limit:UInt32}`;

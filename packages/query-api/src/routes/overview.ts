@@ -13,9 +13,10 @@ import {
   type LatestReading,
 } from '../assessment.js';
 import { errorResponses } from '../errors.js';
-import { isoFromMs, readRows, toFiniteOrNull, toNumber, type ChNumber } from '../read-rows.js';
+import { isoFromMs, readAll, toFiniteOrNull, toNumber, type ChNumber } from '../read-rows.js';
 import { AlertItem, alertFromRow, alertQueries, orderActive, type AlertRow } from './alerts.js';
 import { EventItem, eventFromRow, eventsSql, type EventRow } from './events.js';
+import { rawRangeOf } from '../error-groups.js';
 import { hostsFromSources } from '../sources.js';
 import type { RouteOptions } from './options.js';
 
@@ -171,33 +172,40 @@ FROM ${deliveriesTable} FINAL
 WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})
 ORDER BY Time DESC LIMIT 10`;
   const failedCountSql = `SELECT count() AS n FROM ${deliveriesTable} FINAL WHERE Status = 'failed' AND Time >= fromUnixTimestamp64Milli({from:Int64})`;
-  const errorsSql = eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 });
-  // The minute of the 10th newest error (by the per-minute log counts), so the last errors are
-  // read from a few minutes of raw logs rather than a whole day.
-  const errorMinutesSql = `
-SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM (
-  SELECT Bucket AS b FROM ${logs1m}
-  WHERE SeverityNumber >= 17 AND Bucket >= toDateTime(intDiv({from:Int64}, 1000))
-  GROUP BY b ORDER BY b DESC LIMIT 10)`;
-
-  /** The last 10 records of severity error or worse since `from`. */
-  async function lastErrors(from: number, to: number): Promise<EventRow[]> {
-    const [minutes] = await readRows<{ from: ChNumber; minutes: ChNumber }>(storage, 'recent error minutes', errorMinutesSql, { from });
-    if (!minutes || toNumber(minutes.minutes) === 0) return [];
-    return readRows<EventRow>(storage, 'recent errors', errorsSql, { from: Math.max(from, toNumber(minutes.from)), to, minSeverity: 17, limit: 10 });
-  }
+  // The last 10 records of severity error or worse since `{from}`, read from the few minutes that
+  // hold them: the per-minute log counts give the minute by which, counting back from the newest,
+  // there are 10 (or the oldest of the 10 newest minutes with errors); none: an empty range.
+  const errorsFromSql = `
+SELECT if(length(bs) = 0, {to:Int64}, toInt64(toUnixTimestamp(bs[if(i = 0, length(bs), i)])) * 1000)
+FROM (
+  SELECT groupArray(b) AS bs, arrayFirstIndex(c -> c >= 10, arrayCumSum(groupArray(n))) AS i
+  FROM (
+    SELECT Bucket AS b, sum(Count) AS n FROM ${logs1m}
+    WHERE SeverityNumber >= 17 AND Bucket >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64}))
+    GROUP BY b ORDER BY b DESC LIMIT 10))`;
+  const errorsSql = `WITH (${errorsFromSql}) AS errorsFrom
+${eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 }, rawRangeOf('greatest({from:Int64}, errorsFrom)', '{to:Int64}'))}`;
   const alerts = alertQueries(storage);
 
-  async function healthSummary(t: number): Promise<{ summary: HealthSummary; resources: HostResources[] }> {
+  /** The health report's reads (current readings and application counters), for `readAll`. */
+  const healthReads = (t: number) => ({
+    readings: { sql: readingsSql, params: { names: RESOURCE_METRICS, from: t - CURRENT_MS } },
+    counters: { sql: countersSql, params: { from: t - CURRENT_MS } },
+  });
+
+  /** Whether the engine answers, and how fast. */
+  async function probe(): Promise<{ reachable: boolean; responseMs: number }> {
     const started = performance.now();
     const reachable = await storage.ping();
-    const responseMs = Math.round((performance.now() - started) * 10) / 10;
-    const [readings, counters] = reachable
-      ? await Promise.all([
-          readRows<ReadingRow>(storage, 'resource readings', readingsSql, { names: RESOURCE_METRICS, from: t - CURRENT_MS }),
-          readRows<CounterRow>(storage, 'application counters', countersSql, { from: t - CURRENT_MS }),
-        ])
-      : [[], []];
+    return { reachable, responseMs: Math.round((performance.now() - started) * 10) / 10 };
+  }
+
+  function healthSummary(
+    t: number,
+    { reachable, responseMs }: { reachable: boolean; responseMs: number },
+    readings: ReadingRow[],
+    counters: CounterRow[],
+  ): { summary: HealthSummary; resources: HostResources[] } {
     const resources = resourcesFromReadings(
       readings.map((r): LatestReading => ({ host: r.host, name: r.name, attributes: r.attributes, value: toNumber(r.value), at: toNumber(r.at) })),
     );
@@ -227,7 +235,14 @@ SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM 
         response: { 200: HealthSummary, ...errorResponses },
       },
     },
-    async () => (await healthSummary(now())).summary,
+    async () => {
+      const t = now();
+      const db = await probe();
+      const { readings, counters } = db.reachable
+        ? await readAll<{ readings: ReadingRow; counters: CounterRow }>(storage, 'health summary', healthReads(t))
+        : { readings: [], counters: [] };
+      return healthSummary(t, db, readings, counters).summary;
+    },
   );
 
   app.get<{ Reply: DashboardReply }>(
@@ -241,18 +256,31 @@ SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM 
     },
     async () => {
       const t = now();
-      const [{ summary, resources }, hostRows, counts, activeRows, recentRows, errorRows, failed, failedCount] = await Promise.all([
-        healthSummary(t),
-        readRows<HostInfoRow>(storage, 'dashboard hosts', hostsSql, { since: t - DAY_MS }),
-        readRows<{ events5m: ChNumber; errors1h: ChNumber }>(storage, 'event counts', countsSql, { from5m: t - 5 * 60_000, from1h: t - 3_600_000 }),
-        readRows<AlertRow>(storage, 'active alerts', alerts.active, {}),
-        readRows<AlertRow>(storage, 'recent alerts', alerts.recent, { since: t - DAY_MS, limit: 10 }),
-        lastErrors(t - DAY_MS, t + 1),
-        readRows<DeliveryRow>(storage, 'failed deliveries', failedSql, { from: t - DAY_MS }),
-        readRows<{ n: ChNumber }>(storage, 'failed deliveries', failedCountSql, { from: t - DAY_MS }),
-      ]);
+      const db = await probe();
+      // An engine that does not answer fails these reads too: 503, as any read.
+      const r = await readAll<{
+        readings: ReadingRow;
+        counters: CounterRow;
+        hosts: HostInfoRow;
+        counts: { events5m: ChNumber; errors1h: ChNumber };
+        active: AlertRow;
+        recent: AlertRow;
+        errors: EventRow;
+        failed: DeliveryRow;
+        failedCount: { n: ChNumber };
+      }>(storage, 'dashboard', {
+        ...healthReads(t),
+        hosts: { sql: hostsSql, params: { since: t - DAY_MS } },
+        counts: { sql: countsSql, params: { from5m: t - 5 * 60_000, from1h: t - 3_600_000 } },
+        active: { sql: alerts.active },
+        recent: { sql: alerts.recent, params: { since: t - DAY_MS, limit: 10 } },
+        errors: { sql: errorsSql, params: { from: t - DAY_MS, to: t + 1, minSeverity: 17, limit: 10 } },
+        failed: { sql: failedSql, params: { from: t - DAY_MS } },
+        failedCount: { sql: failedCountSql, params: { from: t - DAY_MS } },
+      });
+      const { summary, resources } = healthSummary(t, db, r.readings, r.counters);
       const byHost = new Map(resources.map((r) => [r.host, r]));
-      const hosts = hostRows.map((h) => {
+      const hosts = r.hosts.map((h) => {
         const r = byHost.get(h.name);
         const lastSeen = Math.max(toNumber(h.lastSeen), r?.lastSeen ?? 0);
         const disk = r?.disks.reduce<number | null>((m, d) => (d.utilization === null ? m : Math.max(m ?? 0, d.utilization)), null) ?? null;
@@ -268,8 +296,8 @@ SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM 
           disk,
         };
       });
-      const active = orderActive(activeRows.map(alertFromRow));
-      const c = counts[0];
+      const active = orderActive(r.active.map(alertFromRow));
+      const c = r.counts[0];
       return {
         generatedAt: new Date(t).toISOString(),
         health: summary,
@@ -287,12 +315,12 @@ SELECT toInt64(toUnixTimestamp(min(b))) * 1000 AS from, count() AS minutes FROM 
             info: active.filter((a) => a.severity === 'info').length,
           },
           active: active.slice(0, 20),
-          recent: recentRows.map(alertFromRow),
+          recent: r.recent.map(alertFromRow),
         },
-        errors: errorRows.map(eventFromRow),
+        errors: r.errors.map(eventFromRow),
         deliveries: {
-          failed24h: failedCount[0] ? toNumber(failedCount[0].n) : 0,
-          recentFailed: failed.map((d) => ({
+          failed24h: r.failedCount[0] ? toNumber(r.failedCount[0].n) : 0,
+          recentFailed: r.failed.map((d) => ({
             key: d.key,
             channel: d.channel,
             receiver: d.receiver,
