@@ -45,6 +45,14 @@ export function topicConfig(spec: TopicSpec, numPartitions: number, opts: Pick<K
 
 /** How long a produce or a batch's step may take before a warning names it (repeated while it waits). */
 const STALL_WARN_MS = 20_000;
+
+/** Warns every STALL_WARN_MS while a step has not completed, naming it; call the result when it has. */
+function watchStall(what: string, fields: Record<string, unknown>): () => void {
+  const began = Date.now();
+  const watch = setInterval(() => log.warn({ ...fields, waitingMs: Date.now() - began }, `${what} has not completed; still waiting`), STALL_WARN_MS);
+  watch.unref();
+  return () => clearInterval(watch);
+}
 /** The longest a commit or a heartbeat may take before it counts as failed. */
 const KAFKA_CALL_MS = 15_000;
 
@@ -171,9 +179,7 @@ export class KafkaBus implements Bus {
     return {
       send: async (topic: string, records: BusRecord[]) => {
         const p = await this.connectedProducer();
-        const started = Date.now();
-        const watch = setInterval(() => log.warn({ topic, records: records.length, waitingMs: Date.now() - started }, `producing to ${topic} has not completed; still waiting`), STALL_WARN_MS);
-        watch.unref();
+        const done = watchStall(`producing to ${topic}`, { topic, records: records.length });
         try {
           await p.send({
             topic,
@@ -187,7 +193,7 @@ export class KafkaBus implements Bus {
           this.fail(err, `producing to ${topic}`);
           throw err;
         } finally {
-          clearInterval(watch);
+          done();
         }
       },
     };
@@ -314,13 +320,8 @@ export class KafkaBus implements Bus {
             const persist = async (what: string, step: () => Promise<void>, started = false, giveUp = () => false): Promise<boolean> => {
               for (let attempt = 0; ; attempt++) {
                 if (!(started && attempt === 0) && (!isRunning() || isStale() || stopping.signal.aborted || giveUp())) return false;
-                const began = Date.now();
                 // A step that neither resolves nor fails stalls the partition (and, inside eachBatch, the member's heartbeats): say so.
-                const watch = setInterval(
-                  () => log.warn({ topic: batch.topic, partition: batch.partition, group: opts.groupId, waitingMs: Date.now() - began }, `${what} has not completed; still waiting`),
-                  STALL_WARN_MS,
-                );
-                watch.unref();
+                const done = watchStall(what, { topic: batch.topic, partition: batch.partition, group: opts.groupId });
                 try {
                   await step();
                   progress.failing = undefined;
@@ -332,7 +333,7 @@ export class KafkaBus implements Bus {
                   await sleep(delay, stopping.signal);
                   await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat').catch(() => undefined);
                 } finally {
-                  clearInterval(watch);
+                  done();
                 }
               }
             };
