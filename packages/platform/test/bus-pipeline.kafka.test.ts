@@ -115,3 +115,30 @@ describe('KafkaBus: pipelined batches', () => {
     await committedIs(group, topic, 2);
   });
 });
+
+describe('KafkaBus: a member the group forgot', () => {
+  it('rejoins when its commit is refused (the coordinator no longer knows it), and the batch comes again', async () => {
+    // A handler that outlasts the session timeout: no heartbeat meanwhile, so the coordinator
+    // drops the member; its commit is then refused. Retrying it in place would never succeed.
+    const bus = new KafkaBus({ brokers: kafkaBrokers(), clientId: unique('forgot'), partitions: 1, sessionTimeoutMs: 6_000 });
+    closers.push(() => bus.close());
+    const topic = unique('forgot');
+    const group = unique('forgot-group');
+    await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+    const handled: string[] = [];
+    const sub = await bus.subscribe({
+      groupId: group,
+      topics: [topic],
+      handler: async (batch) => {
+        handled.push(batch.records.map((r) => r.value.toString()).join(','));
+        if (handled.length === 1) await new Promise((r) => setTimeout(r, 12_000));
+      },
+    });
+    closers.push(() => sub.stop());
+    const producer = await bus.producer();
+    await producer.send(topic, [{ key: 'k', value: Buffer.from('a') }]);
+    await eventually('offset 1 committed', () => committed(group, topic), (v) => v === 1, 60_000);
+    // At least once: the batch whose commit was refused was handled again by the rejoined member.
+    expect(handled).toEqual(['a', 'a']);
+  }, 90_000);
+});

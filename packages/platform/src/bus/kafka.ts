@@ -46,6 +46,16 @@ export function topicConfig(spec: TopicSpec, numPartitions: number, opts: Pick<K
 /** How long a produce or a batch's step may take before a warning names it (repeated while it waits). */
 const STALL_WARN_MS = 20_000;
 
+/**
+ * The broker's error type when `err` says this member is not in the group's current generation
+ * (kafkajs rejoins on these); kafkajs hands a commit's as the `cause` of a non-retriable error.
+ */
+export function outOfGeneration(err: unknown): string | undefined {
+  const e = err as { type?: unknown; cause?: { type?: unknown } } | null;
+  const type = e?.type ?? e?.cause?.type;
+  return type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' ? type : undefined;
+}
+
 /** Warns every STALL_WARN_MS while a step has not completed, naming it; call the result when it has. */
 function watchStall(what: string, fields: Record<string, unknown>): () => void {
   const began = Date.now();
@@ -230,6 +240,13 @@ export class KafkaBus implements Bus {
     let lanes = new Map<string, { pending: Promise<boolean>[]; tail: Promise<boolean> }>();
     /** Commits timed out twice in a row: the Kafka client is stuck; the consumer is restarted. */
     let wedged = false;
+    /**
+     * A commit refused because this member is no longer in the group's generation (the coordinator
+     * forgot it, or a rebalance began): retrying cannot succeed until kafkajs rejoins, which it does
+     * only when the error leaves eachBatch. Seen in the fleet test: the ingest retried such a commit
+     * for minutes after a broker's SIGKILL while its group stood empty.
+     */
+    let regroup: Error | undefined;
     const listener = opts.partitions;
     /** The listener's calls, in order: a batch of a partition waits for the `assigned` that gave it. */
     let ownership: Promise<void> = Promise.resolve();
@@ -364,6 +381,9 @@ export class KafkaBus implements Bus {
                 await bounded(consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]), KAFKA_CALL_MS, 'committing offsets');
               } catch (err) {
                 if (err instanceof StalledCall && ++timeouts >= 2) wedged = true;
+                const type = outOfGeneration(err);
+                // Thrown out of eachBatch with the broker's error type, which kafkajs's runner reads to rejoin.
+                if (type) regroup = Object.assign(new Error((err as Error).message), { type });
                 throw err;
               }
               positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: BigInt(last) + 1n });
@@ -373,7 +393,7 @@ export class KafkaBus implements Bus {
               if (!healthy) return false;
               const durable = finish;
               if (durable && !(await persist('finishing a batch', durable, true))) return false;
-              return persist('committing offsets', commit, true, () => wedged);
+              return persist('committing offsets', commit, true, () => wedged || regroup !== undefined);
             });
             thisLane.tail = step;
             thisLane.pending.push(step);
@@ -389,6 +409,15 @@ export class KafkaBus implements Bus {
               await oldest;
               const i = thisLane.pending.indexOf(oldest);
               if (i >= 0) thisLane.pending.splice(i, 1);
+            }
+            if (regroup) {
+              const err = regroup;
+              regroup = undefined;
+              lanes = new Map();
+              // kafkajs rejoins on these (its runner's handling of a rebalance or an unknown member);
+              // the partitions' batches come again from the last commit, and their writes are idempotent.
+              log.warn({ group: opts.groupId, err: err.message }, 'offsets refused: this member is not in the group; rejoining');
+              throw err;
             }
             if (wedged) {
               wedged = false;
