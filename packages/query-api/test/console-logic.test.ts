@@ -241,17 +241,22 @@ describe('row shaping', () => {
     expect(entitiesFromRows([row('uptime', 99)])[0]!.uptimeSeconds).toBe(99);
   });
 
-  it('summary stats: per host and for all, rates as plain numbers', () => {
+  it('summary stats: per host, and for all weighted by buckets, rates summed', () => {
     const { all, hosts } = statsFromRows([
-      { host: 'b', metric: 'cpu', avg: 0.5, max: '0.9' },
-      { host: 'a', metric: 'net_rx', avg: 100, max: 100 },
-      { host: '\u0000all', metric: 'cpu', avg: 0.5, max: 0.9 },
-      { host: 'a', metric: 'unknown', avg: 1, max: 1 },
+      { host: 'b', metric: 'cpu', avg: 0.5, max: '0.9', n: 3 },
+      { host: 'c', metric: 'cpu', avg: 0.1, max: 0.2, n: 1 },
+      { host: 'a', metric: 'net_rx', avg: 100, max: 100, n: 1 },
+      { host: 'c', metric: 'net_rx', avg: 50, max: 50, n: 1 },
+      { host: 'a', metric: 'memory', avg: null, max: null, n: 2 },
+      { host: 'a', metric: 'unknown', avg: 1, max: 1, n: 1 },
     ]);
-    expect(hosts.map((h) => h.host)).toEqual(['a', 'b']);
+    expect(hosts.map((h) => h.host)).toEqual(['a', 'b', 'c']);
     expect(hosts[1]!.cpu).toEqual({ avg: 0.5, max: 0.9 });
     expect(hosts[0]!.networkReceiveBytesPerSecond).toBe(100);
     expect(hosts[0]!.cpu).toEqual({ avg: null, max: null });
-    expect(all.cpu).toEqual({ avg: 0.5, max: 0.9 });
+    expect(all.cpu).toEqual({ avg: (0.5 * 3 + 0.1) / 4, max: 0.9 });
+    expect(all.networkReceiveBytesPerSecond).toBe(150);
+    expect(all.memory).toEqual({ avg: null, max: null });
+    expect(all.diskWriteBytesPerSecond).toBeNull();
   });
 });
