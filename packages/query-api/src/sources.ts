@@ -34,20 +34,29 @@ ORDER BY name`;
 
 /**
  * One row per client (its stable id) active since `{activeFrom}`: host, service, version, OS,
- * last activity and event, records since `{from5m}` and errors since `{errorsFrom}` (counted by
- * whole minutes: a minute that began before the bound counts whole).
+ * last activity and event, from the hosts table (migration 10: newest values, a few rows per client).
  */
-export function clientsFromSources(storage: Storage): string {
+export function clientsFromHosts(storage: Storage): string {
   return `
 SELECT Client AS id, argMax(Host, LastSeen) AS name, argMax(ServiceName, LastSeen) AS service, argMaxIfMerge(Version) AS version,
   argMaxIfMerge(OsType) AS os, argMaxIfMerge(OsDescription) AS osDescription, toUnixTimestamp64Milli(max(LastSeen)) AS last,
-  argMaxMerge(LastEvent) AS lastEvent,
-  sumIf(Records, ${bucketFrom('from5m')}) AS events5m,
-  sumIf(Errors, ${bucketFrom('errorsFrom')}) AS errors
-FROM ${storage.table(SOURCES_TABLE)}
-WHERE Signal = 'logs' AND Client != '' AND ${bucketFrom('scanFrom')}
+  argMaxMerge(LastEvent) AS lastEvent
+FROM ${storage.table(HOSTS_TABLE)}
+WHERE Signal = 'logs' AND Client != ''
 GROUP BY id
 HAVING last >= {activeFrom:Int64}
 ORDER BY last DESC, id
 LIMIT 5000`;
+}
+
+/**
+ * Records since `{from5m}` and errors since `{errorsFrom}` per client, from the sources rollup
+ * (counted by whole minutes: a minute that began before the bound counts whole).
+ */
+export function clientCountsFromSources(storage: Storage): string {
+  return `
+SELECT Client AS id, sumIf(Records, ${bucketFrom('from5m')}) AS events5m, sumIf(Errors, ${bucketFrom('errorsFrom')}) AS errors
+FROM ${storage.table(SOURCES_TABLE)}
+WHERE Signal = 'logs' AND Client != '' AND ${bucketFrom('scanFrom')}
+GROUP BY id`;
 }

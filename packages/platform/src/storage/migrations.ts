@@ -324,7 +324,7 @@ TTL toDateTime(Time) + INTERVAL 30 DAY`,
   },
   {
     version: 10,
-    name: 'Hosts: last seen and newest identity of every host, by signal and service',
+    name: 'Hosts and clients: last seen, newest identity and last event, by signal and service',
     statements: ({ layout }) => hostStatements(layout),
   },
 ];
@@ -430,11 +430,12 @@ GROUP BY Bucket, Host, Client, ServiceName`;
 }
 
 /**
- * One row per host, signal and service after merges: when it was last seen and its newest
- * non-empty host.id and OS, however long the history. The host lists read tens of rows here
- * instead of a day of per-minute sources. Fed from the sources rollup as it is written (a view on
- * a view's table: the blocks are already one row per host and minute), so ingest pays for no
- * second pass over the raw rows. A host not seen for 8 days leaves it, as it leaves the sources.
+ * One row per host, client, signal and service after merges: when it was last seen, its newest
+ * non-empty host.id, OS and version, and its last event, however long the history. The host and
+ * client lists read tens of rows here instead of a day of per-minute sources (which keep the
+ * counts per minute). Fed from the sources rollup as it is written (a view on a view's table: the
+ * blocks are already one row per host and minute), so ingest pays for no second pass over the raw
+ * rows. What is not seen for 8 days leaves it, as it leaves the sources.
  */
 export const HOSTS_TABLE = 'vigil_hosts';
 
@@ -443,23 +444,26 @@ function hostStatements(layout: SchemaLayout): string[] {
   const out = layout.createTable(HOSTS_TABLE, {
     columns: `
     Host LowCardinality(String),
-    Signal LowCardinality(String),
+    Client String,
     ServiceName LowCardinality(String),
+    Signal LowCardinality(String),
     LastSeen SimpleAggregateFunction(max, DateTime64(9)),
     ${latest('HostId')},
     ${latest('OsType')},
-    ${latest('OsDescription')}`,
+    ${latest('OsDescription')},
+    ${latest('Version')},
+    LastEvent AggregateFunction(argMax, String, DateTime64(9))`,
     engine: 'AggregatingMergeTree',
-    keys: `ORDER BY (Host, Signal, ServiceName)
+    keys: `ORDER BY (Host, Client, ServiceName, Signal)
 TTL toDateTime(LastSeen) + INTERVAL 8 DAY`,
     shardBy: ROLLUP_SHARD,
   });
   const select = (from: string) => `
-SELECT Host, Signal, ServiceName, max(LastSeen) AS LastSeen,
-    argMaxIfMergeState(HostId) AS HostId, argMaxIfMergeState(OsType) AS OsType, argMaxIfMergeState(OsDescription) AS OsDescription
+SELECT Host, Client, ServiceName, Signal, max(LastSeen) AS LastSeen,
+    argMaxIfMergeState(HostId) AS HostId, argMaxIfMergeState(OsType) AS OsType, argMaxIfMergeState(OsDescription) AS OsDescription,
+    argMaxIfMergeState(Version) AS Version, argMaxMergeState(LastEvent) AS LastEvent
 FROM ${from}
-WHERE Host != ''
-GROUP BY Host, Signal, ServiceName`;
+GROUP BY Host, Client, ServiceName, Signal`;
   out.push(backfill(layout, HOSTS_TABLE, select(layout.table(SOURCES_TABLE))));
   out.push(...layout.createView(`${HOSTS_TABLE}_mv`, HOSTS_TABLE, select(layout.local(SOURCES_TABLE))));
   return out;
