@@ -378,21 +378,20 @@ export const CLIENT_ID_EXPR = `multiIf(ResourceAttributes['service.instance.id']
 export const LOG_SEVERITY_EXPR = `if(SeverityNumber > 0, SeverityNumber,
   transform(upper(SeverityText), ['TRACE', 'DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'], [1, 5, 9, 13, 13, 17, 21, 21], 0))`;
 
-function sourceStatements(layout: SchemaLayout): string[] {
-  const latest = (name: string) => `${name} AggregateFunction(argMaxIf, String, DateTime64(9), UInt8)`;
-  const out = layout.createTable(SOURCES_TABLE, {
-    columns: `
-    Bucket DateTime,
+/** Who a source is, when it was last seen and its newest identity: the columns the sources rollup and the hosts table share. */
+const SOURCE_COLUMNS = `
     Host LowCardinality(String),
     Client String,
     ServiceName LowCardinality(String),
     Signal LowCardinality(String),
     LastSeen SimpleAggregateFunction(max, DateTime64(9)),
-    ${latest('HostId')},
-    ${latest('OsType')},
-    ${latest('OsDescription')},
-    ${latest('Version')},
-    LastEvent AggregateFunction(argMax, String, DateTime64(9)),
+${['HostId', 'OsType', 'OsDescription', 'Version'].map((name) => `    ${name} AggregateFunction(argMaxIf, String, DateTime64(9), UInt8),`).join('\n')}
+    LastEvent AggregateFunction(argMax, String, DateTime64(9))`;
+
+function sourceStatements(layout: SchemaLayout): string[] {
+  const out = layout.createTable(SOURCES_TABLE, {
+    columns: `
+    Bucket DateTime,${SOURCE_COLUMNS},
     Records SimpleAggregateFunction(sum, UInt64),
     Errors SimpleAggregateFunction(sum, UInt64)`,
     engine: 'AggregatingMergeTree',
@@ -440,19 +439,8 @@ GROUP BY Bucket, Host, Client, ServiceName`;
 export const HOSTS_TABLE = 'vigil_hosts';
 
 function hostStatements(layout: SchemaLayout): string[] {
-  const latest = (name: string) => `${name} AggregateFunction(argMaxIf, String, DateTime64(9), UInt8)`;
   const out = layout.createTable(HOSTS_TABLE, {
-    columns: `
-    Host LowCardinality(String),
-    Client String,
-    ServiceName LowCardinality(String),
-    Signal LowCardinality(String),
-    LastSeen SimpleAggregateFunction(max, DateTime64(9)),
-    ${latest('HostId')},
-    ${latest('OsType')},
-    ${latest('OsDescription')},
-    ${latest('Version')},
-    LastEvent AggregateFunction(argMax, String, DateTime64(9))`,
+    columns: SOURCE_COLUMNS,
     engine: 'AggregatingMergeTree',
     keys: `ORDER BY (Host, Client, ServiceName, Signal)
 TTL toDateTime(LastSeen) + INTERVAL 8 DAY`,
