@@ -258,7 +258,7 @@ ${eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 }, rawR
       const t = now();
       const db = await probe();
       // An engine that does not answer fails these reads too: 503, as any read.
-      const r = await readAll<{
+      const rows = await readAll<{
         readings: ReadingRow;
         counters: CounterRow;
         hosts: HostInfoRow;
@@ -278,9 +278,9 @@ ${eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 }, rawR
         failed: { sql: failedSql, params: { from: t - DAY_MS } },
         failedCount: { sql: failedCountSql, params: { from: t - DAY_MS } },
       });
-      const { summary, resources } = healthSummary(t, db, r.readings, r.counters);
-      const byHost = new Map(resources.map((r) => [r.host, r]));
-      const hosts = r.hosts.map((h) => {
+      const { summary, resources } = healthSummary(t, db, rows.readings, rows.counters);
+      const byHost = new Map(resources.map((res) => [res.host, res]));
+      const hosts = rows.hosts.map((h) => {
         const r = byHost.get(h.name);
         const lastSeen = Math.max(toNumber(h.lastSeen), r?.lastSeen ?? 0);
         const disk = r?.disks.reduce<number | null>((m, d) => (d.utilization === null ? m : Math.max(m ?? 0, d.utilization)), null) ?? null;
@@ -296,8 +296,8 @@ ${eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 }, rawR
           disk,
         };
       });
-      const active = orderActive(r.active.map(alertFromRow));
-      const c = r.counts[0];
+      const active = orderActive(rows.active.map(alertFromRow));
+      const c = rows.counts[0];
       return {
         generatedAt: new Date(t).toISOString(),
         health: summary,
@@ -315,12 +315,12 @@ ${eventsSql(storage.table('otel_logs'), { ...NO_FILTERS, minSeverity: 17 }, rawR
             info: active.filter((a) => a.severity === 'info').length,
           },
           active: active.slice(0, 20),
-          recent: r.recent.map(alertFromRow),
+          recent: rows.recent.map(alertFromRow),
         },
-        errors: r.errors.map(eventFromRow),
+        errors: rows.errors.map(eventFromRow),
         deliveries: {
-          failed24h: r.failedCount[0] ? toNumber(r.failedCount[0].n) : 0,
-          recentFailed: r.failed.map((d) => ({
+          failed24h: rows.failedCount[0] ? toNumber(rows.failedCount[0].n) : 0,
+          recentFailed: rows.failed.map((d) => ({
             key: d.key,
             channel: d.channel,
             receiver: d.receiver,
