@@ -20,7 +20,7 @@ const bucketFrom = (param: string) => `Bucket >= toStartOfMinute(fromUnixTimesta
  * 10): a few rows per host, whatever the window. Each row's LastSeen is the newest of the part it
  * is in, so a service counts when any of its rows is in the window.
  */
-export function hostsFromSources(storage: Storage, signals: 'all' | 'metrics' = 'all'): string {
+export function hostsFromHostsTable(storage: Storage, signals: 'all' | 'metrics' = 'all'): string {
   return `
 SELECT Host AS name, argMaxIfMerge(HostId) AS id, argMaxIfMerge(OsType) AS os, argMaxIfMerge(OsDescription) AS osDescription,
   toUnixTimestamp64Milli(max(LastSeen)) AS lastSeen,

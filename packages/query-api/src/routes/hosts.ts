@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '../errors.js';
 import { sinceStart } from '../parameters.js';
 import { isoFromMs, readRows, type ChNumber } from '../read-rows.js';
-import { SOURCES_REACH_MS, hostsFromSources } from '../sources.js';
+import { SOURCES_REACH_MS, hostsFromHostsTable } from '../sources.js';
 import type { RouteOptions } from './options.js';
 
 export const HostsQuery = Type.Object({
@@ -66,7 +66,7 @@ ORDER BY name`;
 };
 
 export const hostsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { storage, now }) => {
-  const fromSources = hostsFromSources(storage);
+  const fromTable = hostsFromHostsTable(storage);
   // Beyond the sources rollup's 8 days: the raw tables.
   const sql = hostsSql([
     { table: storage.table('otel_metrics_gauge'), time: 'TimeUnix' },
@@ -80,7 +80,7 @@ export const hostsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stora
     async (req) => {
       const t = now();
       const since = sinceStart(req.query.since, DEFAULT_HOSTS_SINCE_MS, t);
-      const rows = await readRows<HostRow>(storage, 'hosts', t - since <= SOURCES_REACH_MS ? fromSources : sql, { since });
+      const rows = await readRows<HostRow>(storage, 'hosts', t - since <= SOURCES_REACH_MS ? fromTable : sql, { since });
       return {
         hosts: rows.map((r) => ({
           name: r.name,

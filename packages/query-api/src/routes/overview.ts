@@ -17,7 +17,7 @@ import { isoFromMs, readAll, toFiniteOrNull, toNumber, type ChNumber } from '../
 import { AlertItem, alertFromRow, alertQueries, orderActive, type AlertRow } from './alerts.js';
 import { EventItem, eventFromRow, eventsSql, type EventRow } from './events.js';
 import { rawRangeOf } from '../error-groups.js';
-import { hostsFromSources } from '../sources.js';
+import { hostsFromHostsTable } from '../sources.js';
 import type { RouteOptions } from './options.js';
 
 /**
@@ -160,7 +160,7 @@ SELECT name, attributes, sum(v) AS value FROM (
   HAVING seen >= fromUnixTimestamp64Milli({from:Int64}))
 GROUP BY name, attributes ORDER BY name, toString(attributes) LIMIT 100`;
   // Identity, OS and last seen of every host with metrics in the last day, from the sources rollup.
-  const hostsSql = hostsFromSources(storage, 'metrics');
+  const hostsSql = hostsFromHostsTable(storage, 'metrics');
   const countsSql = `
 SELECT sumIf(Count, Bucket >= toDateTime(intDiv({from5m:Int64}, 1000))) AS events5m, sumIf(Count, SeverityNumber >= 17) AS errors1h
 FROM ${logs1m} WHERE Bucket >= toDateTime(intDiv({from1h:Int64}, 1000))`;
