@@ -179,18 +179,10 @@ export const eventsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { stor
       // A page after a cursor starts at the cursor's millisecond (its other records may follow it).
       const end = after ? Math.min(toMs, Number(after.ns / 1_000_000n) + 1) : toMs;
       const events = eventsSql(table, { ...params, after: after !== undefined });
+      const cursor = after ? { afterNs: after.ns.toString(), afterHash: after.hash.toString() } : {};
       const rows: EventRow[] = [];
       for (const [from, to] of newestFirstSlices(fromMs, end)) {
-        rows.push(
-          ...(await readRows<EventRow>(storage, 'events', events, {
-            ...params,
-            from,
-            to,
-            limit: limit - rows.length,
-            afterNs: after ? after.ns.toString() : '0',
-            afterHash: after ? after.hash.toString() : '0',
-          })),
-        );
+        rows.push(...(await readRows<EventRow>(storage, 'events', events, { ...params, ...cursor, from, to, limit: limit - rows.length })));
         if (rows.length >= limit) break;
       }
       const items = rows.map(eventFromRow);
