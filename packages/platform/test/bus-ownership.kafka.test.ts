@@ -108,4 +108,25 @@ describe('KafkaBus: partition ownership', () => {
     expect([...(await other.restore(4))]).toEqual([['fp1', 'firing']]);
     expect([...(await other.restore(0))]).toEqual([]);
   }, 120_000);
+
+  it('a follower reads each record once, however long it follows', async () => {
+    const bus = newBus();
+    const topic = unique('followed');
+    await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+    const producer = await bus.producer();
+    await producer.send(topic, [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: Buffer.from(`v${i}`), partition: i % 2 })));
+    const seen: string[] = [];
+    const follower = await bus.follow({ topic, fromBeginning: true, handler: async (b) => void seen.push(...b.records.map((r) => `${r.partition}:${r.offset}`)) });
+    closers.push(() => follower.stop());
+    await follower.caughtUp();
+    // Records written while it follows, a fetch round (1 s) apart: each round fetches from where the last one ended.
+    for (let i = 4; i < 8; i++) {
+      await producer.send(topic, [{ key: `k${i}`, value: Buffer.from(`v${i}`), partition: i % 2 }]);
+      await new Promise((r) => setTimeout(r, 1_200));
+    }
+    await follower.caughtUp();
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(seen.length).toBe(8);
+    expect(new Set(seen).size).toBe(8);
+  }, 120_000);
 });

@@ -486,7 +486,7 @@ export class KafkaBus implements Bus {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, heartbeat, isRunning }) => {
+        eachBatch: async ({ batch, heartbeat, isRunning, resolveOffset }) => {
           const records = batch.messages.filter((m) => !undecodableBatch(m)).map((m) => toRecord(batch.topic, batch.partition, m));
           for (let attempt = 0; records.length > 0; attempt++) {
             if (!isRunning() || stopping.signal.aborted) return;
@@ -499,7 +499,12 @@ export class KafkaBus implements Bus {
               await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat').catch(() => undefined);
             }
           }
-          if (batch.messages.length > 0) next.set(batch.partition, BigInt(batch.lastOffset()) + 1n);
+          if (batch.messages.length > 0) {
+            // The next fetch starts after these (unresolved, kafkajs fetches the same records again,
+            // and the follower would read its whole topic again every round).
+            resolveOffset(batch.lastOffset());
+            next.set(batch.partition, BigInt(batch.lastOffset()) + 1n);
+          }
           for (const f of progressed.splice(0)) f();
         },
       });
