@@ -43,8 +43,12 @@ interface Pending {
 export const WRITER_HEADER = 'vigil.writer';
 
 export class ChangelogStore<V> {
-  /** Every partition's entries, as the follower has read them. */
-  private readonly partitions = new Map<number, Map<string, V>>();
+  /**
+   * Every partition's entries as the follower has read them, still encoded: most are overwritten
+   * before anyone restores them (an owner rewrites an alert's entry at every change), so they are
+   * decoded only when their partition is restored.
+   */
+  private readonly partitions = new Map<number, Map<string, Buffer>>();
   private follower: Follower | undefined;
   private producer: Promise<BusProducer> | undefined;
   private queue: Pending[] = [];
@@ -73,15 +77,9 @@ export class ChangelogStore<V> {
     for (const r of records) {
       if (r.key === null) continue;
       this.read++;
-      if (r.value.length === 0) {
-        entries.delete(r.key);
-        continue;
-      }
-      try {
-        entries.set(r.key, this.opts.decode(r.value, r.key));
-      } catch (err) {
-        this.log.warn({ topic: this.opts.topic, partition, offset: r.offset, key: r.key, err: (err as Error).message }, 'a changelog entry does not decode; skipped');
-      }
+      if (r.value.length === 0) entries.delete(r.key);
+      // A copy: the record's bytes may be a view of the whole fetch response, kept alive by it.
+      else entries.set(r.key, Buffer.from(r.value));
     }
   }
 
@@ -92,7 +90,15 @@ export class ChangelogStore<V> {
   async restore(partition: number): Promise<Map<string, V>> {
     await this.flush();
     await this.follower?.caughtUp();
-    return new Map(this.partitions.get(partition) ?? []);
+    const out = new Map<string, V>();
+    for (const [key, bytes] of this.partitions.get(partition) ?? []) {
+      try {
+        out.set(key, this.opts.decode(bytes, key));
+      } catch (err) {
+        this.log.warn({ topic: this.opts.topic, partition, key, err: (err as Error).message }, 'a changelog entry does not decode; skipped');
+      }
+    }
+    return out;
   }
 
   /** Every partition's entries as read so far (the standby), for diagnostics. */
