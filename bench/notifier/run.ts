@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { HealthRegistry, KafkaBus, createTelemetry, encodeAlert, fingerprint, migrate, openStorage, parseConfig, setLogLevel, type AlertTransition } from '@vigil/platform';
 import { createNotifierRole } from '@vigil/notifier';
@@ -136,6 +137,9 @@ notifier:
     const metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
     const vigilSent = new Map<string, number>();
     const produced: number[] = [];
+    // The bench's own process hosts the notifier: a blocked event loop delays everything in it.
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     for (let i = 0; i < ALERTS; i++) {
       const a = warm(`vigil-${run}-${i}`);
       const t = performance.now();
@@ -151,7 +155,9 @@ notifier:
     await new Promise((r) => setTimeout(r, 500));
     const stagesAfter = await (await fetch(metricsUrl)).text();
     metricsServer.close();
+    loop.disable();
     lines.push(report('  (produce)', produced, 0));
+    lines.push(`  (event loop delay) p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms  p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms  max ${(loop.max / 1e6).toFixed(1)} ms`);
     lines.push('  stages (vigil_notifier_stage_seconds, the warm-up alert included):');
     lines.push(...stageBreakdown(stagesAfter));
     await role.stop();

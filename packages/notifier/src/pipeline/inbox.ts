@@ -1,4 +1,11 @@
 import { decodeAlert, queryRows, wellFormedDeep, transitionKey, type AlertTransition, type Storage } from '@vigil/platform';
+import { GroupCommit } from './group-commit.js';
+
+/**
+ * Least time between two inbox inserts' starts: the batches of the moment go in one. Only their
+ * offsets' commit waits for it (no send does), and the bus fetches ahead meanwhile.
+ */
+const INBOX_GAP_MS = 100;
 
 /**
  * Stage "record the transition": every transition taken from `vigil.alerts` is written to
@@ -16,18 +23,27 @@ export interface InboxEntry {
 
 /** Per consumer group (`notifier.groupId`): two notifier deployments on one ClickHouse rebuild from their own transitions. */
 export class Inbox {
+  /** One insert for the batches of the moment (their offsets wait for it; no send does). */
+  private readonly commits: GroupCommit<InboxEntry>;
+
   constructor(
     private readonly storage: Storage,
     private readonly groupId: string,
-  ) {}
+    gapMs = INBOX_GAP_MS,
+  ) {
+    this.commits = new GroupCommit((entries) => this.insert(entries), gapMs);
+  }
 
   private get table(): string {
     return this.storage.table('vigil_notifier_inbox');
   }
 
   /** Idempotent: a replayed transition is the same row (ReplacingMergeTree on fingerprint and transition). */
-  async record(entries: InboxEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+  record(entries: InboxEntry[]): Promise<void> {
+    return this.commits.add(entries);
+  }
+
+  private async insert(entries: InboxEntry[]): Promise<void> {
     const values = entries.map((e) => ({
       Fingerprint: e.alert.fingerprint,
       TransitionKey: transitionKey(e.alert),

@@ -1,6 +1,10 @@
 import { queryRows, wellFormedDeep, transitionKey, type Storage } from '@vigil/platform';
 import type { AlertNotification } from '../model.js';
 import { SentDeliveries } from './dedup.js';
+import { GroupCommit } from './group-commit.js';
+
+/** Least time between two ledger inserts' starts: the rows of the moment go in one. */
+const LEDGER_GAP_MS = 50;
 
 /**
  * Stage "record", and the memory of stage "dedup": every notification sent to a channel, or
@@ -100,14 +104,28 @@ export interface SentNotification {
 export class DeliveryLedger {
   /** Rows whose insert failed; written before anything else on the next `load`. */
   private pending: DeliveryRow[] = [];
-  /** Rows waiting for the insert in flight to finish (record's group commit). */
-  private queued: { row: DeliveryRow; done: (err?: unknown) => void }[] = [];
-  private writing: Promise<void> | undefined;
+  /**
+   * Group commit: rows recorded while an insert is in flight, or within `gapMs` of the last one's
+   * start, go in the next insert together. A storm's responses arrive together; one insert each
+   * would queue them behind one another in ClickHouse and keep the crash window (sent, not yet
+   * recorded) open longer. A failed insert's rows are kept for the next write.
+   */
+  private readonly commits: GroupCommit<DeliveryRow>;
 
   constructor(
     private readonly storage: Storage,
     private readonly sent = new SentDeliveries(),
-  ) {}
+    gapMs = LEDGER_GAP_MS,
+  ) {
+    this.commits = new GroupCommit(async (rows) => {
+      try {
+        await this.insert(rows);
+      } catch (err) {
+        this.pending.push(...rows);
+        throw err;
+      }
+    }, gapMs);
+  }
 
   private get table(): string {
     return this.storage.table('vigil_deliveries');
@@ -155,39 +173,7 @@ export class DeliveryLedger {
   /** A `sent` delivery counts as sent in memory at once, so nothing sends it again even when this insert fails (the row is kept and retried). */
   async record(row: DeliveryRow): Promise<void> {
     if (row.Status === 'sent') this.sent.add(row.DeliveryKey, row.Channel);
-    await new Promise<void>((resolve, reject) => {
-      this.queued.push({ row, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      this.writeSoon();
-    });
-  }
-
-  private writeSoon(): void {
-    if (this.writing) return;
-    this.writing = this.writeQueued().finally(() => {
-      this.writing = undefined;
-      // Rows that came between the loop's end and here.
-      if (this.queued.length > 0) this.writeSoon();
-    });
-  }
-
-  /**
-   * Group commit: rows recorded while an insert is in flight go in the next one together. A storm's
-   * responses arrive together; one insert each would queue them behind one another in ClickHouse
-   * and keep the crash window (sent, not yet recorded) open longer.
-   */
-  private async writeQueued(): Promise<void> {
-    while (this.queued.length > 0) {
-      const batch = this.queued;
-      this.queued = [];
-      const rows = batch.map((b) => b.row);
-      try {
-        await this.insert(rows);
-        for (const b of batch) b.done();
-      } catch (err) {
-        this.pending.push(...rows);
-        for (const b of batch) b.done(err);
-      }
-    }
+    await this.commits.add([row]);
   }
 
   async flushPending(): Promise<void> {

@@ -22,10 +22,11 @@ import type { AlertPartitions } from './partitions.js';
  *                                                             │         (rate limit, ledger, retry, fallback)
  *                                                             └─► snapshot (ClickHouse), written behind, coalesced
  *
- * Offsets are committed once the transitions are in the inbox, so the Kafka side never waits for
- * a slow provider. Nothing waits for ClickHouse between a receive and a send: the snapshot (the
- * dispatcher and rate limiter after the flush, plus the outbox: notifications flushed and not yet
- * delivered) is written behind the sends. A restart rebuilds from the last snapshot, the inbox
+ * Offsets are committed once the transitions are in the inbox and the changelog, so the Kafka side
+ * never waits for a slow provider. Nothing waits for ClickHouse or Kafka between a receive and a
+ * send: until a batch's offsets are committed Kafka holds its transitions (a crash before that
+ * delivers them again), and the snapshot (the dispatcher and rate limiter after the flush, plus
+ * the outbox: notifications flushed and not yet delivered) is written behind the sends. A restart rebuilds from the last snapshot, the inbox
  * and the ledger's notifications since that snapshot (so groups know what they notified after
  * it, and owe those resolves), then resends the snapshot's outbox; the ledger keeps any
  * notification from being sent twice.
@@ -80,12 +81,17 @@ export class NotificationPipeline {
   /** Cuts the wait between two snapshot writes short (persist at stop). */
   private hurry = new AbortController();
   private closing = false;
-  /** Inbox inserts in flight; a notification goes out only after those begun before its flush. */
-  private readonly recording = new Set<Promise<void>>();
   /** Notifications handed to the Deliverer and not settled. */
   private readonly delivering = new Set<Promise<void>>();
-  /** Sends wait here, in flush order: the inbox inserts in flight at their flush. */
-  private gate: Promise<void> = Promise.resolve();
+  /**
+   * Notifications the ledger holds whose group could not be rebuilt at restore: none of their
+   * alerts was known yet (sends do not wait for the inbox, so a crash can leave a sent
+   * notification's transitions only in Kafka). Each is told to the dispatcher, in the ledger's
+   * order, at the moment the dispatcher holds a transition it carried: as Kafka delivers that
+   * transition again (uncommitted), or as an assignment adopts it from the changelog. Told later,
+   * after a newer transition, it would undo what that one did.
+   */
+  private unacknowledged: { groupKey: string; alerts: string[]; time: number }[] = [];
 
   constructor(private readonly deps: PipelineDeps) {
     this.now = deps.now ?? Date.now;
@@ -115,19 +121,19 @@ export class NotificationPipeline {
     for (const a of arrived) {
       this.deps.dispatcher.receive(a.alert, now);
       this.deps.partitions?.note(a.alert.fingerprint, a.record.partition);
+      if (this.unacknowledged.length > 0) this.acknowledgeHeld(now);
     }
     const t2 = performance.now();
     m.stage('receive', (t2 - t1) / 1000);
     this.wokenAt ??= t2;
-    // The insert starts before the flush it may trigger, so that flush's sends wait for it (send()).
+    // A flush these wake sends at once: until the offsets are committed (after the inbox insert and
+    // the changelog write below), a crash gets these records again from Kafka; the restart's
+    // dispatcher flushes them again under the same keys, which the ledger or the provider's
+    // idempotency drops, and owes their resolves.
     const rows = arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now }));
     const recorded = this.deps.inbox.record(rows);
-    const settled = recorded.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.recording.add(settled);
-    void settled.then(() => this.recording.delete(settled));
+    // Not left unhandled while the flush runs; the finish below awaits it and the bus retries it.
+    recorded.catch(() => undefined);
     this.wake();
     // The changelog too before the offsets: the partition's next owner must know these transitions.
     const written = this.deps.partitions?.write();
@@ -172,7 +178,7 @@ export class NotificationPipeline {
     // Snapshots of older versions were taken before their flush and carry no savedAt: the whole window then.
     const since = usable && snapshot?.savedAt !== undefined ? snapshot.savedAt : now - window;
     const notified = this.deps.ledger ? await this.deps.ledger.notifiedSince(since) : [];
-    for (const n of notified) this.deps.dispatcher.acknowledge(n.groupKey, n.alerts, n.time, now);
+    this.unacknowledged = notified.filter((n) => !this.deps.dispatcher.acknowledge(n.groupKey, n.alerts, n.time, now));
     return { alerts: entries.length, snapshot: usable, notified: notified.length, outbox: this.recovered.length };
   }
 
@@ -210,7 +216,19 @@ export class NotificationPipeline {
 
   resume(): void {
     this.paused = false;
+    this.acknowledgeHeld(this.now());
     this.wake();
+  }
+
+  /** Tells the dispatcher the waiting notifications that carried a transition it holds now (beyond the window, they are dropped). */
+  private acknowledgeHeld(now: number): void {
+    const window = this.deps.resolvedWindowMs ?? 86_400_000;
+    const d = this.deps.dispatcher;
+    this.unacknowledged = this.unacknowledged.filter((n) => {
+      if (n.time <= now - window) return false;
+      if (!n.alerts.some((t) => d.currentKey(t.slice(0, t.indexOf(':'))) === t)) return true;
+      return !d.acknowledge(n.groupKey, n.alerts, n.time, now);
+    });
   }
 
   /** Stops the flush loop; deliveries in flight are the Deliverer's to drain, then persist() saves the outbox they left. */
@@ -230,20 +248,15 @@ export class NotificationPipeline {
   }
 
   /**
-   * Hands a notification to the Deliverer, keeping it in the outbox until it is delivered or given
-   * up. It goes out once the inbox holds the transitions it carries (the inserts in flight are
-   * awaited; usually none, or the one of the batch that woke this flush): what a receiver was
-   * told is then always in the inbox, so a restart whose snapshot predates this flush flushes it
-   * again (same key, the ledger or the provider's idempotency drops it) and owes its resolves. An
-   * insert that failed is retried with its batch by the bus; the send does not wait for that.
+   * Hands a notification to the Deliverer at once, keeping it in the outbox until it is delivered
+   * or given up. The transitions it carries are durable in Kafka whatever happens next: either
+   * their batch is committed (then they are in the inbox and the changelog) or Kafka delivers them
+   * again to the restart, which flushes this notification again under the same key (the ledger or
+   * the provider's idempotency drops it) and owes its resolves.
    */
   private send(n: AlertNotification, flushId?: number): void {
     this.outbox.add(n);
-    if (this.recording.size > 0) {
-      const waits = [this.gate, ...this.recording];
-      this.gate = Promise.all(waits).then(() => undefined);
-    }
-    const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
+    const submitted = this.deps.deliverer.submit(n);
     const done = () => {
       this.outbox.delete(n);
       this.persistSoon();

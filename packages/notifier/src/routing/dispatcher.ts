@@ -312,6 +312,11 @@ export class Dispatcher {
     return [...this.store.values()].map((s) => s.alert);
   }
 
+  /** The transition key of what is known of an alert now (`transitionKey`), if it is known. */
+  currentKey(fp: string): string | undefined {
+    return this.store.get(fp)?.key;
+  }
+
   /** Why an alert is not notified at `now`: silences (ids) and inhibition. For the API's alert view. */
   mutedBy(fp: string, now: number): { silencedBy: string[]; inhibited: boolean } | undefined {
     const s = this.store.get(fp);

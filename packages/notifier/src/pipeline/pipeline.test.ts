@@ -1,0 +1,91 @@
+import { checkSection, encodeAlert, fingerprint, transitionKey, type AlertTransition, type Batch } from '@vigil/platform';
+import { describe, expect, it } from 'vitest';
+import { RouteConfig } from '../routing/config.js';
+import { Dispatcher } from '../routing/dispatcher.js';
+import { compileRoutes } from '../routing/routes.js';
+import type { AlertNotification } from '../model.js';
+import { NotificationPipeline, type PipelineDeps } from './pipeline.js';
+import { RateLimiter } from './ratelimit.js';
+
+/**
+ * Sends do not wait for the inbox insert, so a crash can leave a sent notification whose
+ * transitions are in the ledger's row and in Kafka (uncommitted) but not in the inbox. The restart
+ * must still know it paged them (and owe their resolves) once Kafka delivers them again, without
+ * letting an old notification undo a newer transition.
+ */
+
+/** Ten minutes ago: the ledger's rows are within the dispatcher's window. */
+const T0 = Date.now() - 600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+const labels = { alertname: 'cpu', host: 'a' };
+const fp = fingerprint(labels);
+const firing = (startsAt: number): AlertTransition => ({ fingerprint: fp, status: 'firing', severity: 'warning', labels, annotations: {}, startsAt: iso(startsAt), value: 1, rule: 'cpu', window: 60_000 });
+const resolved = (a: AlertTransition): AlertTransition => ({ ...a, status: 'resolved', endsAt: iso(Date.parse(a.startsAt) + 60_000) });
+
+function batch(alerts: AlertTransition[]): Batch {
+  return { topic: 'alerts', partition: 0, records: alerts.map((a, i) => ({ topic: 'alerts', partition: 0, offset: String(i), timestamp: 0, key: a.fingerprint, value: encodeAlert(a) })) };
+}
+
+const noop = () => undefined;
+const newDispatcher = () =>
+  new Dispatcher({ routes: compileRoutes(checkSection(RouteConfig, { receiver: 'team', groupBy: ['alertname', 'host'], groupWait: '0s', groupInterval: '1s' }, 'route')), inhibitRules: [] });
+
+/** A restarted pipeline: no snapshot, an empty inbox, the ledger's rows; what it hands to the deliverer. */
+async function restarted(ledgerRows: { groupKey: string; alerts: string[]; time: number }[]) {
+  const sent: AlertNotification[] = [];
+  const dispatcher = newDispatcher();
+  const deps = {
+    dispatcher,
+    rateLimiter: new RateLimiter(),
+    deliverer: { submit: async (n: AlertNotification) => void sent.push(n) },
+    inbox: { record: async () => undefined, latest: async () => [] },
+    snapshots: { load: async () => undefined, save: async () => undefined },
+    ledger: { notifiedSince: async () => ledgerRows },
+    deadLetters: async () => undefined,
+    metrics: { stage: noop, received: noop, flushed: noop, deadLettered: noop },
+  } as unknown as PipelineDeps;
+  const pipeline = new NotificationPipeline(deps);
+  await pipeline.restore();
+  pipeline.start();
+  return { pipeline, sent };
+}
+
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+describe('NotificationPipeline: the ledger told at restart, the transitions only in Kafka', () => {
+  it('a page whose transition comes again from Kafka owes its resolve', async () => {
+    const page = firing(T0);
+    // What the first process flushed and recorded before it died (its inbox insert never landed).
+    const first = newDispatcher();
+    first.receive(page, T0);
+    const [flushed] = first.flush(T0);
+    const { pipeline, sent } = await restarted([{ groupKey: flushed!.groupKey, alerts: [transitionKey(page)], time: T0 }]);
+    // Kafka delivers the page's transition again, and its resolve published meanwhile.
+    await pipeline.intake(batch([page, resolved(page)]));
+    await settle();
+    await pipeline.stop();
+    expect(sent.map((n) => [n.status, n.alerts.map((a) => a.status)])).toEqual([['resolved', ['resolved']]]);
+  });
+
+  it('an old page and its resolve told late do not swallow a new episode received after them', async () => {
+    const old = firing(T0);
+    const first = newDispatcher();
+    first.receive(old, T0);
+    const [paged] = first.flush(T0);
+    first.receive(resolved(old), T0 + 60_000);
+    const [resolvedOut] = first.flush(T0 + 61_000);
+    const rows = [
+      { groupKey: paged!.groupKey, alerts: [transitionKey(old)], time: T0 },
+      { groupKey: resolvedOut!.groupKey, alerts: [transitionKey(resolved(old))], time: T0 + 61_000 },
+    ];
+    const { pipeline, sent } = await restarted(rows);
+    // A new consumer group reads the topic from its start: both old transitions, then a new episode.
+    const next = firing(T0 + 300_000);
+    await pipeline.intake(batch([old, resolved(old), next]));
+    await settle();
+    await pipeline.stop();
+    expect(sent.map((n) => [n.status, n.alerts.map((a) => a.startsAt)])).toEqual([['firing', [next.startsAt]]]);
+  });
+});
