@@ -196,7 +196,7 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       pipeline.start();
       // Pipelined: a partition's next alerts are fetched and dispatched while the inbox insert and
       // changelog write of earlier ones run; their offsets are committed in order behind.
-      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake, partitions: ownership, pipeline: 4 });
+      subscription = await ctx.bus.subscribe({ groupId: settings.groupId, topics: [alerts], handler: pipeline.intake, partitions: ownership, pipeline: 16 });
       unwatch = watchConsumer({ name: 'notifier', group: settings.groupId, subscription, health: ctx.health, meter: ctx.telemetry.meter });
       const receivers = [...setup.receivers.values()].map((r) => `${r.name}(${receiverKinds(r).join('+') || 'none'})`);
       if ([...setup.receivers.values()].every((r) => r.channels.length === 0)) {

@@ -3,8 +3,11 @@ import type { AlertNotification } from '../model.js';
 import { SentDeliveries } from './dedup.js';
 import { GroupCommit } from './group-commit.js';
 
-/** Least time between two ledger inserts' starts: the rows of the moment go in one. */
-const LEDGER_GAP_MS = 50;
+/**
+ * No wait before a ledger insert (rows coalesce while one runs): until a delivery's row is written,
+ * a crash can leave its group not knowing it notified, so the row goes out as soon as it can.
+ */
+const LEDGER_GAP_MS = 0;
 
 /**
  * Stage "record", and the memory of stage "dedup": every notification sent to a channel, or
@@ -105,8 +108,8 @@ export class DeliveryLedger {
   /** Rows whose insert failed; written before anything else on the next `load`. */
   private pending: DeliveryRow[] = [];
   /**
-   * Group commit: rows recorded while an insert is in flight, or within `gapMs` of the last one's
-   * start, go in the next insert together. A storm's responses arrive together; one insert each
+   * Group commit: rows recorded while an insert is in flight (or within `gapMs` of the last one's
+   * start) go in the next insert together. A storm's responses arrive together; one insert each
    * would queue them behind one another in ClickHouse and keep the crash window (sent, not yet
    * recorded) open longer. A failed insert's rows are kept for the next write.
    */

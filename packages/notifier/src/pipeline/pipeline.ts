@@ -15,21 +15,21 @@ import type { AlertPartitions } from './partitions.js';
 /**
  * The notification pipeline, composed here and only here:
  *
- *   vigil.alerts ─► decode ─► dispatcher.receive ─► inbox (ClickHouse) ─► commit offsets
+ *   vigil.alerts ─► decode ─► dispatcher.receive ─► changelog (Kafka) + inbox (ClickHouse) ─► commit offsets
  *                     └─ undecodable: dead-letter topic
  *
- *   timer at dispatcher.nextFlushAt() ─► dispatcher.flush ─► outbox ─► per notification: Deliverer
+ *   timer at dispatcher.nextFlushAt() ─► dispatcher.flush ─► outbox ─► (changelog writes in flight) ─► per notification: Deliverer
  *                                                             │         (rate limit, ledger, retry, fallback)
  *                                                             └─► snapshot (ClickHouse), written behind, coalesced
  *
- * Offsets are committed once the transitions are in the inbox and the changelog, so the Kafka side
- * never waits for a slow provider. Nothing waits for ClickHouse or Kafka between a receive and a
- * send: until a batch's offsets are committed Kafka holds its transitions (a crash before that
- * delivers them again), and the snapshot (the dispatcher and rate limiter after the flush, plus
- * the outbox: notifications flushed and not yet delivered) is written behind the sends. A restart rebuilds from the last snapshot, the inbox
- * and the ledger's notifications since that snapshot (so groups know what they notified after
- * it, and owe those resolves), then resends the snapshot's outbox; the ledger keeps any
- * notification from being sent twice.
+ * Offsets are committed once the transitions are in the changelog and the inbox, so the Kafka side
+ * never waits for a slow provider. Nothing waits for ClickHouse between a receive and a send: a
+ * send waits only for the changelog write of the transitions it carries (a Kafka produce), and the
+ * snapshot (the dispatcher and rate limiter after the flush, plus the outbox: notifications
+ * flushed and not yet delivered) is written behind the sends. A restart rebuilds from the last
+ * snapshot, the inbox and the ledger's notifications since that snapshot (so groups know what
+ * they notified after it, and owe those resolves), then adopts its partitions' changelog entries,
+ * and resends the snapshot's outbox; the ledger keeps any notification from being sent twice.
  */
 
 export interface PipelineDeps {
@@ -83,6 +83,10 @@ export class NotificationPipeline {
   private closing = false;
   /** Notifications handed to the Deliverer and not settled. */
   private readonly delivering = new Set<Promise<void>>();
+  /** Changelog writes of received transitions in flight; a notification goes out after those begun before its flush. */
+  private readonly writing = new Set<Promise<void>>();
+  /** Sends wait here, in flush order: the changelog writes in flight at their flush. */
+  private gate: Promise<void> = Promise.resolve();
   /**
    * Notifications the ledger holds whose group could not be rebuilt at restore: none of their
    * alerts was known yet (sends do not wait for the inbox, so a crash can leave a sent
@@ -126,17 +130,24 @@ export class NotificationPipeline {
     const t2 = performance.now();
     m.stage('receive', (t2 - t1) / 1000);
     this.wokenAt ??= t2;
-    // A flush these wake sends at once: until the offsets are committed (after the inbox insert and
-    // the changelog write below), a crash gets these records again from Kafka; the restart's
-    // dispatcher flushes them again under the same keys, which the ledger or the provider's
-    // idempotency drops, and owes their resolves.
+    // A flush these wake does not wait for the inbox insert (its sends wait for the changelog write
+    // below); the offsets are committed after both.
     const rows = arrived.map((a) => ({ alert: a.alert, publishedAt: a.record.timestamp > 0 ? a.record.timestamp : now }));
     const recorded = this.deps.inbox.record(rows);
     // Not left unhandled while the flush runs; the finish below awaits it and the bus retries it.
     recorded.catch(() => undefined);
-    this.wake();
-    // The changelog too before the offsets: the partition's next owner must know these transitions.
+    // The changelog too before the offsets: the partition's next owner (or this instance's restart)
+    // must know these transitions. Written before the flush this batch wakes, whose sends wait for it.
     const written = this.deps.partitions?.write();
+    if (written) {
+      const settled = written.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.writing.add(settled);
+      void settled.then(() => this.writing.delete(settled));
+    }
+    this.wake();
     // Made durable behind: the bus hands over the next batch meanwhile and commits once this
     // resolves. Again after a failure: the insert again, and the changelog's pending entries.
     let again = false;
@@ -248,15 +259,19 @@ export class NotificationPipeline {
   }
 
   /**
-   * Hands a notification to the Deliverer at once, keeping it in the outbox until it is delivered
-   * or given up. The transitions it carries are durable in Kafka whatever happens next: either
-   * their batch is committed (then they are in the inbox and the changelog) or Kafka delivers them
-   * again to the restart, which flushes this notification again under the same key (the ledger or
-   * the provider's idempotency drops it) and owes its resolves.
+   * Hands a notification to the Deliverer, keeping it in the outbox until it is delivered or given
+   * up. It goes out once the changelog holds the transitions it carries (the writes in flight are
+   * awaited: usually the one of the batch that woke this flush, a Kafka produce of a few ms; not
+   * the inbox's ClickHouse insert). A restart, or the partition's next owner, adopts them from the
+   * changelog before it takes any record, and flushes this notification again under the same key
+   * (the ledger or the provider's idempotency drops it) before a resolve redelivered with them can
+   * arrive: so it owes their resolves. Kafka alone would not do: a transition and its resolve
+   * delivered again in one batch look like an alert resolved before its group ever flushed.
    */
   private send(n: AlertNotification, flushId?: number): void {
     this.outbox.add(n);
-    const submitted = this.deps.deliverer.submit(n);
+    if (this.writing.size > 0) this.gate = Promise.all([this.gate, ...this.writing]).then(() => undefined);
+    const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
     const done = () => {
       this.outbox.delete(n);
       this.persistSoon();
