@@ -101,6 +101,22 @@ describe('notifier state per alert partition', () => {
     expect(repeat.map((g) => [g.reason, fps(g, 'firing')])).toEqual([['repeat', ['y']]]);
   });
 
+  it('writes an entry only when it says something new', async () => {
+    const log = new MemoryChangelog();
+    const a = instance(log);
+    await a.parts.assigned([0], T0);
+    const x = firing('x');
+    await a.receive(x, 0, T0);
+    expect(log.writes).toBe(1);
+    // The flush leaves x's entry as the batch wrote it (its group's state before the flush) until delivered.
+    expect(await a.flush(T0 + 30 * S, false)).toHaveLength(1);
+    expect(log.writes).toBe(1);
+    a.parts.delivered(1);
+    await a.parts.write();
+    expect(log.writes).toBe(2);
+    expect(decodeAlertEntry(log.partitions.get(0)!.get(x.fingerprint)!).groups[0]!.notified).toBe(true);
+  });
+
   it('an instance that dies with a page in flight leaves it owed: the next owner sends it', async () => {
     const log = new MemoryChangelog();
     const a = instance(log);

@@ -49,6 +49,13 @@ export class AlertPartitions {
   /** Alerts whose entry must be written again (a notification of theirs settled). */
   private readonly redo = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
+  /**
+   * What this instance last wrote for each alert, while it owns the alert's partition: an entry
+   * that says the same again is not written (a flush of a new alert leaves its entry as the batch
+   * wrote it, until the notification is delivered). Cleared when partitions change hands.
+   */
+  private readonly lastWritten = new Map<string, string>();
+  private epoch = 0;
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -126,17 +133,29 @@ export class AlertPartitions {
     this.redo.clear();
     if (changed.size === 0) return this.writing;
     const byPartition = new Map<number, [string, AlertEntry | undefined][]>();
+    const said = new Map<string, string>();
     for (const fp of changed) {
       const p = this.partitionOf.get(fp);
       if (p === undefined || !this.owned.has(p)) continue;
       const entry = this.dispatcher.entry(fp, this.overlay(fp));
       if (entry === undefined) this.partitionOf.delete(fp);
+      const text = entry === undefined ? '' : JSON.stringify(entry, sortedKeys);
+      if (this.lastWritten.get(fp) === text) continue;
+      said.set(fp, text);
       let list = byPartition.get(p);
       if (!list) byPartition.set(p, (list = []));
       list.push([fp, entry]);
     }
     if (byPartition.size === 0) return this.writing;
-    const round = Promise.all([...byPartition].map(([p, entries]) => this.store.put(p, entries))).then(() => undefined);
+    const round = Promise.all([...byPartition].map(([p, entries]) => this.store.put(p, entries))).then(() => {
+      // Unless partitions changed hands meanwhile (the cache was cleared and may be refilled by then).
+      if (this.epoch !== epoch) return;
+      for (const [fp, text] of said) {
+        if (text === '') this.lastWritten.delete(fp);
+        else this.lastWritten.set(fp, text);
+      }
+    });
+    const epoch = this.epoch;
     // Not written: they are written again with the next write.
     this.writing = round.catch(() => {
       for (const list of byPartition.values()) for (const [fp] of list) this.redo.add(fp);
@@ -144,10 +163,17 @@ export class AlertPartitions {
     return round;
   }
 
+  /** Partitions change hands: what was written is no longer known (another owner may write). */
+  private forgetWritten(): void {
+    this.lastWritten.clear();
+    this.epoch++;
+  }
+
   /** Revoked (a rebalance begins): what changed is written, and nothing more until the next assignment. */
   async revoked(): Promise<void> {
     await this.write().catch((err: Error) => log.warn({ err: err.message }, 'cannot write the notifier state of revoked partitions; the next owner starts from the last entries written'));
     this.suspended = true;
+    this.forgetWritten();
     await this.store.flush();
   }
 
@@ -158,6 +184,7 @@ export class AlertPartitions {
    */
   async assigned(partitions: number[], now: number): Promise<{ restored: Record<number, number>; forgotten: number[] }> {
     const thrownOut = !this.suspended && this.owned.size > 0;
+    this.forgetWritten();
     const next = new Set(partitions);
     const fresh = thrownOut ? [...next] : [...next].filter((p) => !this.owned.has(p));
     const gone = [...this.owned].filter((p) => !next.has(p));
@@ -191,6 +218,12 @@ export class AlertPartitions {
   get partitions(): ReadonlySet<number> {
     return this.owned;
   }
+}
+
+/** JSON.stringify's replacer for a text that does not depend on the order keys were set in. */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** A changelog value: JSON, the transition checked as one read from the alerts topic. */
