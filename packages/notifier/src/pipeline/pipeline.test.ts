@@ -31,7 +31,7 @@ const newDispatcher = () =>
   new Dispatcher({ routes: compileRoutes(checkSection(RouteConfig, { receiver: 'team', groupBy: ['alertname', 'host'], groupWait: '0s', groupInterval: '1s' }, 'route')), inhibitRules: [] });
 
 /** A restarted pipeline: no snapshot, an empty inbox, the ledger's rows; what it hands to the deliverer. */
-async function restarted(ledgerRows: { groupKey: string; alerts: string[]; time: number }[]) {
+async function restarted(ledgerRows: { groupKey: string; alerts: string[]; time: number }[], extra: Partial<PipelineDeps> = {}) {
   const sent: AlertNotification[] = [];
   const dispatcher = newDispatcher();
   const deps = {
@@ -43,6 +43,7 @@ async function restarted(ledgerRows: { groupKey: string; alerts: string[]; time:
     ledger: { notifiedSince: async () => ledgerRows },
     deadLetters: async () => undefined,
     metrics: { stage: noop, received: noop, flushed: noop, deadLettered: noop },
+    ...extra,
   } as unknown as PipelineDeps;
   const pipeline = new NotificationPipeline(deps);
   await pipeline.restore();
@@ -87,5 +88,33 @@ describe('NotificationPipeline: the ledger told at restart, the transitions only
     await settle();
     await pipeline.stop();
     expect(sent.map((n) => [n.status, n.alerts.map((a) => a.startsAt)])).toEqual([['firing', [next.startsAt]]]);
+  });
+
+  it('a page waits for the changelog write of its transition, and no longer than changelogWaitMs', async () => {
+    const waiting: (() => void)[] = [];
+    const answer = () => waiting.splice(0).forEach((r) => r());
+    const partitions = {
+      note: noop,
+      flushed: () => 1,
+      delivered: noop,
+      known: () => ({}),
+      seed: noop,
+      write: () => new Promise<void>((r) => waiting.push(r)),
+    };
+    const { pipeline, sent } = await restarted([], { partitions: partitions as never, changelogWaitMs: 300 });
+    await pipeline.intake(batch([firing(T0)]));
+    await settle();
+    expect(sent).toHaveLength(0);
+    answer();
+    await settle();
+    expect(sent).toHaveLength(1);
+    // A changelog that never answers holds the next page only changelogWaitMs.
+    const other: AlertTransition = { ...firing(T0), labels: { alertname: 'cpu', host: 'b' }, fingerprint: fingerprint({ alertname: 'cpu', host: 'b' }) };
+    await pipeline.intake(batch([other]));
+    await settle();
+    expect(sent).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(sent).toHaveLength(2);
+    await pipeline.stop();
   });
 });

@@ -48,6 +48,8 @@ export interface PipelineDeps {
   partitions?: AlertPartitions;
   /** Least time between two snapshot writes (they are coalesced); default 1s. */
   snapshotGapMs?: number;
+  /** Longest a send waits for the changelog writes in flight at its flush (a slow bus must not hold pages); default 5s. */
+  changelogWaitMs?: number;
   /** How far back resolved alerts are taken from the inbox at start (the dispatcher's resolved retention). */
   resolvedWindowMs?: number;
   now?: () => number;
@@ -266,11 +268,16 @@ export class NotificationPipeline {
    * changelog before it takes any record, and flushes this notification again under the same key
    * (the ledger or the provider's idempotency drops it) before a resolve redelivered with them can
    * arrive: so it owes their resolves. Kafka alone would not do: a transition and its resolve
-   * delivered again in one batch look like an alert resolved before its group ever flushed.
+   * delivered again in one batch look like an alert resolved before its group ever flushed. A
+   * changelog that does not answer within `changelogWaitMs` holds no page longer than that.
    */
   private send(n: AlertNotification, flushId?: number): void {
     this.outbox.add(n);
-    if (this.writing.size > 0) this.gate = Promise.all([this.gate, ...this.writing]).then(() => undefined);
+    if (this.writing.size > 0) {
+      // Bounded: past it the page goes out anyway (the write is still awaited before the offsets).
+      const written = Promise.all([this.gate, ...this.writing]).then(() => undefined);
+      this.gate = Promise.race([written, sleep(this.deps.changelogWaitMs ?? 5_000)]).then(() => undefined);
+    }
     const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
     const done = () => {
       this.outbox.delete(n);
