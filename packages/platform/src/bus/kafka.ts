@@ -56,6 +56,17 @@ export function outOfGeneration(err: unknown): string | undefined {
   return type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' ? type : undefined;
 }
 
+/**
+ * The broker's error types that leave an idempotent producer's sequence state wrong for good (seen
+ * after a broker restart: "The broker received an out of order sequence number" on every retry).
+ * kafkajs keeps its producer id and sequences; only a new producer (a new id) sends again.
+ */
+export function producerStateLost(err: unknown): boolean {
+  const e = err as { type?: unknown; cause?: { type?: unknown } } | null;
+  const type = e?.type ?? e?.cause?.type;
+  return type === 'OUT_OF_ORDER_SEQUENCE_NUMBER' || type === 'UNKNOWN_PRODUCER_ID' || type === 'INVALID_PRODUCER_EPOCH';
+}
+
 /** Warns every STALL_WARN_MS while a step has not completed, naming it; call the result when it has. */
 function watchStall(what: string, fields: Record<string, unknown>): () => void {
   const began = Date.now();
@@ -201,6 +212,13 @@ export class KafkaBus implements Bus {
           this.ok();
         } catch (err) {
           this.fail(err, `producing to ${topic}`);
+          if (producerStateLost(err) && this.producerP) {
+            // The next send makes a new producer; this one is let go.
+            const stale = this.producerP;
+            this.producerP = undefined;
+            void stale.then((old) => old.disconnect()).catch(() => undefined);
+            log.warn({ topic }, 'the producer\'s sequence state was lost (a broker restarted?); sending with a new producer');
+          }
           throw err;
         } finally {
           done();
