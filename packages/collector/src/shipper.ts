@@ -96,6 +96,8 @@ class SendError extends Error {
     message: string,
     /** How many of the records were taken by the bus before the failure. */
     readonly sent: number,
+    /** How many after those went in a send that timed out and may still be taken (ambiguous). */
+    readonly maybeSent = 0,
   ) {
     super(message);
   }
@@ -110,7 +112,11 @@ class SendError extends Error {
  * spooling: what is in memory (the failed batch first) and everything after it is appended to
  * the spool, and `ship` resolves once it is on disk. The spool is replayed in order, with
  * backoff while the bus is down; only when it is empty do new records go through memory again,
- * so one source's records reach the bus in the order they were made. Nothing here throws at a
+ * so one source's records reach the bus in the order they were made. A send that timed out may
+ * still be taken (a broker failing over answers after its election): nothing is replayed until it
+ * settles, and if the bus took it, its requests at the spool's head are committed without being
+ * sent again (compared by content, so a spool that dropped its oldest meanwhile sends them). A
+ * crash before that replay sends them twice: at least once. Nothing here throws at a
  * plugin except a failed disk write, which the caller must see (a file tailer keeps its place).
  */
 export async function openShipper(opts: ShipperOptions): Promise<QueuedShipper> {
@@ -152,8 +158,12 @@ class Pump implements QueuedShipper {
   private draining: Promise<void> | undefined;
   /** The send of a batch from memory, settled once its items are resolved or put back. */
   private inFlight: Promise<void> | undefined;
-  /** A send that timed out and may still complete: nothing else is sent before it settles. */
-  private outstanding: Promise<unknown> | undefined;
+  /** A send that timed out and may still complete (true: it did): nothing else is sent before it settles. */
+  private outstanding: Promise<boolean> | undefined;
+  /** The requests of that send, which went to the spool first: at its head once spooled. */
+  private maybeSent: SpoolRecord[] | undefined;
+  /** Requests at the spool's head that the bus took after all: committed on replay, not sent again. */
+  private delivered: SpoolRecord[] | undefined;
   private wakeUp: (() => void) | undefined;
   private producer: Promise<BusProducer> | undefined;
   private attempt = 0;
@@ -292,8 +302,12 @@ class Pump implements QueuedShipper {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        if (this.outstanding) await this.outstanding;
-        this.outstanding = undefined;
+        if (this.outstanding) {
+          const tookIt = await this.outstanding;
+          this.outstanding = undefined;
+          if (tookIt && this.maybeSent) this.delivered = this.maybeSent;
+          this.maybeSent = undefined;
+        }
         if (this.spooling) await this.replay();
         else if (this.queue.length > 0) await this.sendFromMemory();
         else await this.idle(1_000);
@@ -321,6 +335,10 @@ class Pump implements QueuedShipper {
     } catch (err) {
       const sent = err instanceof SendError ? err.sent : 0;
       const unsent = batch.slice(sent);
+      // The run that timed out goes to the spool first (the spool is empty in direct mode): if the
+      // bus takes it after all, the replay knows those requests and does not send them again.
+      const maybe = err instanceof SendError ? err.maybeSent : 0;
+      this.maybeSent = maybe > 0 ? unsent.slice(0, maybe) : undefined;
       for (const it of unsent) this.m.failed.add(it.count, { source: it.source });
       this.queue.unshift(...unsent);
       if (!this.spooling) this.startSpooling(`the bus did not take records: ${(err as Error).message}`);
@@ -338,10 +356,22 @@ class Pump implements QueuedShipper {
       if (lost.entries > 0) this.opts.onDropsReported?.(lost);
       return;
     }
-    const batch = await this.spool.read(this.batchSize);
+    const batch = await this.spool.read(this.delivered ? Math.min(this.batchSize, this.delivered.length) : this.batchSize);
     if (!batch) {
       await this.idle(20);
       return;
+    }
+    if (this.delivered) {
+      const known = this.delivered;
+      // The same requests, in order (the spool may have dropped its oldest meanwhile: then they differ, and are sent).
+      if (batch.records.every((r, i) => sameRequest(r, known[i]))) {
+        await this.spool.commit(batch);
+        for (const r of batch.records) this.m.sent.add(r.count, { source: r.source });
+        this.delivered = known.length > batch.records.length ? known.slice(batch.records.length) : undefined;
+        log.info({ requests: batch.records.length }, 'a send that timed out was taken by the bus after all: its spooled copy is not sent again');
+        return;
+      }
+      this.delivered = undefined;
     }
     try {
       // No timeout: nobody waits on these, and a send that completes late would be sent again.
@@ -357,6 +387,7 @@ class Pump implements QueuedShipper {
   /** Sends in topic runs; `onSent(from, to)` after each run; throws SendError with the number sent. */
   private async send(records: readonly SpoolRecord[], timeoutMs: number | undefined, onSent: (from: number, to: number) => void): Promise<void> {
     let sent = 0;
+    let attempted = 0;
     try {
       this.producer ??= this.opts.bus.producer();
       const producer = await this.producer;
@@ -364,6 +395,7 @@ class Pump implements QueuedShipper {
         const out: BusRecord[] = [];
         for (let i = run.from; i < run.to; i++) out.push({ key: records[i]!.key, value: records[i]!.value });
         const sending = producer.send(run.topic, out);
+        attempted = run.to;
         if (timeoutMs === undefined) await sending;
         else await this.within(sending, timeoutMs, run.topic);
         onSent(run.from, run.to);
@@ -372,7 +404,7 @@ class Pump implements QueuedShipper {
     } catch (err) {
       this.producer = undefined;
       this.m.kafkaErrors.add(1);
-      throw new SendError((err as Error).message, sent);
+      throw new SendError((err as Error).message, sent, err instanceof SendTimeout ? attempted - sent : 0);
     }
   }
 
@@ -382,13 +414,23 @@ class Pump implements QueuedShipper {
     try {
       const first = await Promise.race([sending.then(() => 'ok' as const), late]);
       if (first === 'late') {
-        this.outstanding = sending.catch(() => undefined);
-        throw new Error(`no answer from the bus within ${ms} ms (producing to ${topic})`);
+        this.outstanding = sending.then(
+          () => true,
+          () => false,
+        );
+        throw new SendTimeout(`no answer from the bus within ${ms} ms (producing to ${topic})`);
       }
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+/** A send with no answer within the timeout: it may still be taken. */
+class SendTimeout extends Error {}
+
+function sameRequest(a: SpoolRecord, b: SpoolRecord | undefined): boolean {
+  return b !== undefined && a.topic === b.topic && (a.key ?? null) === (b.key ?? null) && a.value.equals(b.value);
 }
 
 export type { DropCount };
