@@ -44,9 +44,9 @@ interface Proc {
 
 const say = (line: string) => process.stderr.write(`[fleet] ${line}\n`);
 
-// Opt-in (VIGIL_CLUSTER_TESTS=1) until the cluster test's failure in CI (stop 15) is understood; said in the closing note.
-const clusterTests = process.env.VIGIL_CLUSTER_TESTS === '1';
-if (!clusterTests) console.warn(`${'test/fleet.e2e.test.ts'}: skipped; set VIGIL_CLUSTER_TESTS=1 to run the three-broker scenarios`);
+// On by default (CI runs it); VIGIL_CLUSTER_TESTS=0 skips the three-broker scenarios on a machine too small for them.
+const clusterTests = process.env.VIGIL_CLUSTER_TESTS !== '0';
+if (!clusterTests) console.warn(`${'test/fleet.e2e.test.ts'}: skipped (VIGIL_CLUSTER_TESTS=0)`);
 describe.skipIf(!clusterTests)('a fleet on a three-node Kafka cluster', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-fleet-'));
   const procs: Proc[] = [];
@@ -256,6 +256,9 @@ notifier:
     expect(produced.size).toBeGreaterThan(0);
     expect(lost.slice(0, 5)).toEqual([]);
     expect(duplicated.slice(0, 5)).toEqual([]);
+    // Nor did a collector put a record on a topic twice: a send that timed out during the broker's
+    // failover and was taken after all is not replayed from the spool (850 of 42,096 were, before).
+    expect(onTopicTwice).toBe(0);
   }, 600_000);
 
   /** Identity of a record, the same from a decoded OTLP record and from its row. */

@@ -22,9 +22,9 @@ const refused = (address: string) =>
     s.once('error', () => resolve(true));
   });
 
-// Opt-in (VIGIL_CLUSTER_TESTS=1) until the cluster test's failure in CI (stop 15) is understood; said in the closing note.
-const clusterTests = process.env.VIGIL_CLUSTER_TESTS === '1';
-if (!clusterTests) console.warn(`${'test/kafka-cluster.e2e.test.ts'}: skipped; set VIGIL_CLUSTER_TESTS=1 to run the three-broker scenarios`);
+// On by default (CI runs it); VIGIL_CLUSTER_TESTS=0 skips the three-broker scenarios on a machine too small for them.
+const clusterTests = process.env.VIGIL_CLUSTER_TESTS !== '0';
+if (!clusterTests) console.warn(`${'test/kafka-cluster.e2e.test.ts'}: skipped (VIGIL_CLUSTER_TESTS=0)`);
 describe.skipIf(!clusterTests)('a three-node Kafka cluster', () => {
   let cluster: RunningKafkaCluster;
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-cluster-'));
