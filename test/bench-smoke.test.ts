@@ -32,7 +32,7 @@ const cases: [name: string, script: string, args: string[], env: Record<string, 
   ['rules', 'bench/rules/run.ts', ['--skip-latency'], { SOURCES: '4', ROUNDS: '3' }, /throughput/],
   ['host', 'bench/host/run.ts', [], { DURATION_S: '1', WARMUP_S: '0', INTERVAL_MS: '500' }, /node_exporter/],
   ['notifier', 'bench/notifier/run.ts', [], { ALERTS: '4', PACE_MS: '50' }, /alertmanager/],
-  ['collector', 'bench/collector/run.ts', [], { LINES: '2000', STEADY: '1', VIGIL: 'tsx' }, /rsyslog/],
+  ['collector', 'bench/collector/run.ts', [], { LINES: '2000', STEADY: '1', VIGIL: 'tsx,bundle' }, /vigil \(bundle\) file → Kafka[^]*rsyslog/],
   ['query', 'bench/query/run.ts', ['--scale', '0.0002', '--runs', '1', '--warmup', '1'], {}, /first render/],
 ];
 
