@@ -46,7 +46,7 @@ const say = (line: string) => process.stderr.write(`[fleet] ${line}\n`);
 
 // On by default (CI runs it); VIGIL_CLUSTER_TESTS=0 skips the three-broker scenarios on a machine too small for them.
 const clusterTests = process.env.VIGIL_CLUSTER_TESTS !== '0';
-if (!clusterTests) console.warn(`${'test/fleet.e2e.test.ts'}: skipped (VIGIL_CLUSTER_TESTS=0)`);
+if (!clusterTests) console.warn('test/fleet.e2e.test.ts: skipped (VIGIL_CLUSTER_TESTS=0)');
 describe.skipIf(!clusterTests)('a fleet on a three-node Kafka cluster', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-fleet-'));
   const procs: Proc[] = [];

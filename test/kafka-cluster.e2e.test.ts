@@ -24,7 +24,7 @@ const refused = (address: string) =>
 
 // On by default (CI runs it); VIGIL_CLUSTER_TESTS=0 skips the three-broker scenarios on a machine too small for them.
 const clusterTests = process.env.VIGIL_CLUSTER_TESTS !== '0';
-if (!clusterTests) console.warn(`${'test/kafka-cluster.e2e.test.ts'}: skipped (VIGIL_CLUSTER_TESTS=0)`);
+if (!clusterTests) console.warn('test/kafka-cluster.e2e.test.ts: skipped (VIGIL_CLUSTER_TESTS=0)');
 describe.skipIf(!clusterTests)('a three-node Kafka cluster', () => {
   let cluster: RunningKafkaCluster;
   const dir = mkdtempSync(join(os.tmpdir(), 'vigil-cluster-'));

@@ -25,7 +25,7 @@ import { queryApiRoutes } from '@vigil/query-api';
 const { values: args } = parseArgs({ options: { scale: { type: 'string', default: '1' }, runs: { type: 'string', default: '100' }, warmup: { type: 'string', default: '3' }, keep: { type: 'string' } } });
 const SCALE = Number(args.scale);
 const RUNS = Number(args.runs);
-const WARMUP = Math.max(1, Number(args.warmup));
+const WARMUP = Math.max(1, Math.trunc(Number(args.warmup)) || 1);
 const HOSTS = 50;
 const POINTS = Math.round(10_000_000 * SCALE);
 const LOGS = Math.round(10_000_000 * SCALE);
