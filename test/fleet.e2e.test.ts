@@ -32,7 +32,9 @@ const PARTITIONS = 6;
 const GROUPS = { ingest: 'fleet-ingest', rules: 'fleet-rules', notifier: 'fleet-notifier' } as const;
 
 interface Hook {
-  alerts: { status: string; labels: Record<string, string> }[];
+  alerts: { status: string; labels: Record<string, string>; startsAt?: string; fingerprint?: string }[];
+  /** When the sink took it (ms since the epoch). */
+  at: number;
 }
 
 interface Proc {
@@ -54,7 +56,7 @@ describe.skipIf(!clusterTests)('a fleet on a three-node Kafka cluster', () => {
   let webhook: HookSink<Hook>;
 
   beforeAll(async () => {
-    webhook = await startHookSink<Hook>();
+    webhook = await startHookSink<Hook>((body) => ({ ...(body as Omit<Hook, 'at'>), at: Date.now() }));
     const hookUrl = webhook.url;
     cluster = await startKafkaCluster({ cacheDir: DEFAULT_CACHE_DIR, heapMb: 320, log: say });
     // The group's session timeout bounds how long a dead member's partitions wait for a new owner.
@@ -219,6 +221,7 @@ notifier:
 
     // The killed instances come back and take their share again.
     const restartedAt = t();
+    say(`restarting rules-1 and notifier-1 at ${new Date(restartedAt).toISOString()}`);
     rules[0] = startRules(0);
     notifiers[0] = startNotifier(0);
     const [rulesBack, notifierBack] = await Promise.all([
@@ -235,6 +238,11 @@ notifier:
     await eventually('the ingest caught up', () => health(ingestPort), (h) => h.body.checks.ingest?.detail === 'caught up', 90_000);
     const pages = webhook.hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
     say(`fleet_up pages: ${hostNames.map((n) => `${n} ${pages.filter((p) => p.labels.host_name === n).length}`).join(', ')}`);
+    // A host paged more than once: every notification about it, in order, to tell a second alert (a new startsAt) from a second send.
+    for (const n of hostNames.filter((h) => pages.filter((p) => p.labels.host_name === h).length > 1)) {
+      const about = webhook.hooks.filter((h) => h.alerts.some((a) => a.labels.alertname === 'fleet_up' && a.labels.host_name === n));
+      say(`${n} notifications: ${about.map((h) => `${new Date(h.at).toISOString()} ${JSON.stringify(h.alerts.map((a) => ({ status: a.status, startsAt: a.startsAt, fingerprint: a.fingerprint })))}`).join(' | ')}`);
+    }
     expect(Object.fromEntries(hostNames.map((n) => [n, pages.filter((p) => p.labels.host_name === n).length]))).toEqual(Object.fromEntries(hostNames.map((n) => [n, 1])));
     for (const p of [ingest, ...rules, ...notifiers]) expect(await stop(p), p.name).toBe(0);
 

@@ -106,6 +106,34 @@ describe('changelog store', () => {
     expect([...(await b.restore(0))]).toEqual([['k9', { n: 9 }]]);
     expect([...(await b.restore(2))]).toEqual([]);
   });
+
+  it('restores only once it has read back what was written before, however long the changelog is away', async () => {
+    const inner = new MemoryBus({ partitions: 3 });
+    // A follower that reads nothing until the changelog is back (a broker failing over).
+    let back!: () => void;
+    const away = new Promise<void>((r) => (back = r));
+    const bus: Bus = Object.assign(Object.create(inner) as Bus, {
+      follow: (opts: Parameters<Bus['follow']>[0]) => inner.follow({ ...opts, handler: async (batch) => (await away, opts.handler(batch)) }),
+    });
+    const store = (b: Bus) => new ChangelogStore<string>({ bus: b, topic: 'g.state', source: 'alerts', name: 'test', encode: (v) => Buffer.from(v), decode: (x) => x.toString() });
+    const previous = store(inner);
+    await previous.open();
+    closers.push(() => previous.close());
+    await previous.put(2, [['a', 'firing'], ['b', 'firing']]);
+    const next = store(bus);
+    await next.open();
+    closers.push(() => next.close());
+    let restored: Map<string, string> | undefined;
+    const restoring = next.restore(2).then((m) => (restored = m));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(restored).toBeUndefined();
+    back();
+    await restoring;
+    expect([...restored!]).toEqual([['a', 'firing'], ['b', 'firing']]);
+    // The restore's barrier is on the partition, never an entry.
+    expect([...(await previous.restore(2))]).toEqual([['a', 'firing'], ['b', 'firing']]);
+    expect(next.size()).toBe(2);
+  });
 });
 
 describe('local log: compacted topics', () => {

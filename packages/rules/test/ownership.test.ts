@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { HealthRegistry, MemoryBus, changelogTopic, createTelemetry, decodeAlert, encodeMetrics, parseConfig, partitionFor, type AlertTransition, type ConsumedRecord } from '@vigil/platform';
+import { BARRIER_KEY, HealthRegistry, MemoryBus, changelogTopic, createTelemetry, decodeAlert, encodeMetrics, parseConfig, partitionFor, type AlertTransition, type ConsumedRecord } from '@vigil/platform';
 import { createRulesRole, type RulesRole } from '../src/index.js';
 import { decodeEntry, encodeEntry, takeOver, type AlertEntry } from '../src/ownership.js';
 
@@ -124,7 +124,7 @@ rules:
     await until('firing', () => alerts(bus), (a) => a.length === 1);
     // The entry is in the source's partition of the changelog, marked published.
     const p = partitionFor('web-1', 3, 0);
-    await until('marked published', () => bus.peek(changelogTopic('own')).filter((r) => r.partition === p).map((r) => decodeEntry(r.value).published), (ps) => ps.includes(true));
+    await until('marked published', () => bus.peek(changelogTopic('own')).filter((r) => r.partition === p && r.key !== BARRIER_KEY).map((r) => decodeEntry(r.value).published), (ps) => ps.includes(true));
     await first.stop();
 
     const second = await worker(bus);

@@ -42,6 +42,16 @@ interface Pending {
 /** Header naming the instance that wrote an entry (diagnostics: who held the partition). */
 export const WRITER_HEADER = 'vigil.writer';
 
+/**
+ * The key of a restore's barrier: a record an instance writes to the partition it restores and
+ * waits to read back, so that it has read every entry written there before (Kafka keeps a
+ * partition's order). Never an entry (keys are fingerprints); compaction keeps the latest.
+ */
+export const BARRIER_KEY = '\u0000vigil.barrier';
+
+/** How often a restore that waits for its barrier says so. */
+const BARRIER_WARN_MS = 10_000;
+
 export class ChangelogStore<V> {
   /**
    * Every partition's entries as the follower has read them, still encoded: most are overwritten
@@ -60,6 +70,9 @@ export class ChangelogStore<V> {
   readonly writer = `${process.pid}-${randomUUID().slice(0, 8)}`;
   /** Entries read from the changelog (restores and standby), for metrics. */
   read = 0;
+  /** Barriers written by this instance and not read back yet: token → resolve. */
+  private readonly barriers = new Map<string, () => void>();
+  private barrierSeq = 0;
 
   constructor(private readonly opts: ChangelogStoreOptions<V>) {
     this.log = logger(`state.${opts.name}`);
@@ -76,6 +89,12 @@ export class ChangelogStore<V> {
     if (!entries) this.partitions.set(partition, (entries = new Map()));
     for (const r of records) {
       if (r.key === null) continue;
+      if (r.key === BARRIER_KEY) {
+        const token = r.value.toString('utf8');
+        this.barriers.get(token)?.();
+        this.barriers.delete(token);
+        continue;
+      }
       this.read++;
       if (r.value.length === 0) entries.delete(r.key);
       // A copy: the record's bytes may be a view of the whole fetch response, kept alive by it.
@@ -85,11 +104,33 @@ export class ChangelogStore<V> {
 
   /**
    * The entries of a partition as its previous owner left them: what this instance queued is
-   * written first, then the follower reads up to the changelog's end as it is now.
+   * written, then a barrier after it, and the entries are taken once the follower has read the
+   * barrier back. Every entry a previous owner got onto the partition is before it, however long
+   * the partition was away (a broker failing over): the end offsets at one moment are not enough,
+   * and a wait that gives up after a while restored half a partition and paged its alerts again.
+   * Waits as long as the changelog cannot be written or read, saying so, until the store closes.
    */
   async restore(partition: number): Promise<Map<string, V>> {
-    await this.flush();
-    await this.follower?.caughtUp();
+    const token = `${this.writer}-${++this.barrierSeq}`;
+    const seen = new Promise<void>((resolve) => this.barriers.set(token, resolve));
+    const started = Date.now();
+    // Not awaited on its own: the wait below says so while the write is retried too.
+    this.enqueue([[BARRIER_KEY, Buffer.from(token)]], partition).catch(() => undefined);
+    // Its timer goes once the barrier is read (or the store closes), not 10 s later.
+    const waiting = new AbortController();
+    const closing = () => waiting.abort();
+    this.abort.signal.addEventListener('abort', closing, { once: true });
+    try {
+      for (;;) {
+        const read = await Promise.race([seen.then(() => true), sleep(BARRIER_WARN_MS, waiting.signal).then(() => false)]);
+        if (read || this.closed) break;
+        this.log.warn({ topic: this.opts.topic, partition, waitedMs: Date.now() - started }, 'restoring: the changelog has not been read up to this restore yet; waiting');
+      }
+    } finally {
+      waiting.abort();
+      this.abort.signal.removeEventListener('abort', closing);
+    }
+    this.barriers.delete(token);
     const out = new Map<string, V>();
     for (const [key, bytes] of this.partitions.get(partition) ?? []) {
       try {
@@ -113,12 +154,18 @@ export class ChangelogStore<V> {
    * changelog, rejects only when the store closes first.
    */
   put(partition: number, entries: Iterable<[string, V | undefined]>): Promise<void> {
+    const encoded: [string, Buffer][] = [];
+    for (const [key, value] of entries) encoded.push([key, value === undefined ? Buffer.alloc(0) : this.opts.encode(value)]);
+    return this.enqueue(encoded, partition);
+  }
+
+  private enqueue(entries: [string, Buffer][], partition: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.opts.name}: the state store is closed`));
     const waits: Promise<void>[] = [];
     for (const [key, value] of entries) {
-      if (this.closed) return Promise.reject(new Error(`${this.opts.name}: the state store is closed`));
       waits.push(
         new Promise<void>((done, fail) => {
-          this.queue.push({ record: { key, value: value === undefined ? Buffer.alloc(0) : this.opts.encode(value), partition, headers: { [WRITER_HEADER]: this.writer } }, done, fail });
+          this.queue.push({ record: { key, value, partition, headers: { [WRITER_HEADER]: this.writer } }, done, fail });
         }),
       );
     }
