@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
@@ -83,6 +83,11 @@ notifier:
   }, 240_000);
 
   afterAll(async () => {
+    // FLEET_LOG_DIR=<dir> keeps every Vigil process's output there (<name>-<n>.log), to read after a run.
+    if (process.env.FLEET_LOG_DIR) {
+      mkdirSync(process.env.FLEET_LOG_DIR, { recursive: true });
+      procs.forEach((p, i) => writeFileSync(join(process.env.FLEET_LOG_DIR!, `${p.name}-${i}.log`), p.output()));
+    }
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await cluster?.stop();
     await webhook?.close();

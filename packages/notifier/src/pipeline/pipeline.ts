@@ -275,8 +275,10 @@ export class NotificationPipeline {
     this.outbox.add(n);
     if (this.writing.size > 0) {
       // Bounded: past it the page goes out anyway (the write is still awaited before the offsets).
-      const written = Promise.all([this.gate, ...this.writing]).then(() => undefined);
-      this.gate = Promise.race([written, sleep(this.deps.changelogWaitMs ?? 5_000)]).then(() => undefined);
+      // The bound's timer goes once the writes are in (not a 5 s timer left behind by every send).
+      const bound = new AbortController();
+      const written = Promise.all([this.gate, ...this.writing]).then(() => undefined).finally(() => bound.abort());
+      this.gate = Promise.race([written, sleep(this.deps.changelogWaitMs ?? 5_000, bound.signal)]).then(() => undefined);
     }
     const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
     const done = () => {
