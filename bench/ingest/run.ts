@@ -2,7 +2,10 @@
  * bench/ingest: N OTLP metric points through Kafka → ingest → ClickHouse, with the two limits
  * around it measured in the same run on the same messages:
  *   source limit  kafkajs consuming the topic and doing nothing
- *   sink limit    the same rows inserted straight into ClickHouse (same batch sizes)
+ *   sink limits   the same rows inserted straight into ClickHouse (same batch sizes, one stream per
+ *                 partition): in RowBinary, the engine's fastest input (bytes made by the engine,
+ *                 read from files), as JSONCompactEachRow handed to its parser (ingest's format),
+ *                 and through @clickhouse/client's insert (the old limit); each with its CPU
  *   vigil         the ingest role: consume, decode, map, write (with its ledger), commit; timed
  *                 from the first produce of the backlog to its last point being queryable
  *   vigil CPU     this process's CPU seconds over that run, per point (ingest with its embedded
@@ -18,7 +21,7 @@
  * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -35,7 +38,7 @@ import {
   setLogLevel,
   type Storage,
 } from '@vigil/platform';
-import { createIngestRole, insertRows, metricRow } from '@vigil/ingest';
+import { columnsOf, createIngestRole, insertRows, metricRow, type Row } from '@vigil/ingest';
 import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
 import { otelcolIfBuilt } from '../../test/harness/deploy-tools.js';
 import { freePort } from '../../test/harness/kafka-jvm.js';
@@ -115,24 +118,69 @@ async function main(): Promise<void> {
     return (end - start) / 1000;
   })();
 
-  // Sink limit: the same rows, inserted straight, in batches the size ingest sees (per fetch ≈ 4 MiB / partition).
+  // Sink limits: the same rows, inserted straight, in batches the size ingest sees (per fetch ≈ 4
+  // MiB / partition), as many insert streams as ingest has partitions in flight, each into a
+  // database of its own on the same engine (the layout is what migrate and table() read):
+  //   RowBinary      the engine's own binary rows, made by the engine from the rows below and read
+  //                  back from files (chDB's raw insert takes text formats only): its fastest input
+  //   JSON, raw      JSONCompactEachRow bytes handed to the engine's parser (what ingest does)
+  //   JSON, client   the same rows through @clickhouse/client's insert (the path before raw inserts)
   const storage = openStorage({ database: 'bench_vigil', dataDir: dir });
-  // Same engine, a database of its own: the layout is what migrate and table() read.
-  const sinkLayout = schemaLayout('bench_sink');
-  const sink: Storage = { ...storage, database: 'bench_sink', layout: sinkLayout, table: (t: string) => sinkLayout.table(t) };
   await migrate(storage, 86_400_000);
-  await migrate(sink, 86_400_000);
+  const sinkDb = (name: string): Storage => {
+    const layout = schemaLayout(name);
+    return { ...storage, database: name, layout, table: (t: string) => layout.table(t) };
+  };
   const rowsPerMessage = messages.map((m) => metricPoints(m.value).map(metricRow));
   const perInsert = Math.max(1, Math.floor((4 * 1024 * 1024) / (bytes / MESSAGES)));
-  const tSink = performance.now();
-  // As many insert streams as ingest has partitions in flight, each with batches the size one fetch brings.
-  await Promise.all(
-    Array.from({ length: PARTITIONS }, async (_, lane) => {
-      const mine = rowsPerMessage.filter((_, i) => i % PARTITIONS === lane);
-      for (let i = 0; i < mine.length; i += perInsert) await insertRows(sink, 'otel_metrics_gauge', mine.slice(i, i + perInsert).flat());
-    }),
-  );
-  const sinkS = (performance.now() - tSink) / 1000;
+  const lanes = Array.from({ length: PARTITIONS }, (_, lane) => {
+    const mine = rowsPerMessage.filter((_, i) => i % PARTITIONS === lane);
+    const chunks: Row[][] = [];
+    for (let i = 0; i < mine.length; i += perInsert) chunks.push(mine.slice(i, i + perInsert).flat());
+    return chunks;
+  });
+  const sinkRun = async (name: string, insert: (db: Storage, chunk: Row[], lane: number, index: number) => Promise<void>) => {
+    const db = sinkDb(name);
+    await migrate(db, 86_400_000);
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    await Promise.all(lanes.map(async (chunks, lane) => {
+      for (let i = 0; i < chunks.length; i++) await insert(db, chunks[i]!, lane, i);
+    }));
+    const seconds = (performance.now() - t) / 1000;
+    const used = process.cpuUsage(cpu);
+    return { seconds, cpuS: (used.user + used.system) / 1e6 };
+  };
+  // The RowBinary bytes of each chunk, in the same order, from what the JSON sink stored (untimed).
+  const columns = columnsOf('otel_metrics_gauge');
+  const types = new Map((await queryRows<{ name: string; type: string }>(storage, `SELECT name, type FROM system.columns WHERE database = 'bench_vigil' AND table = 'otel_metrics_gauge'`)).map((c) => [c.name, c.type]));
+  const structure = columns.map((c) => `\`${c}\` ${types.get(c)}`).join(', ');
+  const quoted = columns.map((c) => `\`${c}\``).join(', ');
+  const binDir = join(dir, 'rowbinary');
+  mkdirSync(binDir);
+  const binFile = (lane: number, i: number) => join(binDir, `${lane}-${i}.bin`);
+  const scratch = sinkDb('bench_sink_scratch');
+  await storage.client.command({ query: `CREATE DATABASE IF NOT EXISTS bench_sink_scratch` });
+  await storage.client.command({ query: `CREATE TABLE ${scratch.table('chunk')} AS ${storage.table('otel_metrics_gauge')} ENGINE = Memory` });
+  for (const [lane, chunks] of lanes.entries()) {
+    for (const [i, chunk] of chunks.entries()) {
+      await storage.client.command({ query: `TRUNCATE TABLE ${scratch.table('chunk')}` });
+      await insertRows({ ...scratch, table: () => scratch.table('chunk') }, 'otel_metrics_gauge', chunk);
+      await storage.client.command({ query: `INSERT INTO FUNCTION file('${binFile(lane, i)}', 'RowBinary') SELECT ${quoted} FROM ${scratch.table('chunk')}` });
+      await storage.client.command({ query: `INSERT INTO FUNCTION file('${binFile(lane, i)}.tsv', 'TabSeparated') SELECT ${quoted} FROM ${scratch.table('chunk')}` });
+    }
+  }
+  const sinkBinary = await sinkRun('bench_sink_rowbinary', async (db, _chunk, lane, i) => {
+    await db.client.command({ query: `INSERT INTO ${db.table('otel_metrics_gauge')} (${quoted}) SELECT * FROM file('${binFile(lane, i)}', 'RowBinary', '${structure}')` });
+  });
+  const sinkTsv = await sinkRun('bench_sink_tsv', async (db, _chunk, lane, i) => {
+    await db.insertEncoded!({ table: db.table('otel_metrics_gauge'), columns, format: 'TabSeparated' as 'JSONEachRow', body: readFileSync(`${binFile(lane, i)}.tsv`) });
+  });
+  const sinkJson = await sinkRun('bench_sink_json', (db, chunk) => insertRows(db, 'otel_metrics_gauge', chunk));
+  const sinkClient = await sinkRun('bench_sink_client', async (db, chunk) => {
+    await db.client.insert({ table: db.table('otel_metrics_gauge'), values: chunk, columns: [...columnsOf('otel_metrics_gauge')] as [string, ...string[]], format: 'JSONCompactEachRow' });
+  });
+  const sinkS = sinkJson.seconds;
 
   // Vigil: the ingest role on a topic of its own, joined before anything is timed. First a steady
   // trickle (latency), then the same backlog as above produced at full speed (throughput: from the
@@ -214,8 +262,12 @@ async function main(): Promise<void> {
   const line = (name: string, s: number, extra = '') => process.stdout.write(`  ${name.padEnd(36)} ${fmt(points / s).padStart(11)} points/s  (${s.toFixed(2)} s)${extra}\n`);
   line('produce (kafkajs, acks=all)', produceS);
   line('source limit (kafkajs, no-op)', sourceS);
-  line('sink limit (rows inserted directly)', sinkS);
-  line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes) in ${fmt(batches)} batches`);
+  const cpuNote = (r: { cpuS: number }) => `  ${((r.cpuS / points) * 1e6).toFixed(1)} µs CPU per point (engine, rollup views and merges)`;
+  line('sink limit, RowBinary (engine native)', sinkBinary.seconds, cpuNote(sinkBinary));
+  line('sink limit, TSV raw', sinkTsv.seconds, cpuNote(sinkTsv));
+  line('sink limit, JSON raw (ingest\'s format)', sinkJson.seconds, cpuNote(sinkJson));
+  line('sink limit, JSON via client (before)', sinkClient.seconds, cpuNote(sinkClient));
+  line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes) in ${fmt(batches)} batches; ${Math.round((sinkBinary.seconds / vigilS) * 100)} % of the RowBinary limit, ${Math.round((sinkS / vigilS) * 100)} % of the JSON one`);
   process.stdout.write(`  vigil CPU                              ${((vigilCpuS / points) * 1e6).toFixed(1)} µs per point, ${fmt(points / vigilCpuS)} points per CPU second (decode + insert, producer included)\n`);
   if (collector) {
     line('OpenTelemetry Collector (kafka → nop)', collector.seconds, `  ${(collector.cpuS / points * 1e6).toFixed(1)} µs CPU per point, ${fmt(points / collector.cpuS)} points per CPU second, max RSS ${collector.rssMiB} MiB (decode only)`);
