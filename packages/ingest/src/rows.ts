@@ -1,4 +1,5 @@
-import { withErrorFingerprint, type AlertTransition, type Exemplar, type LogEntry, type MetricPoint, type Storage } from '@vigil/platform';
+import { queryRows, withErrorFingerprint, type AlertTransition, type Exemplar, type LogEntry, type MetricPoint, type Storage } from '@vigil/platform';
+import { encodeRowBinary, rowBinaryLayout, type RowBinaryLayout } from './rowbinary.js';
 
 /**
  * Pure mapping from decoded OTLP records to rows of the OpenTelemetry ClickHouse exporter's
@@ -148,13 +149,37 @@ export function encodeRows(rows: readonly Row[]): Buffer {
   return Buffer.from(text);
 }
 
+/** Per storage, per table: its RowBinary layout from the engine's column types (undefined: a type the encoder does not write). */
+const layouts = new WeakMap<Storage, Map<TableName, Promise<RowBinaryLayout | undefined>>>();
+
+function binaryLayout(storage: Storage, table: TableName): Promise<RowBinaryLayout | undefined> {
+  let byTable = layouts.get(storage);
+  if (!byTable) layouts.set(storage, (byTable = new Map()));
+  let layout = byTable.get(table);
+  if (!layout) {
+    layout = queryRows<{ name: string; type: string }>(storage, 'SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String}', { db: storage.database, table })
+      .then((cols) => rowBinaryLayout(columnsOf(table), new Map(cols.map((c) => [c.name, c.type]))));
+    // A failed lookup is asked again next time, not remembered.
+    layout.catch(() => byTable.delete(table));
+    byTable.set(table, layout);
+  }
+  return layout;
+}
+
 /**
- * Writes rows of one table (JSONCompactEachRow with the table's column order): straight to the
- * embedded engine's parser when it is the engine, else through the client.
+ * Writes rows of one table in the table's column order. The embedded engine takes them as
+ * RowBinary (half its CPU per row of JSON: the engine parses no text) when every column's type has
+ * a writer, else as JSONCompactEachRow handed to its parser; a server gets JSONCompactEachRow
+ * through the client.
  */
 export async function insertRows(storage: Storage, table: TableName, rows: readonly Row[], settings: Record<string, string | number> = {}): Promise<void> {
   if (storage.insertEncoded) {
     if (rows.length === 0) return;
+    const layout = storage.layout.cluster ? undefined : await binaryLayout(storage, table);
+    if (layout) {
+      await storage.insertEncoded({ table: storage.table(table), columns: layout.columns, format: 'RowBinaryWithNamesAndTypes', body: encodeRowBinary(layout, rows), settings });
+      return;
+    }
     await storage.insertEncoded({ table: storage.table(table), columns: columnsOf(table), format: 'JSONCompactEachRow', body: encodeRows(rows), settings });
     return;
   }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -29,8 +30,13 @@ export interface EncodedInsert {
   /** `db.table`. */
   table: string;
   columns: readonly string[];
-  format: 'JSONCompactEachRow' | 'JSONEachRow';
-  /** One row per line. */
+  /**
+   * Text formats go to chDB's raw insert; RowBinaryWithNamesAndTypes (which it does not take) is
+   * written to a file beside the engine's data and read with `file()` in one INSERT ... SELECT,
+   * under the same settings (deduplication token included).
+   */
+  format: 'JSONCompactEachRow' | 'JSONEachRow' | 'RowBinaryWithNamesAndTypes';
+  /** One row per line (text formats), or the binary rows with their header. */
   body: Buffer;
   settings?: Record<string, string | number>;
 }
@@ -74,6 +80,7 @@ export function openStorage(opts: StorageOptions): Storage {
   let client: ClickHouseClient;
   let release: () => Promise<void>;
   let rawInsert: RawInsert | undefined;
+  let binaryDir: string | undefined;
   if (opts.url) {
     client = createClient({
       url: opts.url,
@@ -107,6 +114,7 @@ export function openStorage(opts: StorageOptions): Storage {
     }
     embedded.refs++;
     client = embedded.client;
+    binaryDir = resolve(path, 'inserts');
     rawInsert = embedded.rawInsert;
     release = async () => {
       if (!embedded) return;
@@ -121,6 +129,7 @@ export function openStorage(opts: StorageOptions): Storage {
   let closed = false;
   const insertEncoded = rawInsert
     ? async (p: EncodedInsert): Promise<void> => {
+        if (p.format === 'RowBinaryWithNamesAndTypes') return insertBinaryFile(client, binaryDir!, p);
         await rawInsert({ table: p.table, values: p.body, format: p.format, columns: [...p.columns], ...(p.settings ? { settings: p.settings } : {}) });
       }
     : undefined;
@@ -151,6 +160,29 @@ export function openStorage(opts: StorageOptions): Storage {
       await release();
     },
   };
+}
+
+/** Column names as SQL identifiers (the table's own names, from the migrations: backquoted, backquotes doubled). */
+const ident = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+let binarySeq = 0;
+
+/**
+ * Binary rows into the embedded engine: a file in `<data>/clickhouse/inserts` (the page cache, not
+ * a round trip), read by one INSERT ... SELECT with the insert's settings, then removed. Table and
+ * column names come from Vigil's migrations, the file name from this process; no value is in the SQL.
+ */
+async function insertBinaryFile(client: ClickHouseClient, dir: string, p: EncodedInsert): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const file = resolve(dir, `${process.pid}-${++binarySeq}.rowbinary`);
+  await writeFile(file, p.body);
+  try {
+    await client.command({
+      query: `INSERT INTO ${p.table} (${p.columns.map(ident).join(', ')}) SELECT * FROM file('${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'RowBinaryWithNamesAndTypes')`,
+      clickhouse_settings: p.settings as Record<string, string>,
+    });
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 /** Rows of a query, with `{name:Type}` parameters. */
