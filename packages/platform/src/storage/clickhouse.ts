@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -105,6 +105,8 @@ export function openStorage(opts: StorageOptions): Storage {
     }
     if (!embedded) {
       mkdirSync(path, { recursive: true });
+      // Binary inserts a crash left behind (the engine binds its data directory to one process: none is in flight).
+      rmSync(resolve(path, 'inserts'), { recursive: true, force: true });
       // chdb types its connection against @clickhouse/client-common; the runtime contract is the same.
       const { createChdbConnection } = requireChdb('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection };
       const chdbConnection = createChdbConnection({ path });
