@@ -14,6 +14,8 @@
  *                 test/harness/deploy-tools.ts into ~/.cache/vigil-tools) on the same backlog into
  *                 a debug exporter that samples almost nothing: decode only, the peer a user would
  *                 pick to read OTLP off Kafka. CPU and peak RSS from /proc. OTELCOL=0 skips it.
+ *   vigil logs    the ingest role on its logs topic: LOG_RECORDS records (default half the points) of
+ *                 a realistic mix, records/s and CPU per record
  * Prints points/s for each and Vigil's produce → queryable latency (p50/p99).
  *
  *   pnpm bench:ingest                 # 200,000 points, 100 per message
@@ -42,13 +44,16 @@ import { columnsOf, createIngestRole, insertRows, metricRow, type Row } from '@v
 import { obtainKafkaBroker } from '../../test/harness/kafka-broker.js';
 import { otelcolIfBuilt } from '../../test/harness/deploy-tools.js';
 import { freePort } from '../../test/harness/kafka-jvm.js';
-import { metricPayloads } from '../otlp-payloads.js';
+import { logPayloads, metricPayloads } from '../otlp-payloads.js';
 
 const POINTS = Number(process.env.POINTS ?? 200_000);
 const PER_MESSAGE = Number(process.env.PER_MESSAGE ?? 100);
 const MESSAGES = Math.ceil(POINTS / PER_MESSAGE);
 const PARTITIONS = Number(process.env.PARTITIONS ?? 3);
 const HOSTS = 20;
+/** Log records for the logs phase (default half the points), LOG_PER_MESSAGE to a message. */
+const LOG_PER_MESSAGE = Number(process.env.LOG_PER_MESSAGE ?? 50);
+const LOG_RECORDS = Number(process.env.LOG_RECORDS ?? Math.max(LOG_PER_MESSAGE, Math.floor(POINTS / 2)));
 
 /**
  * The backlog is scrapes: each message is one host's PER_MESSAGE series, so 20 hosts make
@@ -246,6 +251,27 @@ async function main(): Promise<void> {
   const used = process.cpuUsage(cpuVigil);
   const vigilCpuS = (used.user + used.system) / 1e6;
   const batches = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('vigil_ingest_ledger')}`))[0]!.n);
+
+  // Logs: the same ingest on its logs topic, a realistic mix (bodies of 100-400 bytes, 5-15
+  // attributes, a tenth errors with stack traces), produced as fast as kafkajs goes; records per
+  // second until the last is stored, and CPU per record (producer and polls included).
+  const logMessages = logPayloads(Math.ceil(LOG_RECORDS / LOG_PER_MESSAGE), LOG_PER_MESSAGE, { hosts: HOSTS });
+  const logRecords = logMessages.length * LOG_PER_MESSAGE;
+  const countLogs = async () => Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_logs')}`))[0]!.n);
+  const logsBefore = await countLogs();
+  const tLogs = performance.now();
+  const cpuLogs = process.cpuUsage();
+  // Twenty messages a send: a produce request per partition stays under the broker's 1 MB.
+  for (let i = 0; i < logMessages.length; i += 20) await vigilProducer.send({ topic: `${topic}-logs`, acks: -1, messages: logMessages.slice(i, i + 20) });
+  for (;;) {
+    if ((await countLogs()) - logsBefore >= logRecords) break;
+    if (performance.now() - tLogs > 600_000) throw new Error('the log records were not all stored after 10 minutes');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const logsS = (performance.now() - tLogs) / 1000;
+  const logsUsed = process.cpuUsage(cpuLogs);
+  const logsCpuS = (logsUsed.user + logsUsed.system) / 1e6;
+  const logMB = logMessages.reduce((n, m) => n + m.value.length, 0) / 1e6;
   await vigilProducer.disconnect();
   const total = await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`);
   await role.stop();
@@ -265,13 +291,16 @@ async function main(): Promise<void> {
   const cpuNote = (r: { cpuS: number }) => `  ${((r.cpuS / points) * 1e6).toFixed(1)} µs CPU per point (engine, rollup views and merges)`;
   line('sink limit, RowBinary (engine native)', sinkBinary.seconds, cpuNote(sinkBinary));
   line('sink limit, TSV raw', sinkTsv.seconds, cpuNote(sinkTsv));
-  line('sink limit, JSON raw (ingest\'s format)', sinkJson.seconds, cpuNote(sinkJson));
+  line('sink limit, JSON raw (before RowBinary)', sinkJson.seconds, cpuNote(sinkJson));
   line('sink limit, JSON via client (before)', sinkClient.seconds, cpuNote(sinkClient));
   line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes) in ${fmt(batches)} batches; ${Math.round((sinkBinary.seconds / vigilS) * 100)} % of the RowBinary limit, ${Math.round((sinkS / vigilS) * 100)} % of the JSON one`);
   process.stdout.write(`  vigil CPU                              ${((vigilCpuS / points) * 1e6).toFixed(1)} µs per point, ${fmt(points / vigilCpuS)} points per CPU second (decode + insert, producer included)\n`);
   if (collector) {
     line('OpenTelemetry Collector (kafka → nop)', collector.seconds, `  ${(collector.cpuS / points * 1e6).toFixed(1)} µs CPU per point, ${fmt(points / collector.cpuS)} points per CPU second, max RSS ${collector.rssMiB} MiB (decode only)`);
   } else process.stdout.write(`  OpenTelemetry Collector               ${collectorSkipped}\n`);
+  process.stdout.write(
+    `  ${'vigil logs (produce → ingest → CH)'.padEnd(36)} ${fmt(logRecords / logsS).padStart(11)} records/s (${logsS.toFixed(2)} s)  ${((logsCpuS / logRecords) * 1e6).toFixed(1)} µs CPU per record, ${fmt(logRecords / logsCpuS)} records per CPU second (${fmt(logRecords)} records, ${logMB.toFixed(1)} MB of OTLP)\n`,
+  );
   process.stdout.write(`  vigil produce → queryable             p50 ${fmt(pct(latencies, 50))} ms, p99 ${fmt(pct(latencies, 99))} ms, max ${fmt(latencies[latencies.length - 1]!)} ms (${LATENCY_MESSAGES} messages, one per 20 ms, polled every 20 ms)\n`);
 
   await storage.close();
