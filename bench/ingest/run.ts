@@ -8,7 +8,7 @@
  *                 and through @clickhouse/client's insert (the old limit); each with its CPU
  *   vigil         the ingest role: consume, decode, map, write (with its ledger), commit; timed
  *                 from the first produce of the backlog to its last point being queryable
- *   vigil CPU     this process's CPU seconds over that run, per point (ingest with its embedded
+ *   vigil CPU     this process's CPU seconds over that run and the merges after it, per point (ingest with its embedded
  *                 engine; the producer and the polls are in it too: an upper bound)
  *   Collector     the OpenTelemetry Collector's Kafka receiver (otelcol-vigil, v0.165, built by
  *                 test/harness/deploy-tools.ts into ~/.cache/vigil-tools) on the same backlog into
@@ -144,6 +144,19 @@ async function main(): Promise<void> {
     for (let i = 0; i < mine.length; i += perInsert) chunks.push(mine.slice(i, i + perInsert).flat());
     return chunks;
   });
+  /**
+   * Waits (up to a minute) until the engine merges nothing, so that each CPU figure includes the
+   * merges its own parts cause and none of the phase before (the seconds stop when the rows are in).
+   */
+  const settle = async () => {
+    const deadline = performance.now() + 60_000;
+    let quiet = 0;
+    while (quiet < 3 && performance.now() < deadline) {
+      const merging = Number((await queryRows<{ n: number | string }>(storage, 'SELECT count() AS n FROM system.merges'))[0]!.n);
+      quiet = merging === 0 ? quiet + 1 : 0;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   const sinkRun = async (name: string, insert: (db: Storage, chunk: Row[], lane: number, index: number) => Promise<void>) => {
     const db = sinkDb(name);
     await migrate(db, 86_400_000);
@@ -153,6 +166,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < chunks.length; i++) await insert(db, chunks[i]!, lane, i);
     }));
     const seconds = (performance.now() - t) / 1000;
+    await settle();
     const used = process.cpuUsage(cpu);
     return { seconds, cpuS: (used.user + used.system) / 1e6 };
   };
@@ -236,6 +250,7 @@ async function main(): Promise<void> {
 
   // Throughput: the backlog, produced as fast as kafkajs goes, while ingest consumes it.
   // Counting rows is cheap next to the per-message poll, so the measurement takes little CPU from ingest.
+  await settle();
   const before = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
   const tVigil = performance.now();
   const cpuVigil = process.cpuUsage();
@@ -247,6 +262,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const vigilS = (performance.now() - tVigil) / 1000;
+  await settle();
   // This process's CPU over the run: ingest with its embedded engine, and the producer and the count polls (an upper bound).
   const used = process.cpuUsage(cpuVigil);
   const vigilCpuS = (used.user + used.system) / 1e6;
@@ -269,6 +285,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const logsS = (performance.now() - tLogs) / 1000;
+  await settle();
   const logsUsed = process.cpuUsage(cpuLogs);
   const logsCpuS = (logsUsed.user + logsUsed.system) / 1e6;
   const logMB = logMessages.reduce((n, m) => n + m.value.length, 0) / 1e6;
@@ -288,7 +305,7 @@ async function main(): Promise<void> {
   const line = (name: string, s: number, extra = '') => process.stdout.write(`  ${name.padEnd(36)} ${fmt(points / s).padStart(11)} points/s  (${s.toFixed(2)} s)${extra}\n`);
   line('produce (kafkajs, acks=all)', produceS);
   line('source limit (kafkajs, no-op)', sourceS);
-  const cpuNote = (r: { cpuS: number }) => `  ${((r.cpuS / points) * 1e6).toFixed(1)} µs CPU per point (engine, rollup views and merges)`;
+  const cpuNote = (r: { cpuS: number }) => `  ${((r.cpuS / points) * 1e6).toFixed(1)} µs CPU per point (engine, rollup views, and merges until they settle)`;
   line('sink limit, RowBinary (engine native)', sinkBinary.seconds, cpuNote(sinkBinary));
   line('sink limit, TSV raw', sinkTsv.seconds, cpuNote(sinkTsv));
   line('sink limit, JSON raw (before RowBinary)', sinkJson.seconds, cpuNote(sinkJson));
