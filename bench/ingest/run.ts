@@ -14,6 +14,7 @@
  *                 test/harness/deploy-tools.ts into ~/.cache/vigil-tools) on the same backlog into
  *                 a debug exporter that samples almost nothing: decode only, the peer a user would
  *                 pick to read OTLP off Kafka. CPU and peak RSS from /proc. OTELCOL=0 skips it.
+ *   PIPELINE=n    ingest.pipeline for the Vigil run (default 1)
  *   vigil logs    the ingest role on its logs topic: LOG_RECORDS records (default half the points) of
  *                 a realistic mix, records/s and CPU per record
  * Prints points/s for each and Vigil's produce → queryable latency (p50/p99).
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
   // first produce to the last point queryable).
   const vigilTopic = `${topic}-vigil`;
   await admin.createTopics({ topics: [{ topic: vigilTopic, numPartitions: PARTITIONS }], waitForLeaders: true });
-  const config = parseConfig(`kafka: { topics: { metrics: ${vigilTopic}, logs: ${topic}-logs, alerts: ${topic}-alerts, dlq: ${topic}-dlq } }\ningest: { groupId: ${topic}-vigil }\n`, {
+  const config = parseConfig(`kafka: { topics: { metrics: ${vigilTopic}, logs: ${topic}-logs, alerts: ${topic}-alerts, dlq: ${topic}-dlq } }\ningest: { groupId: ${topic}-vigil, pipeline: ${Number(process.env.PIPELINE ?? 1)} }\n`, {
     env: { KAFKA_BROKERS: broker.brokers },
   });
   const bus = new KafkaBus({ brokers, clientId: 'bench-ingest', partitions: PARTITIONS });
