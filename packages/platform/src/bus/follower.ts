@@ -59,7 +59,9 @@ export function runFollower(src: FollowSource): Follower & { positions(): number
     positions: () => [...src.next],
     caughtUp: async () => {
       const ends = src.ends();
-      while (ends.some((end, p) => src.next[p]! < end) && !abort.signal.aborted) await new Promise<void>((resolve) => progressed.push(resolve));
+      const behind = () => ends.some((end, p) => src.next[p]! < end);
+      while (behind() && !abort.signal.aborted) await new Promise<void>((resolve) => progressed.push(resolve));
+      return !behind();
     },
     stop: async () => {
       abort.abort();

@@ -541,20 +541,23 @@ export class KafkaBus implements Bus {
         const behind = () => ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (next.get(e.partition) ?? -1n) < BigInt(e.high));
         // A partition can end below its high watermark for good: compaction removes a tombstone
         // that was its last record once delete.retention.ms passed, and the fetch then returns
-        // nothing more. So the wait ends when nothing has come for STALL_MS (a live follower fetches
-        // every second), said in a warning, rather than holding the caller (a rebalance) forever.
+        // nothing more; so can one whose leader is away (a broker failing over). So the wait ends
+        // when nothing has come for STALL_MS (a live follower fetches every second), with a warning
+        // and false, rather than holding the caller forever: a changelog restore then waits for a
+        // barrier of its own instead (state/changelog.ts).
         let lastProgress = Date.now();
         for (;;) {
           const lagging = behind();
-          if (lagging.length === 0 || stopping.signal.aborted) return;
+          if (lagging.length === 0) return true;
+          if (stopping.signal.aborted) return false;
           const progressedNow = await Promise.race([new Promise<boolean>((resolve) => progressed.push(() => resolve(true))), sleep(1_000, stopping.signal).then(() => false)]);
           if (progressedNow) lastProgress = Date.now();
           else if (Date.now() - lastProgress >= FOLLOW_STALL_MS) {
             log.warn(
               { topic: opts.topic, behind: lagging.map((e) => `${e.partition}: at ${String(next.get(e.partition) ?? 'nothing read')}, end ${e.high}`).join('; '), waitedMs: FOLLOW_STALL_MS },
-              'following: nothing more came before the end offsets; taking what was read as the end',
+              'following: nothing more came before the end offsets; stopped waiting for them',
             );
-            return;
+            return false;
           }
         }
       },

@@ -133,8 +133,12 @@ export interface FollowOptions {
  * requests that every instance must apply). Nothing is committed: a new follower starts again.
  */
 export interface Follower {
-  /** Resolves once every record that was on the topic when called has been handled. */
-  caughtUp(): Promise<void>;
+  /**
+   * Resolves once every record that was on the topic when called has been handled: true. False
+   * when it stopped waiting first (Kafka: a partition behind its end that nothing came from for
+   * 10 s, as a compacted partition whose last records were removed, or one whose leader is away).
+   */
+  caughtUp(): Promise<boolean>;
   stop(): Promise<void>;
 }
 

@@ -102,15 +102,8 @@ export class ChangelogStore<V> {
     }
   }
 
-  /**
-   * The entries of a partition as its previous owner left them: what this instance queued is
-   * written, then a barrier after it, and the entries are taken once the follower has read the
-   * barrier back. Every entry a previous owner got onto the partition is before it, however long
-   * the partition was away (a broker failing over): the end offsets at one moment are not enough,
-   * and a wait that gives up after a while restored half a partition and paged its alerts again.
-   * Waits as long as the changelog cannot be written or read, saying so, until the store closes.
-   */
-  async restore(partition: number): Promise<Map<string, V>> {
+  /** Writes a barrier to the partition and waits until the follower has read it back (or the store closes). */
+  private async barrier(partition: number): Promise<void> {
     const token = `${this.writer}-${++this.barrierSeq}`;
     const seen = new Promise<void>((resolve) => this.barriers.set(token, resolve));
     const started = Date.now();
@@ -129,8 +122,23 @@ export class ChangelogStore<V> {
     } finally {
       waiting.abort();
       this.abort.signal.removeEventListener('abort', closing);
+      this.barriers.delete(token);
     }
-    this.barriers.delete(token);
+  }
+
+  /**
+   * The entries of a partition as its previous owner left them. What this instance queued is
+   * written first; then the follower reads up to the changelog's end offsets as they are now (at
+   * once for an empty changelog). When that wait stops short (Kafka: nothing came from a partition
+   * behind its end for 10 s, a broker failing over), it writes a barrier to the partition and takes
+   * the entries once the follower has read it back: every entry a previous owner got onto the
+   * partition is before it. Until 2026-12-01 a restore took what it had read after the 10 s as the
+   * whole partition, restored half of one and paged its alerts again. The barrier wait lasts as
+   * long as the changelog cannot be written or read, saying so, until the store closes.
+   */
+  async restore(partition: number): Promise<Map<string, V>> {
+    await this.flush();
+    if (this.follower && !(await this.follower.caughtUp()) && !this.closed) await this.barrier(partition);
     const out = new Map<string, V>();
     for (const [key, bytes] of this.partitions.get(partition) ?? []) {
       try {
