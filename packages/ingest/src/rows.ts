@@ -175,7 +175,7 @@ function binaryLayout(storage: Storage, table: TableName): Promise<RowBinaryLayo
 export async function insertRows(storage: Storage, table: TableName, rows: readonly Row[], settings: Record<string, string | number> = {}): Promise<void> {
   if (storage.insertEncoded) {
     if (rows.length === 0) return;
-    const layout = storage.layout.cluster ? undefined : await binaryLayout(storage, table);
+    const layout = await binaryLayout(storage, table);
     if (layout) {
       await storage.insertEncoded({ table: storage.table(table), columns: layout.columns, format: 'RowBinaryWithNamesAndTypes', body: encodeRowBinary(layout, rows), settings });
       return;

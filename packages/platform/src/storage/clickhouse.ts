@@ -103,10 +103,12 @@ export function openStorage(opts: StorageOptions): Storage {
     if (embedded && embedded.path !== path) {
       throw new Error(`the embedded ClickHouse engine is already open on ${embedded.path}; one data directory per process (asked for ${path})`);
     }
+    binaryDir = resolve(path, 'inserts');
     if (!embedded) {
       mkdirSync(path, { recursive: true });
       // Binary inserts a crash left behind (the engine binds its data directory to one process: none is in flight).
-      rmSync(resolve(path, 'inserts'), { recursive: true, force: true });
+      rmSync(binaryDir, { recursive: true, force: true });
+      mkdirSync(binaryDir);
       // chdb types its connection against @clickhouse/client-common; the runtime contract is the same.
       const { createChdbConnection } = requireChdb('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection };
       const chdbConnection = createChdbConnection({ path });
@@ -116,7 +118,6 @@ export function openStorage(opts: StorageOptions): Storage {
     }
     embedded.refs++;
     client = embedded.client;
-    binaryDir = resolve(path, 'inserts');
     rawInsert = embedded.rawInsert;
     release = async () => {
       if (!embedded) return;
@@ -174,7 +175,6 @@ let binarySeq = 0;
  * column names come from Vigil's migrations, the file name from this process; no value is in the SQL.
  */
 async function insertBinaryFile(client: ClickHouseClient, dir: string, p: EncodedInsert): Promise<void> {
-  mkdirSync(dir, { recursive: true });
   const file = resolve(dir, `${process.pid}-${++binarySeq}.rowbinary`);
   await writeFile(file, p.body);
   try {
