@@ -60,3 +60,13 @@ export async function hostIdentity(): Promise<HostIdentity> {
     'os.description': `${(osRelease && prettyName(osRelease)) || os.type()} (${os.type()} ${os.release()})`,
   };
 }
+
+/** The detected identity with what the configured resource attributes say of the same keys (strings only). */
+export function labelledIdentity(detected: HostIdentity, attributes: Readonly<Record<string, unknown>>): HostIdentity {
+  const out = { ...detected };
+  for (const k of Object.keys(out) as (keyof HostIdentity)[]) {
+    const v = attributes[k];
+    if (typeof v === 'string' && v !== '') out[k] = v;
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, VIGIL_VERSION, accessPolicy, checkSection, logger, transcodeRequest, type Role, type RoleContext, type VigilConfig } from '@vigil/platform';
 import { BusMetricExporter } from './exporters.js';
 import { HOST_DEFAULTS, hostPlugin, registerHostMetrics } from './plugins/host/index.js';
-import { hostIdentity, type HostIdentity } from './identity.js';
+import { hostIdentity, labelledIdentity, type HostIdentity } from './identity.js';
 import type { CollectorPlugin, LogRecordInput, PluginContext, PluginInstance, Pressure } from './plugin.js';
 import { PLUGINS } from './plugins/index.js';
 import { encodeLogRecords } from './records.js';
@@ -109,8 +109,11 @@ export function createCollectorRole(ctx: RoleContext, options: CollectorOptions 
       };
     },
     async start() {
-      identity = await hostIdentity();
-      const attrs: Attributes = { ...identity, 'service.name': config.collector.serviceName, 'service.version': VIGIL_VERSION, ...config.collector.labels };
+      const detected = await hostIdentity();
+      const attrs: Attributes = { ...detected, 'service.name': config.collector.serviceName, 'service.version': VIGIL_VERSION, ...config.collector.labels };
+      // Labels that name the host (host.id, host.name) are its identity: the records' Kafka key too,
+      // so a host keeps one partition as its resource says (not the machine's id under the label).
+      identity = labelledIdentity(detected, attrs);
       resource = resourceFromAttributes(attrs);
       stopping = new AbortController();
       shipper = await openShipper({

@@ -161,11 +161,12 @@ export function createNotifierRole(ctx: RoleContext, options: NotifierOptions = 
       if (!(await pipeline.settled(HANDOVER_WAIT_MS))) log.warn({ waitedMs: HANDOVER_WAIT_MS }, 'partitions revoked with notifications still in flight; the next owner may send them again (same key)');
       await partitions.revoked();
     },
-    assigned: async (tps) => {
+    assigned: async (tps, info) => {
       await pipeline.pause();
       const r = await partitions.assigned(
         tps.filter((tp) => tp.topic === alerts).map((tp) => tp.partition),
         Date.now(),
+        info?.afresh === true,
       );
       pipeline.resume();
       log.info({ group: settings.groupId, partitions: [...partitions.partitions].sort((a, b) => a - b), restored: r.restored, forgotten: r.forgotten }, 'notifier partitions assigned');

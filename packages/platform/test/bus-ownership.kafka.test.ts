@@ -80,6 +80,35 @@ describe('KafkaBus: partition ownership', () => {
     expect([...first.log, ...second.log].filter((l) => l.includes('unowned'))).toEqual([]);
   }, 180_000);
 
+  it('tells a member that the group went on without it (expired while a batch held it) to take its partitions afresh', async () => {
+    // The broker's smallest session timeout: a handler that holds a batch longer sends no heartbeat.
+    const bus = new KafkaBus({ brokers: kafkaBrokers(), clientId: unique('own'), partitions: 2, sessionTimeoutMs: 6_000 });
+    closers.push(() => bus.close());
+    const topic = unique('metrics');
+    await bus.ensureTopics([{ name: topic }]);
+    const told: { partitions: number; afresh: boolean | undefined }[] = [];
+    let hold = true;
+    const sub = await bus.subscribe({
+      groupId: unique('g'),
+      topics: [topic],
+      handler: async () => {
+        if (!hold) return;
+        hold = false;
+        await new Promise((r) => setTimeout(r, 9_000));
+      },
+      partitions: {
+        assigned: async (ps, info) => void told.push({ partitions: ps.length, afresh: info?.afresh }),
+        revoked: async () => undefined,
+      },
+    });
+    closers.push(() => sub.stop());
+    await eventually('assigned', async () => told.length, (n) => n === 1, 60_000);
+    await (await bus.producer()).send(topic, [{ key: 'host-1', value: Buffer.from('x') }]);
+    await eventually('assigned again after the expiry', async () => told.length, (n) => n >= 2, 60_000);
+    expect(told[0]).toEqual({ partitions: 2, afresh: false });
+    expect(told[told.length - 1]).toEqual({ partitions: 2, afresh: true });
+  }, 120_000);
+
   it('creates a changelog with its source topic partition count, compacted, and follows it outside any group', async () => {
     const bus = newBus();
     const source = unique('alerts');

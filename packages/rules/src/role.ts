@@ -25,6 +25,7 @@ import {
   type RoleContext,
   type Subscription,
   type TopicPartition,
+  type AssignmentInfo,
 } from '@vigil/platform';
 import { checkRulesConfig, loadRuleSet, type RuleSet } from './config.js';
 import { RuleEngine, transitionPartition, withPartition, type EngineOptions } from './engine.js';
@@ -232,10 +233,12 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
       await chain;
       await store.flush();
     },
-    assigned: async (tps: TopicPartition[]) => {
-      if (!suspended && owned.size > 0) {
-        // Assigned without a revoke: this worker was thrown out of the group (no heartbeat in time),
-        // so what it held may have had another owner meanwhile. Everything is taken over afresh.
+    assigned: async (tps: TopicPartition[], info?: AssignmentInfo) => {
+      if ((info?.afresh || !suspended) && owned.size > 0) {
+        // Out of the group before this assignment (the bus says so, or it came without a revoke):
+        // what this worker held may have had another owner meanwhile, who moved its alerts on and
+        // consumed its records. Everything is taken over afresh from the changelog; continuing
+        // from its own state across that gap, it resolved every alert and fired it again.
         const stale = [...owned];
         await run(() => {
           for (const p of stale) engine.forgetPartition(p);

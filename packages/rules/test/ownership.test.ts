@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BARRIER_KEY, HealthRegistry, MemoryBus, changelogTopic, createTelemetry, decodeAlert, encodeMetrics, parseConfig, partitionFor, type AlertTransition, type ConsumedRecord } from '@vigil/platform';
+import { BARRIER_KEY, HealthRegistry, MemoryBus, changelogTopic, createTelemetry, decodeAlert, encodeMetrics, parseConfig, partitionFor, type AlertTransition, type ConsumedRecord, type PartitionListener } from '@vigil/platform';
 import { createRulesRole, type RulesRole } from '../src/index.js';
 import { decodeEntry, encodeEntry, takeOver, type AlertEntry } from '../src/ownership.js';
 
@@ -141,6 +141,36 @@ rules:
     // Once published, the resolved alert leaves the changelog.
     await until('tombstone', () => new Map(bus.peek(changelogTopic('own')).map((r) => [r.key, r.value.length])).get(alerts(bus)[0]!.fingerprint), (n) => n === 0);
   }, 60_000);
+
+  it('told to take its partitions afresh (it was out of the group), takes them from the changelog, not from what it held', async () => {
+    const bus = new MemoryBus({ partitions: 3 });
+    await bus.ensureTopics([{ name: config.kafka.topics.alerts, partitions: 3 }]);
+    // The worker's partition listener, to play the rebalance after a time out of the group.
+    let listener: PartitionListener | undefined;
+    const subscribe = bus.subscribe.bind(bus);
+    bus.subscribe = async (opts) => {
+      listener = opts.partitions;
+      return subscribe(opts);
+    };
+    const web = host('web-1');
+    web.set(90);
+    const stopFeed = feed(bus, web, 'web-1');
+    const w = await worker(bus);
+    await until('firing', () => alerts(bus), (a) => a.length === 1);
+    stopFeed();
+    const fp = alerts(bus)[0]!.fingerprint;
+    const p = partitionFor('web-1', 3, 0);
+    await until('marked published', () => bus.peek(changelogTopic('own')).filter((r) => r.key === fp).map((r) => decodeEntry(r.value).published), (ps) => ps[ps.length - 1] === true);
+    // Meanwhile another owner of the partition resolved the alert and published it: its entry is gone.
+    await (await bus.producer()).send(changelogTopic('own'), [{ key: fp, value: Buffer.alloc(0), partition: p }]);
+    const all = [0, 1, 2].map((partition) => ({ topic: config.kafka.topics.metrics, partition }));
+    await listener!.revoked(all);
+    await listener!.assigned(all, { afresh: false });
+    expect(w.engine.firingCount()).toBe(1); // a rebalance it was part of: it continues what it held
+    await listener!.revoked(all);
+    await listener!.assigned(all, { afresh: true });
+    expect(w.engine.firingCount()).toBe(0);
+  }, 30_000);
 
   it('publishes what the previous owner recorded and died before publishing', async () => {
     const bus = new MemoryBus({ partitions: 3 });

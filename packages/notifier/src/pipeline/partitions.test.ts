@@ -196,6 +196,25 @@ describe('notifier state per alert partition', () => {
     expect(await a.flush(T0 + 20 * M)).toEqual([]);
   });
 
+  it('told afresh (it rejoined the group under a new member id, after a revoke), takes its partitions from the changelog too', async () => {
+    const log = new MemoryChangelog();
+    const a = instance(log);
+    const b = instance(log);
+    await a.parts.assigned([0], T0);
+    const x = firing('x');
+    await a.receive(x, 0, T0);
+    await a.flush(T0 + 30 * S);
+    await b.parts.assigned([0], T0 + M);
+    await b.receive(resolved(x, T0 + 2 * M), 0, T0 + 2 * M);
+    expect((await b.flush(T0 + 6 * M)).map((g) => g.status)).toEqual(['resolved']);
+    // The bus revokes before the rejoin, so only `afresh` tells this gap from a rebalance a was part of.
+    await a.parts.revoked();
+    await a.parts.assigned([0], T0 + 7 * M, true);
+    // a holds what the changelog says of x (b's last word), not the firing it held before.
+    expect(a.dispatcher.entry(x.fingerprint)).toEqual((await log.restore(0)).get(x.fingerprint));
+    expect(await a.flush(T0 + 20 * M)).toEqual([]);
+  });
+
   it('an entry survives the topic (JSON) and a bad one is refused with a reason', () => {
     const d = new Dispatcher({ routes: routes() });
     const x = firing('x');

@@ -179,11 +179,11 @@ export class AlertPartitions {
 
   /**
    * The partitions owned from now on: the alerts of partitions gone are forgotten, those of new
-   * ones taken from the changelog. Without a revoke first (this instance was thrown out of the
-   * group, its partitions may have had another owner meanwhile), everything is taken afresh.
+   * ones taken from the changelog. Out of the group before (`afresh`, or assigned without a revoke
+   * first), its partitions may have had another owner meanwhile: everything is taken afresh.
    */
-  async assigned(partitions: number[], now: number): Promise<{ restored: Record<number, number>; forgotten: number[] }> {
-    const thrownOut = !this.suspended && this.owned.size > 0;
+  async assigned(partitions: number[], now: number, afresh = false): Promise<{ restored: Record<number, number>; forgotten: number[] }> {
+    const thrownOut = (afresh || !this.suspended) && this.owned.size > 0;
     this.forgetWritten();
     const next = new Set(partitions);
     const fresh = thrownOut ? [...next] : [...next].filter((p) => !this.owned.has(p));

@@ -7,7 +7,7 @@ import { beforeRejoin } from './kafkajs-rebalance.js';
 import { copartitionedAssigner } from './kafkajs-assigner.js';
 import { compressionType, type Compression } from './codecs.js';
 import { describePartitions } from './partitions.js';
-import type { BatchFinish, Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, FollowOptions, Follower, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
+import type { AssignmentInfo, BatchFinish, Bus, BusProducer, BusRecord, ConsumedRecord, DependencyStatus, FollowOptions, Follower, SubscribeOptions, Subscription, TopicPartition, TopicSpec } from './types.js';
 import { backoffDelay, sleep } from '../backoff.js';
 import { logger } from '../log.js';
 import { deadLetterBatch } from '../dlq.js';
@@ -270,12 +270,14 @@ export class KafkaBus implements Bus {
     let ownership: Promise<void> = Promise.resolve();
     let ready = true;
     let unhook: (() => void) | undefined;
-    const tell = (what: 'assigned' | 'revoked', partitions: TopicPartition[]) => {
+    /** The member id of the last join: a join under another one follows a time out of the group. */
+    let memberId: string | undefined;
+    const tell = (what: 'assigned' | 'revoked', partitions: TopicPartition[], info?: AssignmentInfo) => {
       if (!listener) return Promise.resolve();
       const call = async () => {
         for (let attempt = 0; !stopping.signal.aborted || what === 'revoked'; attempt++) {
           try {
-            await listener[what](partitions);
+            await (what === 'assigned' ? listener.assigned(partitions, info) : listener.revoked(partitions));
             return;
           } catch (err) {
             const delay = backoffDelay(attempt, 500, 10_000);
@@ -298,14 +300,21 @@ export class KafkaBus implements Bus {
       held = assignment;
       // What a lane of the last generation still runs commits under it (refused if stale); the new one starts afresh.
       lanes = new Map();
-      log.info({ group: opts.groupId, member: e.payload.memberId, partitions: describePartitions(assignment) }, 'partitions assigned');
+      // A member keeps its id while it stays in the group (Kafka expires one that misses a
+      // generation); a new id means the group went on without it for a while (a commit or heartbeat
+      // stuck on a dead coordinator past the session timeout, a consumer restart), and its
+      // partitions may have been another member's. Seen in the fleet test: a rules worker that
+      // continued its own state after such a gap resolved and fired every alert again.
+      const afresh = memberId !== undefined && memberId !== e.payload.memberId;
+      memberId = e.payload.memberId;
+      log.info({ group: opts.groupId, member: e.payload.memberId, partitions: describePartitions(assignment), ...(afresh ? { afresh } : {}) }, 'partitions assigned');
       if (!listener) {
         serving = assignment;
         return;
       }
       serving = serving.filter((tp) => keys.has(`${tp.topic}:${tp.partition}`));
       ready = false;
-      void tell('assigned', assignment).then(() => {
+      void tell('assigned', assignment, { afresh }).then(() => {
         if (held !== assignment) return;
         serving = assignment;
         ready = true;

@@ -66,8 +66,18 @@ export interface TopicPartition {
  *   at subscribe and they are revoked at stop.
  */
 export interface PartitionListener {
-  assigned(partitions: TopicPartition[]): Promise<void>;
+  assigned(partitions: TopicPartition[], info?: AssignmentInfo): Promise<void>;
   revoked(partitions: TopicPartition[]): Promise<void>;
+}
+
+export interface AssignmentInfo {
+  /**
+   * This member was out of the group before this assignment (Kafka: it joined under a new member
+   * id, after the coordinator expired it or its consumer restarted). Partitions it held before may
+   * have had another owner meanwhile, who moved their state on: the subscriber takes every
+   * partition afresh, including those it still had, instead of continuing from what it held.
+   */
+  afresh: boolean;
 }
 
 export interface SubscribeOptions {
