@@ -103,8 +103,12 @@ describe('KafkaBus: partition ownership', () => {
     });
     closers.push(() => sub.stop());
     await eventually('assigned', async () => told.length, (n) => n === 1, 60_000);
+    expect(sub.inGroup!()).toBe(true);
     await (await bus.producer()).send(topic, [{ key: 'host-1', value: Buffer.from('x') }]);
+    // Holding the batch past the session timeout, the member no longer counts itself in.
+    await eventually('out of the group', async () => sub.inGroup!(), (v) => v === false, 30_000, 100);
     await eventually('assigned again after the expiry', async () => told.length, (n) => n >= 2, 60_000);
+    expect(sub.inGroup!()).toBe(true);
     expect(told[0]).toEqual({ partitions: 2, afresh: false });
     expect(told[told.length - 1]).toEqual({ partitions: 2, afresh: true });
   }, 120_000);

@@ -323,8 +323,9 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   function schedule(): void {
     if (!running) return;
     timer = setTimeout(() => {
-      // While partitions change hands, another worker may own what this one would tick.
-      if (suspended) return schedule();
+      // While partitions change hands, or while this worker may be out of its group (a heartbeat
+      // or commit stuck on a dead coordinator), another worker may own what it would tick.
+      if (suspended || subscription?.inGroup?.() === false) return schedule();
       run(() => engine.tick(now()))
         .catch(warnPublish)
         .finally(schedule);

@@ -80,14 +80,26 @@ const KAFKA_CALL_MS = 15_000;
 /** A call to the Kafka client that neither resolved nor failed in time. */
 class StalledCall extends Error {}
 
-/** `p`, or a rejection once `ms` have passed (the call itself cannot be cancelled; its late outcome is ignored). */
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * `p`, or a rejection once `ms` have passed or `abandon` aborts (the call itself cannot be
+ * cancelled; its late outcome is ignored).
+ */
+function bounded<T>(p: Promise<T>, ms: number, what: string, abandon?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StalledCall(`${what} did not complete within ${ms} ms`)), ms);
+    if (abandon) {
+      onAbort = () => reject(new StalledCall(`${what} abandoned: the consumer restarts`));
+      if (abandon.aborted) onAbort();
+      else abandon.addEventListener('abort', onAbort, { once: true });
+    }
   });
   p.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([p, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) abandon?.removeEventListener('abort', onAbort);
+  });
 }
 const log = logger('bus.kafka');
 
@@ -256,8 +268,13 @@ export class KafkaBus implements Bus {
      * durable: nothing after it is committed, the partition's next owner starts from before it).
      */
     let lanes = new Map<string, { pending: Promise<boolean>[]; tail: Promise<boolean> }>();
-    /** Commits timed out twice in a row: the Kafka client is stuck; the consumer is restarted. */
-    let wedged = false;
+    /**
+     * Aborted once a batch's commits timed out twice in a row: the Kafka client is stuck and the
+     * consumer is restarted. Every batch of that generation gives up at once (their commits would
+     * each wait out their own timeouts first, 30 s apiece: 90 s in the fleet test); the next join
+     * starts a new one.
+     */
+    let wedge = new AbortController();
     /**
      * A commit refused because this member is no longer in the group's generation (the coordinator
      * forgot it, or a rebalance began): retrying cannot succeed until kafkajs rejoins, which it does
@@ -291,8 +308,12 @@ export class KafkaBus implements Bus {
       return ownership;
     };
     consumer.on(consumer.events.CRASH, (e) => this.fail(e.payload.error, `consumer ${opts.groupId} crashed (restarting)`));
+    /** When the coordinator last confirmed this member (a join, a heartbeat, a commit); 0: never joined. */
+    let confirmedAt = 0;
+    consumer.on(consumer.events.HEARTBEAT, () => (confirmedAt = Date.now()));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.ok();
+      confirmedAt = Date.now();
       const assignment = Object.entries(e.payload.memberAssignment ?? {}).flatMap(([topic, ps]) => (ps as number[]).map((partition) => ({ topic, partition })));
       // Partitions handed to another member no longer count in this one's lag.
       const keys = new Set(assignment.map((tp) => `${tp.topic}:${tp.partition}`));
@@ -300,6 +321,7 @@ export class KafkaBus implements Bus {
       held = assignment;
       // What a lane of the last generation still runs commits under it (refused if stale); the new one starts afresh.
       lanes = new Map();
+      if (wedge.signal.aborted) wedge = new AbortController();
       // A member keeps its id while it stays in the group (Kafka expires one that misses a
       // generation); a new id means the group went on without it for a while (a commit or heartbeat
       // stuck on a dead coordinator past the session timeout, a consumer restart), and its
@@ -400,27 +422,31 @@ export class KafkaBus implements Bus {
             if (!lane) lanes.set(tp, (lane = { pending: [], tail: Promise.resolve(true) }));
             const thisLane = lane;
             let timeouts = 0;
+            const wedged = wedge;
             const commit = async () => {
               // kafkajs's commit can wait for ever once the group coordinator was SIGKILLed, and so
               // can every commit after it (seen in the fleet test): bounded, and a second timeout
               // marks the client wedged, so the consumer is restarted (below) with new connections.
               try {
-                await bounded(consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]), KAFKA_CALL_MS, 'committing offsets');
+                await bounded(consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]), KAFKA_CALL_MS, 'committing offsets', wedged.signal);
               } catch (err) {
-                if (err instanceof StalledCall && ++timeouts >= 2) wedged = true;
+                if (err instanceof StalledCall && ++timeouts >= 2 && !wedged.signal.aborted) {
+                  log.warn({ group: opts.groupId }, 'offset commits do not complete (the Kafka client is stuck); restarting the consumer');
+                  wedged.abort();
+                }
                 const type = outOfGeneration(err);
                 // Thrown out of eachBatch with the broker's error type, which kafkajs's runner reads to rejoin.
                 if (type) regroup = Object.assign(new Error((err as Error).message), { type });
                 throw err;
               }
               positions.set(tp, { highWatermark: BigInt(batch.highWatermark), committed: BigInt(last) + 1n });
-              progress.lastCommitAt = Date.now();
+              progress.lastCommitAt = confirmedAt = Date.now();
             };
             const step = thisLane.tail.then(async (healthy) => {
               if (!healthy) return false;
               const durable = finish;
               if (durable && !(await persist('finishing a batch', durable, true))) return false;
-              return persist('committing offsets', commit, true, () => wedged || regroup !== undefined);
+              return persist('committing offsets', commit, true, () => wedged.signal.aborted || regroup !== undefined);
             });
             thisLane.tail = step;
             thisLane.pending.push(step);
@@ -446,12 +472,10 @@ export class KafkaBus implements Bus {
               log.warn({ group: opts.groupId, err: err.message }, 'offsets refused: this member is not in the group; rejoining');
               throw err;
             }
-            if (wedged) {
-              wedged = false;
+            if (wedged.signal.aborted) {
               lanes = new Map();
               // Thrown out of eachBatch as retriable, kafkajs restarts the consumer (new connections):
               // it rejoins and fetches again from the last commit.
-              log.warn({ group: opts.groupId }, 'offset commits do not complete (the Kafka client is stuck); restarting the consumer');
               throw Object.assign(new Error(`offset commits of ${opts.groupId} do not complete; restarting the consumer`), { retriable: true });
             }
             await bounded(heartbeat(), KAFKA_CALL_MS, 'heartbeat').catch(() => undefined);
@@ -477,6 +501,8 @@ export class KafkaBus implements Bus {
         await bounded(consumer.disconnect(), KAFKA_CALL_MS, 'disconnecting').catch(() => undefined);
         this.consumers.delete(consumer);
       },
+      // The coordinator expires a member it has not heard from for the session timeout.
+      inGroup: () => confirmedAt > 0 && Date.now() - confirmedAt < sessionTimeout,
       // Lag over the partitions this instance fetched: high watermark minus what it committed.
       progress: () => {
         let lag = 0n;

@@ -114,6 +114,13 @@ export interface Subscription {
   /** Stops fetching, waits for the batch in hand and its commit. */
   stop(): Promise<void>;
   progress?(): SubscriptionProgress;
+  /**
+   * Whether this member can still count itself in its group (Kafka: the coordinator confirmed it,
+   * by a heartbeat, a commit or a join, within the session timeout). False: the group has likely
+   * gone on without it and its partitions are another's, so work done on its own initiative (a
+   * timer's evaluation) waits. Absent: always in (one consumer per group).
+   */
+  inGroup?(): boolean;
 }
 
 export interface BusProducer {
