@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { planOf, readProto } from './wire.js';
 
 /**
  * Decoding OTLP export requests as they travel on `otlp_logs` and `otlp_metrics`, in either of
@@ -15,6 +16,9 @@ const MetricsRequest = root.lookupType('opentelemetry.proto.metrics.v1.ExportMet
 const LogsRequest = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceRequest');
 const MetricsResponse = root.lookupType('opentelemetry.proto.metrics.v1.ExportMetricsServiceResponse');
 const LogsResponse = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceResponse');
+
+/** The request types, for the wire reader's tests. */
+export const OTLP_TYPES = { metricsRequest: MetricsRequest, logsRequest: LogsRequest } as const;
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number, defaults: false };
 
@@ -60,7 +64,8 @@ function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequ
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not a JSON object');
       return { body: body as RawRequest, ids: 'hex', encoding: 'otlp_json', type };
     }
-    return { body: type.toObject(type.decode(payload), TO_OBJECT), ids: 'base64', encoding: 'otlp_proto', type };
+    // What `type.toObject(type.decode(payload), TO_OBJECT)` gives, read straight from the wire (otlp/wire.ts).
+    return { body: readProto(planOf(type), payload), ids: 'base64', encoding: 'otlp_proto', type };
   } catch (err) {
     throw new OtlpDecodeError(what, err);
   }

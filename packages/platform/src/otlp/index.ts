@@ -1,3 +1,4 @@
 export * from './decode.js';
 export * from './flatten.js';
 export * from './encode.js';
+export { planOf, readProto, type MessagePlan } from './wire.js';
