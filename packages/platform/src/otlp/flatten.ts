@@ -147,11 +147,23 @@ const LATEST = '2100-01-01T00:00:00Z';
 
 class FieldError extends Error {
   constructor(
-    readonly field: string,
+    /** Where, relative to what was being read when it was thrown; callers prefix their own place. */
+    public field: string,
     reason: string,
   ) {
     super(reason);
   }
+}
+
+/** A string of decimal digits only, the first not 0 (a time as the wire reader writes it). */
+function plainDigits(v: string): boolean {
+  const n = v.length;
+  if (n === 0 || v.charCodeAt(0) === 48) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 const show = (v: unknown): string => {
@@ -166,6 +178,8 @@ function text(v: unknown): string {
 
 /** Unix nanoseconds as 19 digits, or `fallback` when the field is absent or 0. */
 function time(v: unknown, field: string, fallback: string): string {
+  // The common case first: what the wire reader gives (digits, no leading zero) within range.
+  if (typeof v === 'string' && v.length <= MAX_TIME_TEXT.length && plainDigits(v) && (v.length < MAX_TIME_TEXT.length || v <= MAX_TIME_TEXT)) return v.length === 19 ? v : v.padStart(19, '0');
   if (v === undefined || v === null || v === '' || v === 0 || v === '0') return fallback;
   let digits: string;
   if (typeof v === 'number') {
@@ -440,44 +454,47 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
   const name = wellFormed(m.name);
   const description = text(m.description);
   const unit = text(m.unit);
-  const points = (data: RawRequest | undefined, type: string, each: (dp: RawRequest, at: string, base: () => PointBase) => MetricPoint) => {
-    list(data?.dataPoints, `${mAt}.${type}.dataPoints`).forEach((dp, i) => {
-      const at = `${mAt}.${type}.dataPoints[${i}]`;
-      walk.guard(
-        () => [dp],
-        () => {
-          const p = dp ?? {};
-          const base = (): PointBase => {
-            const t = time(p.timeUnixNano, `${at}.timeUnixNano`, arrival);
-            return {
-              resource: res,
-              scope: sc,
-              name,
-              description,
-              unit,
-              attributes: attributes(p.attributes, ids, `${at}.attributes`),
-              startTimeUnixNano: time(p.startTimeUnixNano, `${at}.startTimeUnixNano`, ZERO_TIME),
-              timeUnixNano: t,
-              flags: uint(p.flags, `${at}.flags`),
-              exemplars: exemplars(p.exemplars, ids, at, t),
-            };
-          };
-          walk.records.push(each(p, at, base));
-        },
-      );
-    });
+  // Per point, no closures and no path text unless a field is refused: `at` is '' and a FieldError's
+  // field is relative to the point, prefixed with the point's place here (the text of every field's
+  // place cost as much as reading the point).
+  const points = (data: RawRequest | undefined, type: string, each: (dp: RawRequest, at: string, base: PointBase) => MetricPoint) => {
+    const dps = list(data?.dataPoints, `${mAt}.${type}.dataPoints`);
+    for (let i = 0; i < dps.length; i++) {
+      const dp = dps[i];
+      try {
+        const p = dp ?? {};
+        const t = time(p.timeUnixNano, '.timeUnixNano', arrival);
+        const base: PointBase = {
+          resource: res,
+          scope: sc,
+          name,
+          description,
+          unit,
+          attributes: attributes(p.attributes, ids, '.attributes'),
+          startTimeUnixNano: time(p.startTimeUnixNano, '.startTimeUnixNano', ZERO_TIME),
+          timeUnixNano: t,
+          flags: uint(p.flags, '.flags'),
+          exemplars: exemplars(p.exemplars, ids, '', t),
+        };
+        walk.records.push(each(p, '', base));
+      } catch (err) {
+        if (!(err instanceof FieldError)) throw err;
+        err.field = `${mAt}.${type}.dataPoints[${i}]${err.field}`;
+        walk.reject(err.field, err.message, [dp!]);
+      }
+    }
   };
   const value = (dp: RawRequest, at: string) => (dp.asDouble !== undefined && dp.asDouble !== null ? double(dp.asDouble, `${at}.asDouble`) : int(dp.asInt, `${at}.asInt`));
   if (m.gauge) {
-    points(m.gauge, 'gauge', (dp, at, base) => Object.assign(base(), { kind: 'gauge' as const, value: value(dp, at) }));
+    points(m.gauge, 'gauge', (dp, at, base) => Object.assign(base, { kind: 'gauge' as const, value: value(dp, at) }));
   } else if (m.sum) {
     const t = temporality(m.sum.aggregationTemporality);
     const monotonic = Boolean(m.sum.isMonotonic);
-    points(m.sum, 'sum', (dp, at, base) => Object.assign(base(), { kind: 'sum' as const, value: value(dp, at), temporality: t, monotonic }));
+    points(m.sum, 'sum', (dp, at, base) => Object.assign(base, { kind: 'sum' as const, value: value(dp, at), temporality: t, monotonic }));
   } else if (m.histogram) {
     const t = temporality(m.histogram.aggregationTemporality);
     points(m.histogram, 'histogram', (dp, at, base) =>
-      Object.assign(base(), {
+      Object.assign(base, {
         kind: 'histogram' as const,
         count: uint(dp.count, `${at}.count`),
         sum: double(dp.sum, `${at}.sum`),
@@ -491,7 +508,7 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
   } else if (m.exponentialHistogram) {
     const t = temporality(m.exponentialHistogram.aggregationTemporality);
     points(m.exponentialHistogram, 'exponentialHistogram', (dp, at, base) =>
-      Object.assign(base(), {
+      Object.assign(base, {
         kind: 'exponential_histogram' as const,
         count: uint(dp.count, `${at}.count`),
         sum: double(dp.sum, `${at}.sum`),
@@ -508,7 +525,7 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
     );
   } else if (m.summary) {
     points(m.summary, 'summary', (dp, at, base) =>
-      Object.assign(base(), {
+      Object.assign(base, {
         kind: 'summary' as const,
         count: uint(dp.count, `${at}.count`),
         sum: double(dp.sum, `${at}.sum`),
@@ -541,30 +558,33 @@ export function readLogs(payload: Buffer, opts: ReadOptions = {}): Read<LogEntry
             () => allRecords([sl]),
             () => {
               const sc = scope(sl ?? {}, ids, sAt);
-              list(sl?.logRecords, `${sAt}.logRecords`).forEach((raw, i) => {
-                const at = `${sAt}.logRecords[${i}]`;
-                walk.guard(
-                  () => [raw],
-                  () => {
-                    const r = raw ?? {};
-                    const observed = time(r.observedTimeUnixNano, `${at}.observedTimeUnixNano`, arrival);
-                    walk.records.push({
-                      resource: res,
-                      scope: sc,
-                      timeUnixNano: time(r.timeUnixNano, `${at}.timeUnixNano`, observed),
-                      observedTimeUnixNano: observed,
-                      severityNumber: severity(r.severityNumber, `${at}.severityNumber`),
-                      severityText: text(r.severityText),
-                      body: anyValueToStringAt(r.body, ids, `${at}.body`, 0),
-                      attributes: attributes(r.attributes, ids, `${at}.attributes`),
-                      traceId: id(r.traceId, ids),
-                      spanId: id(r.spanId, ids),
-                      flags: uint(r.flags, `${at}.flags`),
-                      eventName: text(r.eventName),
-                    });
-                  },
-                );
-              });
+              // Per record as per metric point: no closures, the place's text only for a refused field.
+              const raws = list(sl?.logRecords, `${sAt}.logRecords`);
+              for (let i = 0; i < raws.length; i++) {
+                const raw = raws[i];
+                try {
+                  const r = raw ?? {};
+                  const observed = time(r.observedTimeUnixNano, '.observedTimeUnixNano', arrival);
+                  walk.records.push({
+                    resource: res,
+                    scope: sc,
+                    timeUnixNano: time(r.timeUnixNano, '.timeUnixNano', observed),
+                    observedTimeUnixNano: observed,
+                    severityNumber: severity(r.severityNumber, '.severityNumber'),
+                    severityText: text(r.severityText),
+                    body: anyValueToStringAt(r.body, ids, '.body', 0),
+                    attributes: attributes(r.attributes, ids, '.attributes'),
+                    traceId: id(r.traceId, ids),
+                    spanId: id(r.spanId, ids),
+                    flags: uint(r.flags, '.flags'),
+                    eventName: text(r.eventName),
+                  });
+                } catch (err) {
+                  if (!(err instanceof FieldError)) throw err;
+                  err.field = `${sAt}.logRecords[${i}]${err.field}`;
+                  walk.reject(err.field, err.message, [raw!]);
+                }
+              }
             },
           );
         });
