@@ -37,6 +37,25 @@ export class BinaryWriter {
   }
 
   string(s: string): void {
+    const len = s.length;
+    // ASCII of up to 127 characters (names, keys, most values): byte by byte, one length byte. A
+    // native write per string cost more than the copy.
+    if (len <= 127) {
+      this.room(1 + len);
+      const buf = this.buf;
+      const at = this.pos + 1;
+      let i = 0;
+      while (i < len) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i++] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = at + len;
+        return;
+      }
+    }
     // Up to 42 UTF-16 units are at most 126 UTF-8 bytes: one length byte, written after the text.
     if (s.length <= 42) {
       this.room(1 + s.length * 3);
@@ -76,6 +95,40 @@ export class BinaryWriter {
   i64(n: bigint): void {
     this.room(8);
     this.pos = this.buf.writeBigInt64LE(n, this.pos);
+  }
+
+  /**
+   * A count of up to 19 decimal digits (a time in nanoseconds as rows carry it) as a signed 64-bit
+   * number, without a BigInt: six digits at a time into two 32-bit halves. False, and nothing
+   * written, for anything else.
+   */
+  i64Digits(s: string): boolean {
+    const n = s.length;
+    if (n === 0 || n > 19) return false;
+    let lo = 0;
+    let hi = 0;
+    let i = 0;
+    while (i < n) {
+      const stop = Math.min(n, i + 6);
+      let chunk = 0;
+      let scale = 1;
+      for (; i < stop; i++) {
+        const c = s.charCodeAt(i) - 48;
+        if (c < 0 || c > 9) return false;
+        chunk = chunk * 10 + c;
+        scale *= 10;
+      }
+      // (hi, lo) · scale + chunk, scale at most 10⁶: every product stays below 2⁵³.
+      const t = lo * scale + chunk;
+      lo = t % 0x1_0000_0000;
+      hi = (hi * scale + Math.floor(t / 0x1_0000_0000)) % 0x1_0000_0000;
+    }
+    if (hi >= 0x8000_0000) return false; // past Int64
+    this.room(8);
+    this.buf.writeUInt32LE(lo, this.pos);
+    this.buf.writeUInt32LE(hi, this.pos + 4);
+    this.pos += 8;
+    return true;
   }
 
   f64(n: number): void {
@@ -139,7 +192,7 @@ export function writerFor(type: string): Write | undefined {
         w.f64(Number.isFinite(n) ? n : 0);
       };
   }
-  if (/^DateTime64\([0-9](,.*)?\)$/.test(t)) return (w, v) => w.i64(ticks(v));
+  if (/^DateTime64\([0-9](,.*)?\)$/.test(t)) return (w, v) => (typeof v === 'string' && w.i64Digits(v)) || w.i64(ticks(v));
   const array = inner('Array');
   if (array !== undefined) {
     const each = writerFor(array);

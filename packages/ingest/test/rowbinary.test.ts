@@ -33,6 +33,32 @@ describe('RowBinary writer', () => {
     expect(bytes('DateTime64(3)', 1_700_000_000_123)).toEqual([...Buffer.from(new BigInt64Array([1700000000123n]).buffer)]);
   });
 
+  it('writes any string as its UTF-8 bytes after a varint length, ASCII or not, of any length', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 130 })), (str) => {
+        const utf8 = Buffer.from(str, 'utf8');
+        const w = new BinaryWriter();
+        w.varint(utf8.length);
+        expect(bytes('String', str)).toEqual([...w.bytes(), ...utf8]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('writes a time given as decimal digits as the same Int64 as BigInt would, and refuses one past Int64', () => {
+    const asBigInt = (v: bigint) => [...Buffer.from(new BigInt64Array([v]).buffer)];
+    fc.assert(
+      fc.property(fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), fc.bigInt({ min: 0n, max: 10n ** 12n })), fc.nat({ max: 3 }), (v, zeros) => {
+        const digits = '0'.repeat(zeros) + String(v);
+        if (digits.length > 19) return;
+        expect(bytes('DateTime64(9)', digits)).toEqual(asBigInt(v));
+      }),
+      { numRuns: 1000 },
+    );
+    for (const v of [0n, 1n, 999_999n, 1_000_000n, 4_294_967_295n, 4_294_967_296n, 2n ** 53n + 1n, 2n ** 63n - 1n]) expect(bytes('DateTime64(9)', String(v))).toEqual(asBigInt(v));
+    expect(() => bytes('DateTime64(9)', String(2n ** 63n))).toThrow(RangeError);
+  });
+
   it('writes maps and arrays with their length first, and has no writer for a type it does not know', () => {
     expect(bytes('Map(LowCardinality(String), String)', { a: 'b' })).toEqual([1, 1, 0x61, 1, 0x62]);
     expect(bytes('Array(Float64)', [1])).toEqual([1, ...bytes('Float64', 1)]);
