@@ -15,6 +15,7 @@
  *                 a debug exporter that samples almost nothing: decode only, the peer a user would
  *                 pick to read OTLP off Kafka. CPU and peak RSS from /proc. OTELCOL=0 skips it.
  *   PIPELINE=n    ingest.pipeline for the Vigil run (default 1)
+ *   PROFILE=dir   a CPU profile of the Vigil metrics phase, to dir/metrics.cpuprofile
  *   vigil logs    the ingest role on its logs topic: LOG_RECORDS records (default half the points) of
  *                 a realistic mix, records/s and CPU per record
  * Prints points/s for each and Vigil's produce → queryable latency (p50/p99).
@@ -26,6 +27,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import {
@@ -257,6 +259,7 @@ async function main(): Promise<void> {
   // Counting rows is cheap next to the per-message poll, so the measurement takes little CPU from ingest.
   await settle();
   const before = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
+  const profiling = await startProfile('metrics');
   const tVigil = performance.now();
   const cpuVigil = process.cpuUsage();
   for (let i = 0; i < MESSAGES; i += 100) await vigilProducer.send({ topic: vigilTopic, acks: -1, messages: messages.slice(i, i + 100) });
@@ -268,10 +271,18 @@ async function main(): Promise<void> {
   }
   const vigilS = (performance.now() - tVigil) / 1000;
   await settle();
+  await profiling();
   // This process's CPU over the run: ingest with its embedded engine, and the producer and the count polls (an upper bound).
   const used = process.cpuUsage(cpuVigil);
   const vigilCpuS = (used.user + used.system) / 1e6;
-  const batches = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('vigil_ingest_ledger')}`))[0]!.n);
+  // Batches of the backlog (the latency probes' one-message batches left out): how many messages each insert held.
+  const ledger = (await queryRows<{ n: number | string; avg: number | string; max: number | string }>(
+    storage,
+    `SELECT count() AS n, avg(LastOffset - FirstOffset + 1) AS avg, max(LastOffset - FirstOffset + 1) AS max FROM ${storage.table('vigil_ingest_ledger')} WHERE Time >= fromUnixTimestamp64Milli({t:Int64})`,
+    { t: Math.floor(performance.timeOrigin + tVigil) },
+  ))[0]!;
+  const batches = Number(ledger.n);
+  const batchShape = `${fmt(Math.round(Number(ledger.avg) * PER_MESSAGE))} points on average, at most ${fmt(Number(ledger.max) * PER_MESSAGE)}`;
 
   // Logs: the same ingest on its logs topic, a realistic mix (bodies of 100-400 bytes, 5-15
   // attributes, a tenth errors with stack traces), produced as fast as kafkajs goes; records per
@@ -315,7 +326,7 @@ async function main(): Promise<void> {
   line('sink limit, TSV raw', sinkTsv.seconds, cpuNote(sinkTsv));
   line('sink limit, JSON raw (before RowBinary)', sinkJson.seconds, cpuNote(sinkJson));
   line('sink limit, JSON via client (before)', sinkClient.seconds, cpuNote(sinkClient));
-  line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes) in ${fmt(batches)} batches; ${Math.round((sinkBinary.seconds / vigilS) * 100)} % of the RowBinary limit, ${Math.round((sinkS / vigilS) * 100)} % of the JSON one`);
+  line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes); the backlog in ${fmt(batches)} batches (${batchShape}); ${Math.round((sinkBinary.seconds / vigilS) * 100)} % of the RowBinary limit, ${Math.round((sinkS / vigilS) * 100)} % of the JSON one`);
   process.stdout.write(`  vigil CPU                              ${((vigilCpuS / points) * 1e6).toFixed(1)} µs per point, ${fmt(points / vigilCpuS)} points per CPU second (decode + insert, the producer's ${produceCpuUs.toFixed(1)} µs included)\n`);
   if (collector) {
     line('OpenTelemetry Collector (kafka → nop)', collector.seconds, `  ${(collector.cpuS / points * 1e6).toFixed(1)} µs CPU per point, ${fmt(points / collector.cpuS)} points per CPU second, max RSS ${collector.rssMiB} MiB (decode only)`);
@@ -398,3 +409,22 @@ main().catch((err) => {
   process.stderr.write(`bench/ingest failed: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
 });
+
+/**
+ * PROFILE=<dir>: a CPU profile of this process over one Vigil phase (the ingest, its engine's calls
+ * and the producer), written to <dir>/<phase>.cpuprofile; returns the function that stops it.
+ */
+async function startProfile(phase: string): Promise<() => Promise<void>> {
+  const dir = process.env.PROFILE;
+  if (!dir) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${phase}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
