@@ -12,9 +12,13 @@ import type { Row } from './rows.js';
 
 type Write = (w: BinaryWriter, v: unknown) => void;
 
+let writers = 0;
+
 export class BinaryWriter {
   private buf: Buffer;
   private pos = 0;
+  /** Tells this writer from earlier ones (a column's writer remembers what it wrote last, and where). */
+  readonly id = ++writers;
 
   constructor(size = 1 << 16) {
     this.buf = Buffer.allocUnsafe(size);
@@ -139,6 +143,19 @@ export class BinaryWriter {
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
+
+  /** Where the next byte goes. */
+  get offset(): number {
+    return this.pos;
+  }
+
+  /** Writes again the bytes written at [start, end). */
+  repeat(start: number, end: number): void {
+    const n = end - start;
+    this.room(n);
+    this.buf.copyWithin(this.pos, start, end);
+    this.pos += n;
+  }
 }
 
 /** Splits `A, B` at its top-level comma. */
@@ -209,14 +226,26 @@ export function writerFor(type: string): Write | undefined {
     const key = pair && writerFor(pair[0]);
     const value = pair && writerFor(pair[1]);
     if (!key || !value) return undefined;
+    // The same map object in consecutive rows (a resource's or scope's attributes, shared by every
+    // point under it) is written once and its bytes copied after.
+    let lastWriter = 0;
+    let lastMap: object | undefined;
+    let lastStart = 0;
+    let lastEnd = 0;
     return (w, v) => {
       if (v === null || typeof v !== 'object') return w.varint(0);
+      if (v === lastMap && w.id === lastWriter) return w.repeat(lastStart, lastEnd);
+      const start = w.offset;
       const entries = Object.entries(v as Record<string, unknown>);
       w.varint(entries.length);
       for (const [k, x] of entries) {
         key(w, k);
         value(w, x);
       }
+      lastWriter = w.id;
+      lastMap = v;
+      lastStart = start;
+      lastEnd = w.offset;
     };
   }
   return undefined;

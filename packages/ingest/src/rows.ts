@@ -47,8 +47,11 @@ export const ALERT_COLUMNS = ['Fingerprint', 'Status', 'Severity', 'Rule', 'Labe
 
 export type Row = unknown[];
 
-function exemplars(ex: Exemplar[]): unknown[] {
-  if (ex.length === 0) return [[], [], [], [], []];
+/** The five exemplar columns of a point without exemplars (most): one shared, frozen value, not six arrays a point. */
+const NO_EXEMPLARS: readonly unknown[] = Object.freeze([Object.freeze([]), Object.freeze([]), Object.freeze([]), Object.freeze([]), Object.freeze([])]);
+
+function exemplars(ex: Exemplar[]): readonly unknown[] {
+  if (ex.length === 0) return NO_EXEMPLARS;
   return [ex.map((e) => e.filteredAttributes), ex.map((e) => e.timeUnixNano), ex.map((e) => e.value), ex.map((e) => e.spanId), ex.map((e) => e.traceId)];
 }
 
