@@ -15,7 +15,7 @@
  *                 a debug exporter that samples almost nothing: decode only, the peer a user would
  *                 pick to read OTLP off Kafka. CPU and peak RSS from /proc. OTELCOL=0 skips it.
  *   PIPELINE=n    ingest.pipeline for the Vigil run (default 1)
- *   PROFILE=dir   a CPU profile of the Vigil metrics phase, to dir/metrics.cpuprofile
+ *   PROFILE=dir   CPU profiles of the Vigil phases, to dir/metrics.cpuprofile and dir/logs.cpuprofile
  *   vigil logs    the ingest role on its logs topic: LOG_RECORDS records (default half the points) of
  *                 a realistic mix, records/s and CPU per record
  * Prints points/s for each and Vigil's produce → queryable latency (p50/p99).
@@ -291,6 +291,7 @@ async function main(): Promise<void> {
   const logRecords = logMessages.length * LOG_PER_MESSAGE;
   const countLogs = async () => Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_logs')}`))[0]!.n);
   const logsBefore = await countLogs();
+  const profilingLogs = await startProfile('logs');
   const tLogs = performance.now();
   const cpuLogs = process.cpuUsage();
   // Twenty messages a send: a produce request per partition stays under the broker's 1 MB.
@@ -302,6 +303,7 @@ async function main(): Promise<void> {
   }
   const logsS = (performance.now() - tLogs) / 1000;
   await settle();
+  await profilingLogs();
   const logsUsed = process.cpuUsage(cpuLogs);
   const logsCpuS = (logsUsed.user + logsUsed.system) / 1e6;
   const logMB = logMessages.reduce((n, m) => n + m.value.length, 0) / 1e6;
