@@ -326,21 +326,11 @@ class Cursor {
         const len = this.varint32(end);
         const stop = this.pos + len;
         if (stop > end) throw new Truncated(this.pos);
-        const value = this.message(f.message!, stop, depth + 1);
-        if (f.repeated) {
-          const list = out[f.name] as unknown[] | undefined;
-          if (list) list.push(value);
-          else out[f.name] = [value];
-        } else out[f.name] = value;
+        set(out, f, this.message(f.message!, stop, depth + 1));
         continue;
       }
       if (wire === f.wire) {
-        const value = this.scalar(f.kind, end);
-        if (f.repeated) {
-          const list = out[f.name] as unknown[] | undefined;
-          if (list) list.push(value);
-          else out[f.name] = [value];
-        } else out[f.name] = value;
+        set(out, f, this.scalar(f.kind, end));
         continue;
       }
       if (wire === 2 && f.repeated && f.wire !== 2) {
@@ -359,6 +349,17 @@ class Cursor {
     if (this.pos !== end) throw new Truncated(this.pos);
     return out;
   }
+}
+
+/** A field's value into its object: appended to a repeated field's list, else in place of an earlier one. */
+function set(out: Record<string, unknown>, f: FieldPlan, value: unknown): void {
+  if (!f.repeated) {
+    out[f.name] = value;
+    return;
+  }
+  const list = out[f.name] as unknown[] | undefined;
+  if (list) list.push(value);
+  else out[f.name] = [value];
 }
 
 /** Reads a whole protobuf message of `plan` into the plain object toObject would give. */
