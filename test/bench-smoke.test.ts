@@ -33,6 +33,7 @@ const cases: [name: string, script: string, args: string[], env: Record<string, 
   ['host', 'bench/host/run.ts', [], { DURATION_S: '1', WARMUP_S: '0', INTERVAL_MS: '500' }, /node_exporter/],
   ['notifier', 'bench/notifier/run.ts', [], { ALERTS: '4', PACE_MS: '50' }, /alertmanager/],
   ['collector', 'bench/collector/run.ts', [], { LINES: '2000', STEADY: '1', VIGIL: 'tsx,bundle' }, /vigil \(bundle\) file → Kafka[^]*rsyslog/],
+  ['allinone', 'bench/allinone/run.ts', [], { RECORDS: '2000', PER_REQUEST: '50' }, /accepted .* records\/s[^]*stored after a clean stop +2,000 of 2,000/],
   ['query', 'bench/query/run.ts', ['--scale', '0.0002', '--runs', '1', '--warmup', '1'], {}, /first render/],
 ];
 
