@@ -258,23 +258,37 @@ async function main(): Promise<void> {
   // Throughput: the backlog, produced as fast as kafkajs goes, while ingest consumes it.
   // Counting rows is cheap next to the per-message poll, so the measurement takes little CPU from ingest.
   await settle();
-  const before = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
-  const profiling = await startProfile('metrics');
-  const tVigil = performance.now();
-  const cpuVigil = process.cpuUsage();
-  for (let i = 0; i < MESSAGES; i += 100) await vigilProducer.send({ topic: vigilTopic, acks: -1, messages: messages.slice(i, i + 100) });
-  for (;;) {
-    const n = Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
-    if (n - before >= MESSAGES * PER_MESSAGE) break;
-    if (performance.now() - tVigil > 600_000) throw new Error(`only ${n - before} of ${MESSAGES * PER_MESSAGE} points stored after 10 minutes`);
-    await new Promise((r) => setTimeout(r, 50));
+  /**
+   * A timed Vigil phase: `produce` a backlog, wait until `count` has grown by `target` rows, then
+   * let the merges settle. Wall seconds until the rows are in, this process's CPU seconds until
+   * settled (ingest with its engine, the producer and the count polls: an upper bound), and when it
+   * started (`performance.now()`); a CPU profile of it under PROFILE.
+   */
+  async function phase(name: string, what: string, target: number, count: () => Promise<number>, produce: () => Promise<void>): Promise<{ seconds: number; cpuS: number; started: number }> {
+    const before = await count();
+    const profiling = await startProfile(name);
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    await produce();
+    for (;;) {
+      const n = (await count()) - before;
+      if (n >= target) break;
+      if (performance.now() - started > 600_000) throw new Error(`only ${n} of ${target} ${what} stored after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await settle();
+    await profiling();
+    const used = process.cpuUsage(cpu);
+    return { seconds, cpuS: (used.user + used.system) / 1e6, started };
   }
-  const vigilS = (performance.now() - tVigil) / 1000;
-  await settle();
-  await profiling();
-  // This process's CPU over the run: ingest with its embedded engine, and the producer and the count polls (an upper bound).
-  const used = process.cpuUsage(cpuVigil);
-  const vigilCpuS = (used.user + used.system) / 1e6;
+  const countGauge = async () => Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`))[0]!.n);
+  const vigilRun = await phase('metrics', 'points', MESSAGES * PER_MESSAGE, countGauge, async () => {
+    for (let i = 0; i < MESSAGES; i += 100) await vigilProducer.send({ topic: vigilTopic, acks: -1, messages: messages.slice(i, i + 100) });
+  });
+  const vigilS = vigilRun.seconds;
+  const vigilCpuS = vigilRun.cpuS;
+  const tVigil = vigilRun.started;
   // Batches of the backlog (the latency probes' one-message batches left out): how many messages each insert held.
   const ledger = (await queryRows<{ n: number | string; avg: number | string; max: number | string }>(
     storage,
@@ -290,25 +304,15 @@ async function main(): Promise<void> {
   const logMessages = logPayloads(Math.ceil(LOG_RECORDS / LOG_PER_MESSAGE), LOG_PER_MESSAGE, { hosts: HOSTS });
   const logRecords = logMessages.length * LOG_PER_MESSAGE;
   const countLogs = async () => Number((await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_logs')}`))[0]!.n);
-  const logsBefore = await countLogs();
-  const profilingLogs = await startProfile('logs');
-  const tLogs = performance.now();
-  const cpuLogs = process.cpuUsage();
   // Twenty messages a send: a produce request per partition stays under the broker's 1 MB.
-  for (let i = 0; i < logMessages.length; i += 20) await vigilProducer.send({ topic: `${topic}-logs`, acks: -1, messages: logMessages.slice(i, i + 20) });
-  for (;;) {
-    if ((await countLogs()) - logsBefore >= logRecords) break;
-    if (performance.now() - tLogs > 600_000) throw new Error('the log records were not all stored after 10 minutes');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const logsS = (performance.now() - tLogs) / 1000;
-  await settle();
-  await profilingLogs();
-  const logsUsed = process.cpuUsage(cpuLogs);
-  const logsCpuS = (logsUsed.user + logsUsed.system) / 1e6;
+  const logsRun = await phase('logs', 'log records', logRecords, countLogs, async () => {
+    for (let i = 0; i < logMessages.length; i += 20) await vigilProducer.send({ topic: `${topic}-logs`, acks: -1, messages: logMessages.slice(i, i + 20) });
+  });
+  const logsS = logsRun.seconds;
+  const logsCpuS = logsRun.cpuS;
   const logMB = logMessages.reduce((n, m) => n + m.value.length, 0) / 1e6;
   await vigilProducer.disconnect();
-  const total = await queryRows<{ n: number | string }>(storage, `SELECT count() AS n FROM ${storage.table('otel_metrics_gauge')}`);
+  const total = await countGauge();
   await role.stop();
   await bus.close();
 
@@ -328,7 +332,7 @@ async function main(): Promise<void> {
   line('sink limit, TSV raw', sinkTsv.seconds, cpuNote(sinkTsv));
   line('sink limit, JSON raw (before RowBinary)', sinkJson.seconds, cpuNote(sinkJson));
   line('sink limit, JSON via client (before)', sinkClient.seconds, cpuNote(sinkClient));
-  line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(Number(total[0]!.n))} rows stored (backlog + latency probes); the backlog in ${fmt(batches)} batches (${batchShape}); ${Math.round((sinkBinary.seconds / vigilS) * 100)} % of the RowBinary limit, ${Math.round((sinkS / vigilS) * 100)} % of the JSON one`);
+  line('vigil (produce → Kafka → ingest → CH)', vigilS, `  ${fmt(total)} rows stored (backlog + latency probes); the backlog in ${fmt(batches)} batches (${batchShape}); ${Math.round((sinkBinary.seconds / vigilS) * 100)} % of the RowBinary limit, ${Math.round((sinkS / vigilS) * 100)} % of the JSON one`);
   process.stdout.write(`  vigil CPU                              ${((vigilCpuS / points) * 1e6).toFixed(1)} µs per point, ${fmt(points / vigilCpuS)} points per CPU second (decode + insert, the producer's ${produceCpuUs.toFixed(1)} µs included)\n`);
   if (collector) {
     line('OpenTelemetry Collector (kafka → nop)', collector.seconds, `  ${(collector.cpuS / points * 1e6).toFixed(1)} µs CPU per point, ${fmt(points / collector.cpuS)} points per CPU second, max RSS ${collector.rssMiB} MiB (decode only)`);

@@ -61,8 +61,8 @@ export class BinaryWriter {
       }
     }
     // Up to 42 UTF-16 units are at most 126 UTF-8 bytes: one length byte, written after the text.
-    if (s.length <= 42) {
-      this.room(1 + s.length * 3);
+    if (len <= 42) {
+      this.room(1 + len * 3);
       const n = this.buf.write(s, this.pos + 1, 'utf8');
       this.buf[this.pos] = n;
       this.pos += 1 + n;

@@ -179,7 +179,7 @@ function text(v: unknown): string {
 /** Unix nanoseconds as 19 digits, or `fallback` when the field is absent or 0. */
 function time(v: unknown, field: string, fallback: string): string {
   // The common case first: what the wire reader gives (digits, no leading zero) within range.
-  if (typeof v === 'string' && v.length <= MAX_TIME_TEXT.length && plainDigits(v) && (v.length < MAX_TIME_TEXT.length || v <= MAX_TIME_TEXT)) return v.length === 19 ? v : v.padStart(19, '0');
+  if (typeof v === 'string' && v.length <= MAX_TIME_TEXT.length && plainDigits(v) && (v.length < MAX_TIME_TEXT.length || v <= MAX_TIME_TEXT)) return v.padStart(19, '0');
   if (v === undefined || v === null || v === '' || v === 0 || v === '0') return fallback;
   let digits: string;
   if (typeof v === 'number') {
@@ -457,7 +457,7 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
   // Per point, no closures and no path text unless a field is refused: `at` is '' and a FieldError's
   // field is relative to the point, prefixed with the point's place here (the text of every field's
   // place cost as much as reading the point).
-  const points = (data: RawRequest | undefined, type: string, each: (dp: RawRequest, at: string, base: PointBase) => MetricPoint) => {
+  const points = (data: RawRequest | undefined, type: string, each: (dp: RawRequest, base: PointBase) => MetricPoint) => {
     const dps = list(data?.dataPoints, `${mAt}.${type}.dataPoints`);
     for (let i = 0; i < dps.length; i++) {
       const dp = dps[i];
@@ -476,7 +476,7 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
           flags: uint(p.flags, '.flags'),
           exemplars: exemplars(p.exemplars, ids, '', t),
         };
-        walk.records.push(each(p, '', base));
+        walk.records.push(each(p, base));
       } catch (err) {
         if (!(err instanceof FieldError)) throw err;
         err.field = `${mAt}.${type}.dataPoints[${i}]${err.field}`;
@@ -484,54 +484,54 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
       }
     }
   };
-  const value = (dp: RawRequest, at: string) => (dp.asDouble !== undefined && dp.asDouble !== null ? double(dp.asDouble, `${at}.asDouble`) : int(dp.asInt, `${at}.asInt`));
+  const value = (dp: RawRequest) => (dp.asDouble !== undefined && dp.asDouble !== null ? double(dp.asDouble, '.asDouble') : int(dp.asInt, '.asInt'));
   if (m.gauge) {
-    points(m.gauge, 'gauge', (dp, at, base) => Object.assign(base, { kind: 'gauge' as const, value: value(dp, at) }));
+    points(m.gauge, 'gauge', (dp, base) => Object.assign(base, { kind: 'gauge' as const, value: value(dp) }));
   } else if (m.sum) {
     const t = temporality(m.sum.aggregationTemporality);
     const monotonic = Boolean(m.sum.isMonotonic);
-    points(m.sum, 'sum', (dp, at, base) => Object.assign(base, { kind: 'sum' as const, value: value(dp, at), temporality: t, monotonic }));
+    points(m.sum, 'sum', (dp, base) => Object.assign(base, { kind: 'sum' as const, value: value(dp), temporality: t, monotonic }));
   } else if (m.histogram) {
     const t = temporality(m.histogram.aggregationTemporality);
-    points(m.histogram, 'histogram', (dp, at, base) =>
+    points(m.histogram, 'histogram', (dp, base) =>
       Object.assign(base, {
         kind: 'histogram' as const,
-        count: uint(dp.count, `${at}.count`),
-        sum: double(dp.sum, `${at}.sum`),
-        bucketCounts: uints(dp.bucketCounts, `${at}.bucketCounts`),
-        explicitBounds: doubles(dp.explicitBounds, `${at}.explicitBounds`),
-        min: double(dp.min, `${at}.min`),
-        max: double(dp.max, `${at}.max`),
+        count: uint(dp.count, '.count'),
+        sum: double(dp.sum, '.sum'),
+        bucketCounts: uints(dp.bucketCounts, '.bucketCounts'),
+        explicitBounds: doubles(dp.explicitBounds, '.explicitBounds'),
+        min: double(dp.min, '.min'),
+        max: double(dp.max, '.max'),
         temporality: t,
       }),
     );
   } else if (m.exponentialHistogram) {
     const t = temporality(m.exponentialHistogram.aggregationTemporality);
-    points(m.exponentialHistogram, 'exponentialHistogram', (dp, at, base) =>
+    points(m.exponentialHistogram, 'exponentialHistogram', (dp, base) =>
       Object.assign(base, {
         kind: 'exponential_histogram' as const,
-        count: uint(dp.count, `${at}.count`),
-        sum: double(dp.sum, `${at}.sum`),
-        scale: int(dp.scale, `${at}.scale`),
-        zeroCount: uint(dp.zeroCount, `${at}.zeroCount`),
-        positiveOffset: int(dp.positive?.offset, `${at}.positive.offset`),
-        positiveBucketCounts: uints(dp.positive?.bucketCounts, `${at}.positive.bucketCounts`),
-        negativeOffset: int(dp.negative?.offset, `${at}.negative.offset`),
-        negativeBucketCounts: uints(dp.negative?.bucketCounts, `${at}.negative.bucketCounts`),
-        min: double(dp.min, `${at}.min`),
-        max: double(dp.max, `${at}.max`),
+        count: uint(dp.count, '.count'),
+        sum: double(dp.sum, '.sum'),
+        scale: int(dp.scale, '.scale'),
+        zeroCount: uint(dp.zeroCount, '.zeroCount'),
+        positiveOffset: int(dp.positive?.offset, '.positive.offset'),
+        positiveBucketCounts: uints(dp.positive?.bucketCounts, '.positive.bucketCounts'),
+        negativeOffset: int(dp.negative?.offset, '.negative.offset'),
+        negativeBucketCounts: uints(dp.negative?.bucketCounts, '.negative.bucketCounts'),
+        min: double(dp.min, '.min'),
+        max: double(dp.max, '.max'),
         temporality: t,
       }),
     );
   } else if (m.summary) {
-    points(m.summary, 'summary', (dp, at, base) =>
+    points(m.summary, 'summary', (dp, base) =>
       Object.assign(base, {
         kind: 'summary' as const,
-        count: uint(dp.count, `${at}.count`),
-        sum: double(dp.sum, `${at}.sum`),
-        quantiles: list(dp.quantileValues, `${at}.quantileValues`).map((q, i) => ({
-          quantile: double(q?.quantile, `${at}.quantileValues[${i}].quantile`),
-          value: double(q?.value, `${at}.quantileValues[${i}].value`),
+        count: uint(dp.count, '.count'),
+        sum: double(dp.sum, '.sum'),
+        quantiles: list(dp.quantileValues, '.quantileValues').map((q, i) => ({
+          quantile: double(q?.quantile, `.quantileValues[${i}].quantile`),
+          value: double(q?.value, `.quantileValues[${i}].value`),
         })),
       }),
     );

@@ -213,6 +213,13 @@ class Cursor {
     return lo >>> 0;
   }
 
+  /** Reads a length; returns where the length-delimited value it announces ends (the cursor at its start). */
+  delimited(end: number): number {
+    const len = this.varint32(end);
+    if (this.pos + len > end) throw new Truncated(this.pos);
+    return this.pos + len;
+  }
+
   need(n: number, end: number): number {
     const at = this.pos;
     if (at + n > end) throw new Truncated(at);
@@ -315,18 +322,15 @@ class Cursor {
       const tag = this.varint32(end);
       const id = tag >>> 3;
       const wire = tag & 7;
+      if (id === 0) throw new Error(`${plan.name}: field number 0 at byte ${this.pos}`);
       const f = plan.fields[id];
-      if (f === undefined || id === 0) {
-        if (id === 0) throw new Error(`${plan.name}: field number 0 at byte ${this.pos}`);
+      if (f === undefined) {
         this.skip(wire, end);
         continue;
       }
       if (f.kind === Kind.Message) {
         if (wire !== 2) throw new Error(`${plan.name}.${f.name}: wire type ${wire}, expected 2`);
-        const len = this.varint32(end);
-        const stop = this.pos + len;
-        if (stop > end) throw new Truncated(this.pos);
-        set(out, f, this.message(f.message!, stop, depth + 1));
+        set(out, f, this.message(f.message!, this.delimited(end), depth + 1));
         continue;
       }
       if (wire === f.wire) {
@@ -335,9 +339,7 @@ class Cursor {
       }
       if (wire === 2 && f.repeated && f.wire !== 2) {
         // Packed: the values one after another.
-        const len = this.varint32(end);
-        const stop = this.pos + len;
-        if (stop > end) throw new Truncated(this.pos);
+        const stop = this.delimited(end);
         let list = out[f.name] as unknown[] | undefined;
         if (!list) list = [];
         while (this.pos < stop) list.push(this.scalar(f.kind, stop));
@@ -346,7 +348,6 @@ class Cursor {
       }
       throw new Error(`${plan.name}.${f.name}: wire type ${wire}, expected ${f.wire}`);
     }
-    if (this.pos !== end) throw new Truncated(this.pos);
     return out;
   }
 }
