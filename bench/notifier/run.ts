@@ -268,12 +268,17 @@ receivers:
       const amLat = [...amSent].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t);
       lines.push(`${report('alertmanager', amLat, ALERTS - amLat.length)}  (${amRate.toFixed(0)} alerts/s)`);
     } finally {
+      // Its files are removed below: it must have stopped writing them (rmSync raced its exit: ENOTEMPTY in CI).
+      const exited = new Promise<void>((r) => (am.exitCode !== null || am.signalCode !== null ? r() : am.once('exit', () => r())));
       am.kill('SIGTERM');
+      const killer = setTimeout(() => am.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
     }
   } finally {
     receiver.kill('SIGTERM');
     await broker.stop();
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); // Alertmanager may still be writing its files as it exits
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }
   process.stdout.write(`alert published → webhook received, ${ALERTS} alerts each, one every ${PACE_MS} ms; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n${lines.join('\n')}\n`);
 }
