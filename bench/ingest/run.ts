@@ -14,6 +14,11 @@
  *                 test/harness/deploy-tools.ts into ~/.cache/vigil-tools) on the same backlog into
  *                 a debug exporter that samples almost nothing: decode only, the peer a user would
  *                 pick to read OTLP off Kafka. CPU and peak RSS from /proc. OTELCOL=0 skips it.
+ *   vigil ingest  `vigil ingest` as deployed: a process of its own with its embedded engine and
+ *   (process)     default settings, on topics of its own; the metrics backlog, then the logs,
+ *                 produced at full speed once it holds its partitions; timed until its group
+ *                 committed every offset; its own CPU per point and record, and its peak RSS, from
+ *                 /proc. PROCESS=0 skips it.
  *   PIPELINE=n    ingest.pipeline for the Vigil run (default 1)
  *   PROFILE=dir   CPU profiles of the Vigil phases, to dir/metrics.cpuprofile and dir/logs.cpuprofile
  *   vigil logs    the ingest role on its logs topic: LOG_RECORDS records (default half the points) of
@@ -24,7 +29,7 @@
  *   POINTS=1000000 PER_MESSAGE=500 pnpm bench:ingest
  * Uses KAFKA_BROKERS when set, else starts Kafka from the jars like the test suite.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Session } from 'node:inspector/promises';
@@ -324,6 +329,9 @@ async function main(): Promise<void> {
   if (process.env.OTELCOL === '0') collectorSkipped = 'skipped (OTELCOL=0)';
   else if (!bin) collectorSkipped = 'not built: pnpm exec tsx test/harness/deploy-tools.ts builds it (Go module proxy) into ~/.cache/vigil-tools';
   else collector = await runCollector(bin, brokers, topic, points, dir);
+  // The ingest as it is deployed: `vigil ingest`, a process of its own with its embedded engine, so
+  // its CPU and peak RSS are its own (the phases above ran in this process, with the producer).
+  const alone = process.env.PROCESS === '0' ? undefined : await runIngestProcess(admin, broker.brokers, `${topic}-proc`, messages, logMessages, dir);
   const line = (name: string, s: number, extra = '') => process.stdout.write(`  ${name.padEnd(36)} ${fmt(points / s).padStart(11)} points/s  (${s.toFixed(2)} s)${extra}\n`);
   line('produce (kafkajs, acks=all)', produceS);
   line('source limit (kafkajs, no-op)', sourceS);
@@ -340,6 +348,14 @@ async function main(): Promise<void> {
   process.stdout.write(
     `  ${'vigil logs (produce → ingest → CH)'.padEnd(36)} ${fmt(logRecords / logsS).padStart(11)} records/s (${logsS.toFixed(2)} s)  ${((logsCpuS / logRecords) * 1e6).toFixed(1)} µs CPU per record, ${fmt(logRecords / logsCpuS)} records per CPU second (${fmt(logRecords)} records, ${logMB.toFixed(1)} MB of OTLP)\n`,
   );
+  if (alone) {
+    const m = alone.metrics;
+    const l = alone.logs;
+    line('vigil ingest, its own process', m.seconds, `  ${((m.cpuS / points) * 1e6).toFixed(1)} µs CPU per point, ${fmt(points / m.cpuS)} points per CPU second (the process alone: consume, decode, insert, merges; target 100,000); peak RSS ${alone.peakMiB} MiB (target 512); ${fmt(m.stored)} stored`);
+    process.stdout.write(
+      `  ${'vigil ingest, its own process, logs'.padEnd(36)} ${fmt(logRecords / l.seconds).padStart(11)} records/s (${l.seconds.toFixed(2)} s)  ${((l.cpuS / logRecords) * 1e6).toFixed(1)} µs CPU per record, ${fmt(logRecords / l.cpuS)} records per CPU second (target 50,000); ${fmt(l.stored)} stored\n`,
+    );
+  } else process.stdout.write('  vigil ingest, its own process         skipped (PROCESS=0)\n');
   process.stdout.write(`  vigil produce → queryable             p50 ${fmt(pct(latencies, 50))} ms, p99 ${fmt(pct(latencies, 99))} ms, max ${fmt(latencies[latencies.length - 1]!)} ms (${LATENCY_MESSAGES} messages, one per 20 ms, polled every 20 ms)\n`);
 
   await storage.close();
@@ -408,6 +424,105 @@ service:
     return { seconds, cpuS, rssMiB };
   } finally {
     child.kill('SIGTERM');
+  }
+}
+
+/** CPU seconds (user + system) and peak RSS (MiB) of a process, from /proc. */
+function procStats(pid: number): { cpuS: number; peakMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuS: (Number(f[11]) + Number(f[12])) / 100, peakMiB: hwm ? Math.round(Number(hwm[1]) / 1024) : Number.NaN };
+}
+
+/**
+ * `vigil ingest` as a process of its own (embedded engine in a data directory of its own, default
+ * settings), on topics of its own: once it holds their partitions, the metrics backlog is produced
+ * at full speed, then the logs. Each phase is timed from its first produce until the ingest's group
+ * has committed every offset (a commit follows the insert), its CPU until the process is quiet
+ * again (the merges its inserts caused included). After a clean stop, the rows are counted.
+ */
+async function runIngestProcess(
+  admin: ReturnType<Kafka['admin']>,
+  brokers: string,
+  topic: string,
+  metrics: { key: string; value: Buffer }[],
+  logs: { key: string; value: Buffer }[],
+  dir: string,
+): Promise<{ metrics: { seconds: number; cpuS: number; stored: number }; logs: { seconds: number; cpuS: number; stored: number }; peakMiB: number }> {
+  const topics = { metrics: topic, logs: `${topic}-logs` };
+  await admin.createTopics({ topics: Object.values(topics).map((t) => ({ topic: t, numPartitions: PARTITIONS })), waitForLeaders: true });
+  const port = await freePort();
+  const data = join(dir, 'ingest-process');
+  const file = join(dir, 'ingest-process.yaml');
+  const group = `${topic}-ingest`;
+  writeFileSync(file, `kafka:\n  topics: { metrics: ${topics.metrics}, logs: ${topics.logs}, alerts: ${topic}-alerts, dlq: ${topic}-dlq }\ningest: { groupId: ${group} }\n`);
+  const child = spawn(process.execPath, ['packages/cli/bin/vigil.mjs', 'ingest', '--config', file], {
+    env: { ...process.env, KAFKA_BROKERS: brokers, VIGIL_DATA_DIR: data, VIGIL_PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'bench-proc', logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  try {
+    // Ready once its consumer holds the partitions of both topics.
+    for (const t = performance.now(); ; ) {
+      if (child.exitCode !== null) throw new Error(`vigil ingest exited with ${child.exitCode}: ${stderr}`);
+      const h = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ checks?: { ingest?: { partitions?: string } } }>, () => undefined);
+      const held = h?.checks?.ingest?.partitions ?? '';
+      if (held.includes(`${topics.metrics}[`) && held.includes(`${topics.logs}[`)) break;
+      if (performance.now() - t > 120_000) throw new Error(`vigil ingest did not take its partitions in 2 minutes: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await producer.connect();
+    const committedAll = async (t: string) => {
+      const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(t), admin.fetchOffsets({ groupId: group, topics: [t] })]);
+      return ends.every((e) => BigInt(committed!.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1') >= BigInt(e.high));
+    };
+    const timed = async (t: string, messages: { key: string; value: Buffer }[], perSend: number) => {
+      const before = procStats(child.pid!);
+      const started = performance.now();
+      for (let i = 0; i < messages.length; i += perSend) await producer.send({ topic: t, acks: -1, messages: messages.slice(i, i + perSend) });
+      while (!(await committedAll(t))) {
+        if (child.exitCode !== null) throw new Error(`vigil ingest exited with ${child.exitCode}: ${stderr}`);
+        if (performance.now() - started > 600_000) throw new Error(`vigil ingest did not commit ${t} in 10 minutes`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      // Its merges settle: quiet once it uses under 5 % of a core for a second.
+      for (let last = procStats(child.pid!).cpuS, quiet = 0, n = 0; quiet < 1 && n < 60; n++) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        const now = procStats(child.pid!).cpuS;
+        quiet = now - last < 0.05 ? quiet + 1 : 0;
+        last = now;
+      }
+      return { seconds, cpuS: Math.max(0.01, procStats(child.pid!).cpuS - before.cpuS) };
+    };
+    const m = await timed(topics.metrics, metrics, 100);
+    const l = await timed(topics.logs, logs, 20);
+    const peakMiB = procStats(child.pid!).peakMiB;
+    child.kill('SIGTERM');
+    const code = await exited;
+    if (code !== 0) throw new Error(`vigil ingest exited with ${code}: ${stderr}`);
+    // Counted by a process of its own: the embedded engine serves one data directory per process.
+    const counted = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', `import { openStorage, queryRows } from '@vigil/platform';
+const s = openStorage({ database: 'vigil', dataDir: ${JSON.stringify(data)} });
+const n = async (t) => Number((await queryRows(s, 'SELECT count() AS n FROM ' + s.table(t)))[0].n);
+console.log(JSON.stringify({ metrics: await n('otel_metrics_gauge'), logs: await n('otel_logs') }));
+await s.close();`],
+      { encoding: 'utf8' },
+    );
+    const stored = JSON.parse(counted.stdout.trim().split('\n').pop() || 'null') as { metrics: number; logs: number } | null;
+    if (!stored) throw new Error(`counting the ingest process's rows failed: ${counted.stderr}`);
+    return { metrics: { ...m, stored: stored.metrics }, logs: { ...l, stored: stored.logs }, peakMiB };
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
   }
 }
 
