@@ -42,7 +42,13 @@ export interface IsolateOptions {
  * so a replay after a crash inserts the same parts under the same deduplication tokens. Resolves
  * with the rows the engine refused on their own (none when the first insert succeeds).
  */
-export async function insertIsolating<R>(rows: readonly R[], insert: (rows: readonly R[], part: string) => Promise<void>, opts: IsolateOptions = {}): Promise<RefusedRow[]> {
+/** Rows as `insertIsolating` takes them: an array, or encoded rows that slice the same way. */
+export interface Sliceable {
+  readonly length: number;
+  slice(start: number, end: number): this;
+}
+
+export async function insertIsolating<R extends Sliceable>(rows: R, insert: (rows: R, part: string) => Promise<void>, opts: IsolateOptions = {}): Promise<RefusedRow[]> {
   const transient = opts.isTransient ?? isTransientInsertError;
   const refused: RefusedRow[] = [];
   const attempt = async (from: number, to: number, whole: boolean): Promise<void> => {

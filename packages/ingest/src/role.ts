@@ -20,7 +20,8 @@ import {
 } from '@vigil/platform';
 import { insertIsolating } from './isolate.js';
 import { dedupToken, planRanges, type OffsetRange } from './ledger.js';
-import { METRIC_TABLES, TableRows, alertRow, insertRows, logRow, metricRow } from './rows.js';
+import { METRIC_TABLES, TableRows, alertRow, binaryLayouts, insertRows, logRow, metricRow, type Row, type TableName } from './rows.js';
+import type { RowBinaryLayout } from './rowbinary.js';
 
 const log = logger('ingest');
 
@@ -81,9 +82,12 @@ export function createIngestRole(ctx: RoleContext): Role {
       .map((r) => ({ first: BigInt(r.FirstOffset), last: BigInt(r.LastOffset) }));
   }
 
-  /** Rows of the records, each with its record; what cannot be decoded at all, or in part, goes to `dead`. */
-  function rowsOf(records: ConsumedRecord[], dead: Map<string, BusRecord>, errors: string[]): TableRows<ConsumedRecord> {
-    const out = new TableRows<ConsumedRecord>();
+  /**
+   * Rows of the records, each with its record; what cannot be decoded at all, or in part, goes to
+   * `dead`. Tables in `layouts` keep their rows encoded as they come (see TableRows).
+   */
+  function rowsOf(records: ConsumedRecord[], layouts: Map<TableName, RowBinaryLayout | undefined>, dead: Map<string, BusRecord>, errors: string[]): TableRows<ConsumedRecord> {
+    const out = new TableRows<ConsumedRecord>(layouts);
     const oldest = `${Date.now() - config.clickhouse.retention}000000`.padStart(19, '0');
     const expired = new Map<string, number>();
     const checkAge = (table: string, nanos: string) => {
@@ -93,23 +97,36 @@ export function createIngestRole(ctx: RoleContext): Role {
       if (!dead.has(r.offset)) dead.set(r.offset, deadLetter(r, reason));
       errors.push(reason);
     };
+    /** Adds a record's row; false (the first reason kept) when it cannot be written, so the record's other rows still are. */
+    let unwritable: { count: number; reason: string } | undefined;
+    const add = (table: TableName, row: Row, r: ConsumedRecord): boolean => {
+      try {
+        out.add(table, row, r);
+        return true;
+      } catch (err) {
+        unwritable = { count: (unwritable?.count ?? 0) + 1, reason: unwritable?.reason ?? (err as Error).message };
+        return false;
+      }
+    };
+    const partly = (r: ConsumedRecord, what: string, read: { records: unknown[]; rejected: Rejection[] }) => {
+      if (read.rejected.length === 0 && !unwritable) return;
+      const why = [...(read.rejected.length > 0 ? [rejectionText(read.rejected)] : []), ...(unwritable ? [`left out ${unwritable.count} that cannot be written: ${unwritable.reason}`] : [])];
+      refuse(r, `stored ${read.records.length - (unwritable?.count ?? 0)} ${what}; ${why.join('; ')}`);
+    };
     for (const r of records) {
+      unwritable = undefined;
       try {
         if (r.topic === topics.metrics) {
           const read = readMetrics(r.value, { arrivalMs: r.timestamp });
-          for (const p of read.records) {
-            out.add(METRIC_TABLES[p.kind], metricRow(p), r);
-            checkAge(METRIC_TABLES[p.kind], p.timeUnixNano);
-          }
-          if (read.rejected.length > 0) refuse(r, `stored ${read.records.length} data points; ${rejectionText(read.rejected)}`);
+          for (const p of read.records) if (add(METRIC_TABLES[p.kind], metricRow(p), r)) checkAge(METRIC_TABLES[p.kind], p.timeUnixNano);
+          partly(r, 'data points', read);
         } else if (r.topic === topics.logs) {
           const read = readLogs(r.value, { arrivalMs: r.timestamp });
-          for (const e of read.records) {
-            out.add('otel_logs', logRow(e), r);
-            checkAge('otel_logs', e.timeUnixNano);
-          }
-          if (read.rejected.length > 0) refuse(r, `stored ${read.records.length} log records; ${rejectionText(read.rejected)}`);
-        } else if (r.topic === topics.alerts) out.add('vigil_alerts', alertRow(decodeAlert(r.value), r.timestamp), r);
+          for (const e of read.records) if (add('otel_logs', logRow(e), r)) checkAge('otel_logs', e.timeUnixNano);
+          partly(r, 'log records', read);
+        } else if (r.topic === topics.alerts) {
+          if (!add('vigil_alerts', alertRow(decodeAlert(r.value), r.timestamp), r)) refuse(r, unwritable!.reason);
+        }
       } catch (err) {
         refuse(r, err instanceof Error ? err.message : String(err));
       }
@@ -140,12 +157,13 @@ export function createIngestRole(ctx: RoleContext): Role {
     handled.set(tp, last);
     const dead = new Map<string, BusRecord>();
     const errors: string[] = [];
+    const layouts = await binaryLayouts(storage, topic === topics.metrics ? Object.values(METRIC_TABLES) : topic === topics.logs ? ['otel_logs'] : ['vigil_alerts']);
     const planned = planRanges({ first, last }, intents).map(({ range, token }) => {
       const slice = records.filter((r) => {
         const o = BigInt(r.offset);
         return o >= range.first && o <= range.last;
       });
-      return { slice, token, rows: rowsOf(slice, dead, errors) };
+      return { slice, token, rows: rowsOf(slice, layouts, dead, errors) };
     });
     const decodedMs = performance.now() - started;
     return async () => {

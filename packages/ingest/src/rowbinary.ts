@@ -17,8 +17,7 @@ let writers = 0;
 export class BinaryWriter {
   private buf: Buffer;
   private pos = 0;
-  /** Tells this writer from earlier ones (a column's writer remembers what it wrote last, and where). */
-  readonly id = ++writers;
+  private ident = ++writers;
 
   constructor(size = 1 << 16) {
     this.buf = Buffer.allocUnsafe(size);
@@ -140,8 +139,31 @@ export class BinaryWriter {
     this.pos = this.buf.writeDoubleLE(n, this.pos);
   }
 
+  /**
+   * Tells this writer from earlier ones, and from itself before a `truncate` (a column's writer
+   * remembers what it wrote last, and where).
+   */
+  get id(): number {
+    return this.ident;
+  }
+
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos);
+  }
+
+  /** What was written, in a buffer of its own size (the writer's room is up to twice as large). */
+  compact(): Buffer {
+    if (this.buf.length - this.pos < this.pos / 4) return this.bytes();
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
+
+  /** Forgets what was written from `pos` on; what remembered a place past it no longer counts. */
+  truncate(pos: number): void {
+    if (pos < 0 || pos > this.pos) throw new RangeError(`cannot truncate to ${pos} of ${this.pos} bytes`);
+    this.pos = pos;
+    this.ident = ++writers;
   }
 
   /** Where the next byte goes. */
@@ -271,19 +293,91 @@ export function rowBinaryLayout(columns: readonly string[], typeOf: ReadonlyMap<
   return { columns, types, writers };
 }
 
+/**
+ * Rows (in the layout's column order) encoded one at a time as RowBinaryWithNamesAndTypes, and
+ * where each ends: a batch is held as its bytes (a fifth or less of the rows as objects), and any
+ * run of its rows can be inserted on its own (a refused batch is halved, see isolate.ts).
+ */
+export class RowBinaryRows {
+  private readonly w: BinaryWriter;
+  private readonly headerEnd: number;
+  private ends = new Uint32Array(256);
+  private count = 0;
+
+  constructor(
+    private readonly layout: RowBinaryLayout,
+    sizeHint = 1 << 16,
+  ) {
+    this.w = new BinaryWriter(Math.max(1 << 12, sizeHint));
+    this.w.varint(layout.columns.length);
+    for (const c of layout.columns) this.w.string(c);
+    for (const t of layout.types) this.w.string(t);
+    this.headerEnd = this.w.offset;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Appends a row; a value that cannot be written throws, and the row is left out whole. */
+  add(row: Row): void {
+    const { writers } = this.layout;
+    const w = this.w;
+    const start = w.offset;
+    let i = 0;
+    try {
+      for (i = 0; i < writers.length; i++) writers[i]!(w, row[i]);
+    } catch (err) {
+      w.truncate(start);
+      // Refused like a row the engine cannot read: it goes to the dead-letter topic with its record.
+      throw new Error(`cannot write ${this.layout.columns[i]} (${this.layout.types[i]}) of a row: ${(err as Error).message}`);
+    }
+    if (this.count === this.ends.length) {
+      const more = new Uint32Array(this.ends.length * 2);
+      more.set(this.ends);
+      this.ends = more;
+    }
+    this.ends[this.count++] = w.offset;
+  }
+
+  /** The rows so far, in buffers of their own size; this builder is not used after. */
+  done(): EncodedRows {
+    return new EncodedRows(this.w.compact(), this.headerEnd, this.ends.slice(0, this.count), 0, this.count);
+  }
+}
+
+/** Encoded rows (see `RowBinaryRows`), or a run of them: what `insertRows` sends as it is. */
+export class EncodedRows {
+  constructor(
+    private readonly all: Buffer,
+    private readonly headerEnd: number,
+    private readonly ends: Uint32Array,
+    private readonly from: number,
+    private readonly to: number,
+  ) {}
+
+  get length(): number {
+    return this.to - this.from;
+  }
+
+  /** Rows [start, end) of these, as `Array.prototype.slice` counts them. */
+  slice(start = 0, end = this.length): EncodedRows {
+    const clamp = (n: number) => Math.max(0, Math.min(this.length, n < 0 ? this.length + n : n));
+    const a = clamp(start);
+    return new EncodedRows(this.all, this.headerEnd, this.ends, this.from + a, this.from + Math.max(a, clamp(end)));
+  }
+
+  /** RowBinaryWithNamesAndTypes: the header, then these rows. */
+  bytes(): Buffer {
+    const at = (i: number) => (i === 0 ? this.headerEnd : this.ends[i - 1]!);
+    if (this.from === 0) return this.all.subarray(0, at(this.to));
+    return Buffer.concat([this.all.subarray(0, this.headerEnd), this.all.subarray(at(this.from), at(this.to))]);
+  }
+}
+
 /** Rows (in the layout's column order) as RowBinaryWithNamesAndTypes: the header, then each row. */
 export function encodeRowBinary(layout: RowBinaryLayout, rows: readonly Row[]): Buffer {
-  const w = new BinaryWriter(Math.max(1 << 12, rows.length * 256));
-  w.varint(layout.columns.length);
-  for (const c of layout.columns) w.string(c);
-  for (const t of layout.types) w.string(t);
-  const { writers } = layout;
-  let i = 0;
-  try {
-    for (const row of rows) for (i = 0; i < writers.length; i++) writers[i]!(w, row[i]);
-  } catch (err) {
-    // Refused like a row the engine cannot read: the batch is halved until it stands alone.
-    throw new Error(`cannot write ${layout.columns[i]} (${layout.types[i]}) of a row: ${(err as Error).message}`);
-  }
-  return w.bytes();
+  const out = new RowBinaryRows(layout, rows.length * 256);
+  for (const row of rows) out.add(row);
+  return out.done().bytes();
 }

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openStorage, queryRows, readLogs, readMetrics, schemaLayout, type Storage } from '@vigil/platform';
-import { BinaryWriter, encodeRowBinary, rowBinaryLayout, writerFor } from '../src/rowbinary.js';
-import { METRIC_TABLES, TableRows, alertRow, columnsOf, encodeRows, insertRows, logRow, metricRow, type TableName } from '../src/rows.js';
+import { BinaryWriter, EncodedRows, RowBinaryRows, encodeRowBinary, rowBinaryLayout, writerFor } from '../src/rowbinary.js';
+import { METRIC_TABLES, TableRows, alertRow, binaryLayouts, columnsOf, encodeRows, insertRows, logRow, metricRow, type Row, type TableName } from '../src/rows.js';
 import { otlpLogsRequest, otlpMetricsRequest } from './otlp-arbitraries.js';
 
 describe('RowBinary writer', () => {
@@ -84,6 +84,39 @@ describe('RowBinary writer', () => {
     expect(rowBinaryLayout(['a', 'b'], new Map([['a', 'String'], ['b', 'UUID']]))).toBeUndefined();
   });
 
+  it('keeps rows encoded as they come: any run of them is what encoding that run alone gives, and a row it cannot write is left out whole', () => {
+    // The maps before the time: a refused row has written them (and its writers remembered where) when its time fails.
+    const layout = rowBinaryLayout(['A', 'B', 'T'], new Map([['A', 'Map(LowCardinality(String), String)'], ['B', 'Map(String, String)'], ['T', 'DateTime64(9)']]))!;
+    const map = fc.dictionary(fc.string({ maxLength: 4 }), fc.string({ maxLength: 150 }), { maxKeys: 3 });
+    const row = fc.record({ a: fc.nat({ max: 3 }), b: fc.nat({ max: 3 }), ok: fc.boolean(), t: fc.bigInt({ min: 0n, max: 2n ** 62n }) });
+    fc.assert(
+      fc.property(fc.array(map, { minLength: 1, maxLength: 4 }), fc.array(row, { maxLength: 14 }), fc.nat(), fc.nat(), (shared, specs, x, y) => {
+        const rows: Row[] = specs.map((r) => [shared[r.a % shared.length], shared[r.b % shared.length], r.ok ? String(r.t) : 'soon']);
+        const built = new RowBinaryRows(layout, 8);
+        const kept: Row[] = [];
+        for (const r of rows) {
+          try {
+            built.add(r);
+            kept.push(r);
+          } catch (err) {
+            expect((err as Error).message).toMatch(/^cannot write T \(DateTime64\(9\)\) of a row/);
+          }
+        }
+        expect(kept).toHaveLength(specs.filter((r) => r.ok).length);
+        const encoded = built.done();
+        expect(encoded.bytes()).toEqual(encodeRowBinary(layout, kept));
+        const [from, to] = [x % (kept.length + 1), y % (kept.length + 1)].sort((p, q) => p - q) as [number, number];
+        const run = encoded.slice(from, to);
+        expect(run.length).toBe(to - from);
+        expect(run.bytes()).toEqual(encodeRowBinary(layout, kept.slice(from, to)));
+        // Halves of halves, as a refused insert is split.
+        const half = Math.ceil(run.length / 2);
+        expect(run.slice(half).bytes()).toEqual(encodeRowBinary(layout, kept.slice(from + half, to)));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('names the column it cannot write', () => {
     const layout = rowBinaryLayout(['Name', 'TimeUnix'], new Map([['Name', 'String'], ['TimeUnix', 'DateTime64(9)']]))!;
     expect(() => encodeRowBinary(layout, [['a', '17'], ['b', 'soon']])).toThrow(/TimeUnix \(DateTime64\(9\)\)/);
@@ -115,10 +148,11 @@ describe('RowBinary × JSON on the real engine', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const writeBoth = async (rows: TableRows) => {
+  /** The rows as objects into `binary` (RowBinary made at insert) or, given `encoded` (the same rows encoded as they came), those; and as JSON into `json`. */
+  const writeBoth = async (rows: TableRows, encoded?: TableRows) => {
     for (const [table, values] of rows.byTable) {
-      await insertRows(binary, table, values);
-      await json.insertEncoded!({ table: json.table(table), columns: columnsOf(table), format: 'JSONCompactEachRow', body: encodeRows(values) });
+      await insertRows(binary, table, encoded ? encoded.byTable.get(table)! : values);
+      await json.insertEncoded!({ table: json.table(table), columns: columnsOf(table), format: 'JSONCompactEachRow', body: encodeRows(values as Row[]) });
     }
   };
   /** Every stored row of a table as text, sorted; the same from both databases or the test fails. */
@@ -129,14 +163,24 @@ describe('RowBinary × JSON on the real engine', () => {
     return b.length;
   };
 
-  it('stores what JSON stores, for generated metrics and logs', async () => {
+  it('stores what JSON stores, for generated metrics and logs encoded as they come', async () => {
+    const tables = [...Object.values(METRIC_TABLES), 'otel_logs'] as TableName[];
+    const layouts = await binaryLayouts(binary, tables);
+    expect([...layouts.values()].every((l) => l !== undefined)).toBe(true);
     const rows = new TableRows();
+    const encoded = new TableRows(layouts);
     const requests = fc.sample(fc.tuple(otlpMetricsRequest(), otlpLogsRequest()), { numRuns: 25, seed: 7 });
+    const add = (table: TableName, row: Row) => {
+      rows.add(table, row);
+      encoded.add(table, row);
+    };
     requests.forEach(([m, l], n) => {
-      for (const p of readMetrics(m.encode(`m${n}`, m.encoding), { arrivalMs: 1_700_000_000_000 + n }).records) rows.add(METRIC_TABLES[p.kind], metricRow(p));
-      for (const e of readLogs(l.encode(`l${n}`, l.encoding), { arrivalMs: 1_700_000_000_000 + n }).records) rows.add('otel_logs', logRow(e));
+      for (const p of readMetrics(m.encode(`m${n}`, m.encoding), { arrivalMs: 1_700_000_000_000 + n }).records) add(METRIC_TABLES[p.kind], metricRow(p));
+      for (const e of readLogs(l.encode(`l${n}`, l.encoding), { arrivalMs: 1_700_000_000_000 + n }).records) add('otel_logs', logRow(e));
     });
-    await writeBoth(rows);
+    expect(encoded.size).toBe(rows.size);
+    for (const values of encoded.byTable.values()) expect(values).toBeInstanceOf(EncodedRows);
+    await writeBoth(rows, encoded);
     let stored = 0;
     for (const table of [...Object.values(METRIC_TABLES), 'otel_logs'] as TableName[]) stored += await same(table);
     expect(stored).toBeGreaterThan(rows.size / 4);
