@@ -9,7 +9,7 @@
  * in the bench's process it took CPU from the notifier hosted there, and not from Alertmanager.
  * Times are the wall clock at high resolution (`performance.timeOrigin + performance.now()`) in both.
  *
- *   pnpm bench:notifier                 # 300 alerts each, 50 a second
+ *   pnpm bench:notifier                 # 300 alerts each, 50 a second (WARMUP=5000 broker records first)
  *   ALERTS=3000 PACE_MS=2 pnpm bench:notifier   # 500 a second
  * Vigil's alerts are published as a rules worker publishes (one send at a time, each taking every
  * alert due meanwhile), Alertmanager's posted without waiting for the previous answer; each line
@@ -32,6 +32,7 @@ import { freePort } from '../../test/harness/kafka-jvm.js';
 const ALERTS = Number(process.env.ALERTS ?? 300);
 const PACE_MS = Number(process.env.PACE_MS ?? 20);
 const ALERTMANAGER = process.env.ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
+const WARMUP = Number(process.env.WARMUP ?? 5_000);
 
 /** The receiver: when each bench_id first arrived (Vigil and Alertmanager both send alerts[].labels). */
 const arrived = new Map<string, number>();
@@ -112,6 +113,37 @@ function stageBreakdown(prometheus: string): string[] {
     });
 }
 
+/**
+ * A broker in service has run for days; one the bench just started compiles its hot paths for the
+ * first tens of seconds, and took Vigil's p99 from 15 to 45-145 ms at 50 alerts a second (Kafka's
+ * JVM at a full core for 50 alerts a second). So first WARMUP records (default 5,000) go through
+ * the calls the notifier's path makes: produced one at a time from 16 senders, consumed by a group
+ * that commits each batch. Alertmanager, a Go program, needs no warming.
+ */
+async function warmBroker(bus: KafkaBus, producer: Awaited<ReturnType<KafkaBus['producer']>>, topic: string): Promise<string> {
+  const t0 = performance.now();
+  let seen = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  const sub = await bus.subscribe({
+    groupId: `${topic}-group`,
+    topics: [topic],
+    handler: async (batch) => {
+      seen += batch.records.length;
+      if (seen >= WARMUP) done();
+    },
+  });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = next++; i < WARMUP; i = next++) await producer.send(topic, [{ key: String(i), value: Buffer.from(`warm ${i}`) }]);
+    }),
+  );
+  await Promise.race([all, new Promise((r) => setTimeout(r, 60_000))]);
+  await sub.stop();
+  return `  (broker warmed: ${seen} of ${WARMUP} records produced one at a time and consumed in ${((performance.now() - t0) / 1000).toFixed(1)} s; WARMUP=0 skips it)`;
+}
+
 async function waitFor(ids: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && ids.some((id) => !arrived.has(id))) await new Promise((r) => setTimeout(r, 50));
@@ -149,11 +181,12 @@ notifier:
     await migrate(storage, 86_400_000);
     const bus = new KafkaBus({ brokers: config.kafka.brokers, clientId: `bench-${run}`, partitions: 3 });
     const telemetry = createTelemetry('bench');
-    const role = createNotifierRole({ config, bus, storage, telemetry, health: new HealthRegistry() });
-    await role.start();
     // The alerts come from another process in a deployment (the rules role): their own Kafka client.
     const source = new KafkaBus({ brokers: config.kafka.brokers, clientId: `bench-source-${run}`, partitions: 3 });
     const producer = await source.producer();
+    if (WARMUP > 0) lines.push(await warmBroker(source, producer, `bench-warm-${run}`));
+    const role = createNotifierRole({ config, bus, storage, telemetry, health: new HealthRegistry() });
+    await role.start();
     // Warm up: the consumer joined, the first fetch and insert done.
     const warm = (id: string): AlertTransition => {
       const labels = { alertname: 'bench', bench_id: id };
