@@ -69,6 +69,15 @@ async function paced(start: number, n: number): Promise<void> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
+/** CPU clock ticks (user + system, 100 a second) a process used, from /proc. */
+function ticks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+const cpuPerAlert = (seconds: number) => `CPU ${((seconds / ALERTS) * 1000).toFixed(2)} ms per alert`;
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
@@ -203,6 +212,7 @@ notifier:
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const vigilStart = performance.now();
+    const vigilCpu = process.cpuUsage();
     // Published as a rules worker publishes: one send at a time, each taking every transition due
     // meanwhile (at 50 a second that is one alert per send; at 500, those of the last few ms).
     const due: { a: ReturnType<typeof warm>; t: number }[] = [];
@@ -227,8 +237,9 @@ notifier:
     await sending;
     const vigilRate = ALERTS / ((performance.now() - vigilStart) / 1000);
     await waitFor([...vigilSent.keys()], 60_000);
+    const vigilUsed = process.cpuUsage(vigilCpu);
     const vigil = [...vigilSent].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t);
-    lines.push(`${report('vigil', vigil, ALERTS - vigil.length)}  (${vigilRate.toFixed(0)} alerts/s)`);
+    lines.push(`${report('vigil', vigil, ALERTS - vigil.length)}  (${vigilRate.toFixed(0)} alerts/s; ${cpuPerAlert((vigilUsed.user + vigilUsed.system) / 1e6)} in this process: the notifier, its engine and the publishing producer)`);
     // Let the ledger rows of the last sends land before reading the stages.
     await new Promise((r) => setTimeout(r, 500));
     const stagesAfter = await (await fetch(metricsUrl)).text();
@@ -289,6 +300,7 @@ receivers:
       const amSent = new Map<string, number>();
       const posts: Promise<void>[] = [];
       const amStart = performance.now();
+      const amTicks = ticks(am.pid!);
       for (let i = 0; i < ALERTS; i++) {
         const id = `am-${run}-${i}`;
         amSent.set(id, clock());
@@ -299,7 +311,7 @@ receivers:
       const amRate = ALERTS / ((performance.now() - amStart) / 1000);
       await waitFor([...amSent.keys()], 60_000);
       const amLat = [...amSent].filter(([id]) => arrived.has(id)).map(([id, t]) => arrived.get(id)! - t);
-      lines.push(`${report('alertmanager', amLat, ALERTS - amLat.length)}  (${amRate.toFixed(0)} alerts/s)`);
+      lines.push(`${report('alertmanager', amLat, ALERTS - amLat.length)}  (${amRate.toFixed(0)} alerts/s; ${cpuPerAlert((ticks(am.pid!) - amTicks) / 100)} in its process)`);
     } finally {
       // Its files are removed below: it must have stopped writing them (rmSync raced its exit: ENOTEMPTY in CI).
       const exited = new Promise<void>((r) => (am.exitCode !== null || am.signalCode !== null ? r() : am.once('exit', () => r())));
