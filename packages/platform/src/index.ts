@@ -1,6 +1,7 @@
 export * from './duration.js';
 export * from './time.js';
 export * from './backoff.js';
+export * from './slices.js';
 export * from './log.js';
 export * from './config/index.js';
 export * from './bus/index.js';

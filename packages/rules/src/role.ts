@@ -15,6 +15,7 @@ import {
   logger,
   metricPoints,
   sleep,
+  timeSlices,
   watchConsumer,
   type AlertTransition,
   type Batch,
@@ -300,7 +301,11 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
   async function handle(batch: Batch): Promise<void> {
     const at = now();
     const logs = batch.topic === topics.logs;
+    // A batch of the all-in-one's log is up to 8 MiB: decoded in one go it held the event loop (and the intake's requests) for 100-200 ms.
+    const slice = timeSlices();
     for (const record of batch.records) {
+      const pause = slice();
+      if (pause) await pause;
       if (seen(batch, record.offset)) continue;
       const context = { now: at, partition: batch.partition, fallbackMs: record.timestamp, key: record.key };
       try {
