@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { OTLP_TYPES, planOf, readProto } from '../src/otlp/index.js';
+import { OTLP_TYPES, logEntries, logHeaders, planOf, readProto, trimPlan, type KeptFields } from '../src/otlp/index.js';
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number, defaults: false };
 
@@ -83,6 +83,49 @@ describe('the OTLP wire reader', () => {
       );
     });
   }
+
+  it('reads only the fields a trimmed plan keeps, whatever else the message holds', () => {
+    const type = OTLP_TYPES.logsRequest;
+    const keep: KeptFields = { resourceLogs: { resource: true, scopeLogs: { logRecords: { timeUnixNano: true, flags: true } } } };
+    const trimmed = trimPlan(planOf(type), keep);
+    /** The full reading with the fields `keep` leaves out removed. */
+    const prune = (v: unknown, k: KeptFields | true): unknown => {
+      if (k === true || v === null || typeof v !== 'object') return v;
+      if (Array.isArray(v)) return v.map((x) => prune(x, k));
+      const out: Record<string, unknown> = {};
+      for (const [name, x] of Object.entries(v)) if (k[name]) out[name] = prune(x, k[name]!);
+      return out;
+    };
+    fc.assert(
+      fc.property(messageOf(type, 6), (obj) => {
+        const bytes = Buffer.from(type.encode(type.fromObject(obj)).finish());
+        expect(readProto(trimmed, bytes)).toEqual(prune(viaProtobufjs(type, bytes), keep));
+      }),
+      { numRuns: 200 },
+    );
+    expect(() => trimPlan(planOf(type), { resourceLogs: { nope: true } })).toThrow(/has no field nope/);
+    expect(() => trimPlan(planOf(type), { resourceLogs: { schemaUrl: { x: true } } })).toThrow(/not a message/);
+  });
+
+  it("reads log records' headers as the full reading gives them, their content left out", () => {
+    const type = OTLP_TYPES.logsRequest;
+    fc.assert(
+      fc.property(messageOf(type, 6), (obj) => {
+        const bytes = Buffer.from(type.encode(type.fromObject(obj)).finish());
+        let full: ReturnType<typeof logEntries>;
+        try {
+          full = logEntries(bytes, { arrivalMs: 1_764_000_000_000 });
+        } catch (err) {
+          expect(() => logHeaders(bytes, { arrivalMs: 1_764_000_000_000 })).toThrow((err as Error).constructor as ErrorConstructor);
+          return;
+        }
+        const headers = logHeaders(bytes, { arrivalMs: 1_764_000_000_000 });
+        const blank = logHeaders(Buffer.from(type.encode(type.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: [{}] }] }] })).finish()))[0]!;
+        expect(headers).toEqual(full.map((e) => ({ ...e, body: blank.body, attributes: blank.attributes, traceId: blank.traceId, spanId: blank.spanId, eventName: blank.eventName })));
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   it('reads unpacked repeated numbers, skips unknown fields, and keeps the last of a field given twice', () => {
     const type = OTLP_TYPES.metricsRequest.lookupType('opentelemetry.proto.metrics.v1.HistogramDataPoint');

@@ -442,6 +442,14 @@ export class RuleEngine {
     return { accepted, dropped, late };
   }
 
+  /**
+   * Whether any rule reads log records' content (body, attributes): without one, `ingestLogs`
+   * needs only their sources and times (`logHeaders` reads no more than that).
+   */
+  get readsLogContent(): boolean {
+    return this.eventRules.length > 0;
+  }
+
   /** Feeds log records (events) into the groups of the rules that read them. */
   ingestLogs(entries: readonly LogEntry[], ctx: IngestContext): IngestResult {
     let accepted = 0;

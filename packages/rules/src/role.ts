@@ -12,6 +12,7 @@ import {
   encodeAlert,
   loadConfigFile,
   logEntries,
+  logHeaders,
   logger,
   metricPoints,
   sleep,
@@ -309,7 +310,7 @@ export function createRulesRole(ctx: RoleContext, opts: RulesRoleOptions = {}): 
       if (seen(batch, record.offset)) continue;
       const context = { now: at, partition: batch.partition, fallbackMs: record.timestamp, key: record.key };
       try {
-        const r = logs ? engine.ingestLogs(logEntries(record.value), context) : engine.ingestMetrics(metricPoints(record.value), context);
+        const r = logs ? engine.ingestLogs((engine.readsLogContent ? logEntries : logHeaders)(record.value), context) : engine.ingestMetrics(metricPoints(record.value), context);
         recordsIn.add(r.accepted + r.dropped + r.late, { signal: logs ? 'logs' : 'metrics' });
         if (r.accepted > 0) samplesIn.add(r.accepted);
         if (r.dropped > 0) samplesDropped.add(r.dropped);

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { planOf, readProto } from './wire.js';
+import { planOf, readProto, trimPlan, type MessagePlan } from './wire.js';
 
 /**
  * Decoding OTLP export requests as they travel on `otlp_logs` and `otlp_metrics`, in either of
@@ -56,7 +56,7 @@ export class OtlpDecodeError extends Error {
   }
 }
 
-function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequest {
+function decode(type: protobuf.Type, what: string, payload: Buffer, plan: MessagePlan = planOf(type)): DecodedRequest {
   if (payload.length === 0) throw new OtlpDecodeError(what, new Error('empty payload'));
   try {
     if (detectEncoding(payload) === 'otlp_json') {
@@ -65,7 +65,7 @@ function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequ
       return { body: body as RawRequest, ids: 'hex', encoding: 'otlp_json', type };
     }
     // What `type.toObject(type.decode(payload), TO_OBJECT)` gives, read straight from the wire (otlp/wire.ts).
-    return { body: readProto(planOf(type), payload), ids: 'base64', encoding: 'otlp_proto', type };
+    return { body: readProto(plan, payload), ids: 'base64', encoding: 'otlp_proto', type };
   } catch (err) {
     throw new OtlpDecodeError(what, err);
   }
@@ -73,6 +73,16 @@ function decode(type: protobuf.Type, what: string, payload: Buffer): DecodedRequ
 
 export const decodeMetricsRequest = (payload: Buffer) => decode(MetricsRequest, 'OTLP metrics request', payload);
 export const decodeLogsRequest = (payload: Buffer) => decode(LogsRequest, 'OTLP logs request', payload);
+
+/**
+ * A logs request's resources, scopes and each record's times, severity and flags, its body,
+ * attributes and ids left unread (protobuf; JSON is parsed whole): what tells which source sent
+ * how many records when (the rules' source tracking without event rules). Not to be encoded again.
+ */
+const LOG_HEADERS = trimPlan(planOf(LogsRequest), {
+  resourceLogs: { resource: true, schemaUrl: true, scopeLogs: { scope: true, schemaUrl: true, logRecords: { timeUnixNano: true, observedTimeUnixNano: true, severityNumber: true, severityText: true, flags: true } } },
+});
+export const decodeLogHeaders = (payload: Buffer) => decode(LogsRequest, 'OTLP logs request', payload, LOG_HEADERS);
 
 /** A decoded request (changed or not) in its own encoding again. */
 export function encodeRawRequest(decoded: DecodedRequest): Buffer {

@@ -1,5 +1,5 @@
 import { wellFormed } from '../wellformed.js';
-import { OtlpDecodeError, decodeLogsRequest, decodeMetricsRequest, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
+import { OtlpDecodeError, decodeLogHeaders, decodeLogsRequest, decodeMetricsRequest, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
 
 /**
  * OTLP requests flattened into one record per data point or log record, with attributes as
@@ -539,8 +539,8 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
 }
 
 /** Decodes an `otlp_logs` payload into log records and the records it had to leave out. */
-export function readLogs(payload: Buffer, opts: ReadOptions = {}): Read<LogEntry> {
-  const decoded = decodeLogsRequest(payload);
+export function readLogs(payload: Buffer, opts: ReadOptions = {}, decode: (payload: Buffer) => DecodedRequest = decodeLogsRequest): Read<LogEntry> {
+  const decoded = decode(payload);
   const { body, ids } = decoded;
   const arrival = nanosOfMillis(opts.arrivalMs ?? Date.now());
   const rls = topList(body.resourceLogs, 'OTLP logs request', 'resourceLogs');
@@ -602,6 +602,15 @@ export function metricPoints(payload: Buffer, opts?: ReadOptions): MetricPoint[]
 /** The log records of an `otlp_logs` payload, leaving out those that cannot be stored; throws OtlpDecodeError for a payload that is not OTLP. */
 export function logEntries(payload: Buffer, opts?: ReadOptions): LogEntry[] {
   return readLogs(payload, opts).records;
+}
+
+/**
+ * The log records of an `otlp_logs` payload without their content: resource, scope, times,
+ * severity and flags as `logEntries` gives them, empty body, attributes and ids (unread). A record
+ * `logEntries` refuses for its content alone (a body nested too deep) is counted here.
+ */
+export function logHeaders(payload: Buffer, opts?: ReadOptions): LogEntry[] {
+  return readLogs(payload, opts, decodeLogHeaders).records;
 }
 
 /** Unix nanoseconds (decimal string) to Unix milliseconds. */

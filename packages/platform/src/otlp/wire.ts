@@ -114,6 +114,27 @@ export function planOf(type: protobuf.Type): MessagePlan {
   return plan;
 }
 
+/** Which fields a trimmed plan keeps, by name: `true` the whole field, an object the kept fields of a message field. */
+export type KeptFields = { readonly [name: string]: true | KeptFields };
+
+/**
+ * A plan that reads only the `keep` fields of `plan` (a message field by its own `keep`) and skips
+ * the others as unknown fields (their bytes are bounded, not read): a reader that needs a few
+ * fields of a large message does not build the rest.
+ */
+export function trimPlan(plan: MessagePlan, keep: KeptFields): MessagePlan {
+  const out: MessagePlan = { name: plan.name, fields: [] };
+  plan.fields.forEach((f, id) => {
+    const k = f && keep[f.name];
+    if (!f || !k) return;
+    if (k === true) out.fields[id] = f;
+    else if (f.message) out.fields[id] = { ...f, message: trimPlan(f.message, k) };
+    else throw new Error(`${plan.name}.${f.name} is not a message: keep it whole`);
+  });
+  for (const name of Object.keys(keep)) if (!out.fields.some((f) => f?.name === name)) throw new Error(`${plan.name} has no field ${name}`);
+  return out;
+}
+
 /** An unsigned 64-bit value from its two 32-bit halves, as decimal text. */
 function unsignedText(lo: number, hi: number): string {
   if (hi < 0x200000) return String(hi * 4294967296 + lo);
