@@ -28,7 +28,7 @@ function bench(script: string, args: string[], env: Record<string, string>, time
 const cases: [name: string, script: string, args: string[], env: Record<string, string>, prints: RegExp][] = [
   ['parse', 'bench/parse/run.ts', ['--seconds', '0.3'], {}, /lines\/s/],
   ['bus', 'bench/bus/run.ts', [], { MESSAGES: '20', PER_MESSAGE: '5' }, /ingest on the durable log .* points\/s/],
-  ['ingest', 'bench/ingest/run.ts', [], { POINTS: '400', PER_MESSAGE: '20', LATENCY_MESSAGES: '3' }, /vigil \(produce → Kafka → ingest → CH\)/],
+  ['ingest', 'bench/ingest/run.ts', [], { POINTS: '400', PER_MESSAGE: '20', LATENCY_MESSAGES: '3' }, /vigil \(produce → Kafka → ingest → CH\)[^]*vigil ingest, its own process .* 400 stored[^]*its own process, logs .* 200 stored/],
   ['rules', 'bench/rules/run.ts', ['--skip-latency'], { SOURCES: '4', ROUNDS: '3' }, /throughput/],
   ['host', 'bench/host/run.ts', [], { DURATION_S: '1', WARMUP_S: '0', INTERVAL_MS: '500' }, /node_exporter/],
   ['notifier', 'bench/notifier/run.ts', [], { ALERTS: '4', PACE_MS: '50', WARMUP: '20' }, /alertmanager/],
