@@ -342,13 +342,15 @@ export class RowBinaryRows {
 
   /** The rows so far, in buffers of their own size; this builder is not used after. */
   done(): EncodedRows {
-    return new EncodedRows(this.w.compact(), this.headerEnd, this.ends.slice(0, this.count), 0, this.count);
+    return new EncodedRows(this.layout.columns, this.w.compact(), this.headerEnd, this.ends.slice(0, this.count), 0, this.count);
   }
 }
 
 /** Encoded rows (see `RowBinaryRows`), or a run of them: what `insertRows` sends as it is. */
 export class EncodedRows {
   constructor(
+    /** The columns the header names, in row order. */
+    readonly columns: readonly string[],
     private readonly all: Buffer,
     private readonly headerEnd: number,
     private readonly ends: Uint32Array,
@@ -364,7 +366,7 @@ export class EncodedRows {
   slice(start = 0, end = this.length): EncodedRows {
     const clamp = (n: number) => Math.max(0, Math.min(this.length, n < 0 ? this.length + n : n));
     const a = clamp(start);
-    return new EncodedRows(this.all, this.headerEnd, this.ends, this.from + a, this.from + Math.max(a, clamp(end)));
+    return new EncodedRows(this.columns, this.all, this.headerEnd, this.ends, this.from + a, this.from + Math.max(a, clamp(end)));
   }
 
   /** RowBinaryWithNamesAndTypes: the header, then these rows. */

@@ -209,8 +209,7 @@ export async function insertRows(storage: Storage, table: TableName, rows: reado
   if (rows instanceof EncodedRows) {
     if (!storage.insertEncoded) throw new Error(`rows of ${table} encoded for the embedded engine cannot go to a server`);
     if (rows.length === 0) return;
-    const layout = await binaryLayout(storage, table);
-    await storage.insertEncoded({ table: storage.table(table), columns: layout!.columns, format: 'RowBinaryWithNamesAndTypes', body: rows.bytes(), settings });
+    await storage.insertEncoded({ table: storage.table(table), columns: rows.columns, format: 'RowBinaryWithNamesAndTypes', body: rows.bytes(), settings });
     return;
   }
   if (storage.insertEncoded) {
