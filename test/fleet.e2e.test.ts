@@ -29,12 +29,16 @@ import { startKafkaCluster, type RunningKafkaCluster } from './harness/kafka-jvm
 const VIGIL = 'packages/cli/bin/vigil.mjs';
 const COLLECTORS = Number(process.env.FLEET_COLLECTORS ?? 10);
 const PARTITIONS = 6;
+/** How long before its notifier's SIGKILL a page may have been answered and still be sent again (the answer's changelog entry not yet written). */
+const RESEND_WINDOW_MS = 3_000;
 const GROUPS = { ingest: 'fleet-ingest', rules: 'fleet-rules', notifier: 'fleet-notifier' } as const;
 
 interface Hook {
   alerts: { status: string; labels: Record<string, string>; startsAt?: string; fingerprint?: string }[];
   /** When the sink took it (ms since the epoch). */
   at: number;
+  /** The request's Idempotency-Key: the same on every send of one notification. */
+  key: string;
 }
 
 interface Proc {
@@ -56,7 +60,7 @@ describe.skipIf(!clusterTests)('a fleet on a three-node Kafka cluster', () => {
   let webhook: HookSink<Hook>;
 
   beforeAll(async () => {
-    webhook = await startHookSink<Hook>((body) => ({ ...(body as Omit<Hook, 'at'>), at: Date.now() }));
+    webhook = await startHookSink<Hook>((body, req) => ({ ...(body as Omit<Hook, 'at' | 'key'>), at: Date.now(), key: String(req.headers['idempotency-key'] ?? '') }));
     const hookUrl = webhook.url;
     cluster = await startKafkaCluster({ cacheDir: DEFAULT_CACHE_DIR, heapMb: 320, log: say });
     // The group's session timeout bounds how long a dead member's partitions wait for a new owner.
@@ -241,14 +245,32 @@ notifier:
     await new Promise((r) => setTimeout(r, 3_000));
     for (const c of collectors) expect(await stop(c)).toBe(0);
     await eventually('the ingest caught up', () => health(ingestPort), (h) => h.body.checks.ingest?.detail === 'caught up', 90_000);
-    const pages = webhook.hooks.flatMap((h) => h.alerts).filter((a) => a.labels.alertname === 'fleet_up' && a.status === 'firing');
-    say(`fleet_up pages: ${hostNames.map((n) => `${n} ${pages.filter((p) => p.labels.host_name === n).length}`).join(', ')}`);
-    // A host paged more than once: every notification about it, in order, to tell a second alert (a new startsAt) from a second send.
-    for (const n of hostNames.filter((h) => pages.filter((p) => p.labels.host_name === h).length > 1)) {
-      const about = webhook.hooks.filter((h) => h.alerts.some((a) => a.labels.alertname === 'fleet_up' && a.labels.host_name === n));
-      say(`${n} notifications: ${about.map((h) => `${new Date(h.at).toISOString()} ${JSON.stringify(h.alerts.map((a) => ({ status: a.status, startsAt: a.startsAt, fingerprint: a.fingerprint })))}`).join(' | ')}`);
+    // Pages per host: the notifications carrying its alert as firing. One sent again (its notifier
+    // died between the receiver's answer and the changelog entry saying so; docs/design.md,
+    // Notifier) carries the same Idempotency-Key, which a receiver drops; a second page under a new
+    // key (the alert paged twice) is the failure this test looks for.
+    const firingAbout = (n: string) => webhook.hooks.filter((h) => h.alerts.some((a) => a.labels.alertname === 'fleet_up' && a.labels.host_name === n && a.status === 'firing'));
+    const sends = Object.fromEntries(hostNames.map((n) => [n, firingAbout(n).length]));
+    const keys = Object.fromEntries(hostNames.map((n) => [n, new Set(firingAbout(n).map((h) => h.key)).size]));
+    say(`fleet_up pages (sends/keys, first from the SIGKILLs): ${hostNames.map((n) => `${n} ${sends[n]}/${keys[n]} ${(firingAbout(n)[0]?.at ?? NaN) - killedAt} ms`).join(', ')}`);
+    // A host sent more than once: every notification about it, in order (time from the SIGKILLs, key, startsAt), to tell a second alert from a second send.
+    const twice = hostNames.filter((n) => sends[n]! > 1);
+    const told = twice
+      .map((n) => {
+        const about = webhook.hooks.filter((h) => h.alerts.some((a) => a.labels.alertname === 'fleet_up' && a.labels.host_name === n));
+        return `${n}: ${about.map((h) => `${h.at - killedAt} ms ${h.key.slice(0, 12)}… ${JSON.stringify(h.alerts.map((a) => ({ status: a.status, startsAt: a.startsAt, fingerprint: a.fingerprint })))}`).join(' | ')}`;
+      })
+      .join('\n');
+    if (told) say(`sent more than once (times from the SIGKILLs):\n${told}`);
+    expect(keys, `a host paged under more than one key:\n${told}`).toEqual(Object.fromEntries(hostNames.map((n) => [n, 1])));
+    // A send repeated under its key only for a notification in flight when notifier-1 died: first
+    // received shortly before the SIGKILL, again after it.
+    for (const n of twice) {
+      const times = firingAbout(n).map((h) => h.at - killedAt);
+      expect(times[0]!, `${n}'s first page came ${times[0]} ms from the SIGKILLs, yet it was sent again:\n${told}`).toBeGreaterThan(-RESEND_WINDOW_MS);
+      expect(times[0]!).toBeLessThanOrEqual(0);
+      expect(times.slice(1).every((x) => x > 0), told).toBe(true);
     }
-    expect(Object.fromEntries(hostNames.map((n) => [n, pages.filter((p) => p.labels.host_name === n).length]))).toEqual(Object.fromEntries(hostNames.map((n) => [n, 1])));
     for (const p of [ingest, ...rules, ...notifiers]) expect(await stop(p), p.name).toBe(0);
 
     // Every record on the topics, by its identity, against the rows stored.

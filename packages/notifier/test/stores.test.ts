@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTelemetry, migrate, openStorage, transitionKey, type AlertTransition, type Storage } from '@vigil/platform';
 import {
   DeliveryError,
@@ -172,13 +172,13 @@ describe('delivery stages', () => {
     };
   }
 
-  function deliverer(receivers: Receiver[], limiter = new RateLimiter()) {
+  function deliverer(receivers: Receiver[], limiter = new RateLimiter(), ledger = new DeliveryLedger(storage)) {
     const map = new Map(receivers.map((r) => [r.name, r]));
     const owners = new Map(receivers.flatMap((r) => r.channels.map((c) => [c.name, r] as const)));
     return new Deliverer({
       receivers: map,
       owners,
-      ledger: new DeliveryLedger(storage),
+      ledger,
       rateLimiter: limiter,
       metrics: notifierMetrics(createTelemetry('stores-test').meter),
       retry: { maxAttempts: 1_000, baseDelayMs: 5, maxDelayMs: 20, budgetMs: 300 },
@@ -200,6 +200,31 @@ describe('delivery stages', () => {
     expect(await d.submit(resolved)).toEqual([{ channel: quiet.name, kind: 'webhook', outcome: 'skipped', reason: 'resolved_not_wanted' }]);
     expect(a.got).toHaveLength(1);
     expect(quiet.got).toHaveLength(0);
+  });
+
+  it('says a notification was answered once every channel answered, before its ledger rows are in', async () => {
+    const a = channel(`ans-a-${++seq}`);
+    const b = channel(`ans-b-${seq}`, [new DeliveryError('HTTP 503', { permanent: false, status: 503 })]);
+    const ledger = new DeliveryLedger(storage);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const record = ledger.record.bind(ledger);
+    // The rows' insert stays unfinished until released (a busy ClickHouse).
+    ledger.record = (row) => record(row).then(() => held);
+    const d = deliverer([{ name: 'ops', channels: [a, b], sendResolved: true }], undefined, ledger);
+    const n = notificationOf([alert()], { receiver: 'ops', key: `ans-${seq}` });
+    let answered = 0;
+    let submitted = false;
+    const done = d.submit(n, () => answered++).then((r) => ((submitted = true), r));
+    await vi.waitFor(() => expect(answered).toBe(1));
+    // Both channels answered (b after a retry) and count as sent; the insert is still in flight.
+    expect([a.got.length, b.got.length]).toEqual([1, 1]);
+    expect(ledger.isSent(n.key, a.name) && ledger.isSent(n.key, b.name)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(submitted).toBe(false);
+    release();
+    expect((await done).map((r) => r.outcome)).toEqual(['sent', 'sent']);
+    expect(answered).toBe(1);
   });
 
   it('holds back over the rate limit and tells the next message what was held', async () => {

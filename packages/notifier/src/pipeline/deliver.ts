@@ -58,11 +58,16 @@ export class Deliverer {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Queues a notification behind the earlier ones of its group; resolves when it is delivered (or given up). */
-  submit(n: AlertNotification): Promise<ChannelResult[]> {
+  /**
+   * Queues a notification behind the earlier ones of its group; resolves when it is delivered (or
+   * given up) and its ledger rows are written. `answered` is called as soon as every channel's
+   * sending is over, before those rows' insert: what must know the notification went out (the
+   * changelog entry a partition's next owner reads) need not wait for ClickHouse.
+   */
+  submit(n: AlertNotification, answered?: () => void): Promise<ChannelResult[]> {
     const chainKey = `${n.receiver}\u0000${n.groupKey}`;
     const before = this.chains.get(chainKey) ?? Promise.resolve();
-    const run = before.then(() => this.deliver(n, new Set([n.receiver])));
+    const run = before.then(() => this.deliver(n, new Set([n.receiver]), answered));
     const tail = run.then(
       () => undefined,
       () => undefined,
@@ -86,33 +91,40 @@ export class Deliverer {
   }
 
   /** Every channel of the receiver, side by side. `visited` stops fallback cycles. */
-  async deliver(n: AlertNotification, visited: Set<string>): Promise<ChannelResult[]> {
+  async deliver(n: AlertNotification, visited: Set<string>, answered?: () => void): Promise<ChannelResult[]> {
     const receiver = this.deps.receivers.get(n.receiver);
     if (!receiver) {
       log.error({ receiver: n.receiver }, 'notification for an unknown receiver dropped (the config changed?)');
       return [];
     }
-    return this.deliverChannels(n, receiver.channels, visited);
+    return this.deliverChannels(n, receiver.channels, visited, undefined, false, answered);
   }
 
-  /** Delivers to these channels (the API's notify and test routes pick them); `policy` replaces the retry policy; `lookup` checks the ledger in ClickHouse, not only memory. */
-  async deliverChannels(n: AlertNotification, channels: readonly NotificationChannel[], visited = new Set([n.receiver]), policy?: RetryPolicy, lookup = false): Promise<ChannelResult[]> {
+  /**
+   * Delivers to these channels (the API's notify and test routes pick them); `policy` replaces the
+   * retry policy; `lookup` checks the ledger in ClickHouse, not only memory; `answered` as in `submit`.
+   */
+  async deliverChannels(n: AlertNotification, channels: readonly NotificationChannel[], visited = new Set([n.receiver]), policy?: RetryPolicy, lookup = false, answered?: () => void): Promise<ChannelResult[]> {
     // Flushed notifications are checked against memory (the ledger preloaded at start); keys a
     // caller chose (the API's Idempotency-Key) may be older, so those are looked up.
     if (lookup) await this.deps.ledger.load([n.key], channels.map((c) => c.name));
     else await this.deps.ledger.flushPending().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'delivery rows still not recorded; retried with the next delivery'));
-    const results = await Promise.allSettled(channels.map((c) => this.deliverTo(n, c, visited, policy)));
+    const recording: Promise<void>[] = [];
+    const results = await Promise.allSettled(channels.map((c) => this.deliverTo(n, c, visited, policy, recording)));
+    const stopped = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!stopped) answered?.();
+    await Promise.all(recording);
     const out: ChannelResult[] = [];
     for (const r of results) {
       if (r.status === 'fulfilled') out.push(r.value);
       else if (!(r.reason instanceof StoppingError)) throw r.reason;
     }
-    const stopped = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (stopped) throw stopped.reason;
     return out;
   }
 
-  private async deliverTo(n: AlertNotification, channel: NotificationChannel, visited: Set<string>, policy = this.deps.retry): Promise<ChannelResult> {
+  /** Sends to one channel; the ledger row's insert goes into `recording`, not awaited here. */
+  private async deliverTo(n: AlertNotification, channel: NotificationChannel, visited: Set<string>, policy = this.deps.retry, recording: Promise<void>[] = []): Promise<ChannelResult> {
     const owner = this.deps.owners.get(channel.name);
     const base = { channel: channel.name, kind: channel.kind };
     if (n.status === 'resolved' && owner && !owner.sendResolved) return { ...base, outcome: 'skipped', reason: 'resolved_not_wanted' };
@@ -135,10 +147,10 @@ export class Deliverer {
       { policy, deadline: started + policy.budgetMs, signal: this.deps.signal, ...(this.deps.abortAttempts ? { abortAttempts: this.deps.abortAttempts } : {}), now: this.now },
     );
     this.deps.metrics.delivered(channel.name, outcome.status, (this.now() - started) / 1000);
-    const recording = performance.now();
-    this.deps.metrics.stage('send', (recording - sending) / 1000);
-    await this.recordWithRetry(n, channel, outcome);
-    this.deps.metrics.stage('ledger', (performance.now() - recording) / 1000);
+    const recordedFrom = performance.now();
+    this.deps.metrics.stage('send', (recordedFrom - sending) / 1000);
+    // `sent` counts in memory at once (ledger.record); the insert is awaited by the caller after `answered`.
+    recording.push(this.recordWithRetry(n, channel, outcome).then(() => this.deps.metrics.stage('ledger', (performance.now() - recordedFrom) / 1000)));
     if (outcome.status === 'sent') return { ...base, outcome: 'sent', attempts: outcome.attempts, ...(outcome.providerId ? { providerId: outcome.providerId } : {}) };
 
     const fallback = owner?.fallback;

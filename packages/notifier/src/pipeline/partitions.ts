@@ -94,10 +94,10 @@ export class AlertPartitions {
     return id;
   }
 
-  /** The notification `flushed` gave this id was delivered or given up: its alerts' entries say the state after it. */
-  delivered(id: number): void {
+  /** The notification `flushed` gave this id was delivered or given up: its alerts' entries say the state after it. False when it was told already. */
+  delivered(id: number): boolean {
     const flight = this.flights.get(id);
-    if (!flight) return;
+    if (!flight) return false;
     this.flights.delete(id);
     const { groupKey, fingerprints } = flight;
     for (const fp of fingerprints) {
@@ -110,6 +110,7 @@ export class AlertPartitions {
       if (list.length === 0) byGroup.delete(groupKey);
       if (byGroup.size === 0) this.inflight.delete(fp);
     }
+    return true;
   }
 
   private overlay(fp: string): Map<string, GroupShare> | undefined {

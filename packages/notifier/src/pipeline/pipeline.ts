@@ -280,14 +280,17 @@ export class NotificationPipeline {
       const written = Promise.all([this.gate, ...this.writing]).then(() => undefined).finally(() => bound.abort());
       this.gate = Promise.race([written, sleep(this.deps.changelogWaitMs ?? 5_000, bound.signal)]).then(() => undefined);
     }
-    const submitted = this.gate.then(() => this.deps.deliverer.submit(n));
+    // Its alerts' changelog entries say "notified" as soon as the receivers answered, not after the
+    // ledger's insert: until they do, the partition's next owner (this one SIGKILLed) sends it again.
+    const told = () => {
+      if (flushId === undefined || !this.deps.partitions?.delivered(flushId)) return;
+      this.deps.partitions.write().catch((err: Error) => log.warn({ group: n.groupKey, err: err.message }, 'cannot write the notifier state after a delivery; retried with the next change'));
+    };
+    const submitted = this.gate.then(() => this.deps.deliverer.submit(n, told));
     const done = () => {
       this.outbox.delete(n);
       this.persistSoon();
-      if (flushId !== undefined && this.deps.partitions) {
-        this.deps.partitions.delivered(flushId);
-        this.deps.partitions.write().catch((err: Error) => log.warn({ group: n.groupKey, err: err.message }, 'cannot write the notifier state after a delivery; retried with the next change'));
-      }
+      told();
     };
     const settled = submitted.then(done, (err: unknown) => {
       // Stopping: it stays in the outbox, for the next start.
