@@ -6,6 +6,8 @@ import { compileRoutes } from '../routing/routes.js';
 import type { AlertNotification } from '../model.js';
 import { NotificationPipeline, type PipelineDeps } from './pipeline.js';
 import { RateLimiter } from './ratelimit.js';
+import { AlertPartitions } from './partitions.js';
+import { toNotification } from '../routing/notification.js';
 
 /**
  * Sends do not wait for the inbox insert, so a crash can leave a sent notification whose
@@ -116,5 +118,51 @@ describe('NotificationPipeline: the ledger told at restart, the transitions only
     await new Promise((r) => setTimeout(r, 350));
     expect(sent).toHaveLength(2);
     await pipeline.stop();
+  });
+});
+
+describe('NotificationPipeline: the outbox of the last run, with alert partitions', () => {
+  it('sends a recovered notification only once an assignment gives it the partitions of its alerts', async () => {
+    const onHost = (host: string): AlertTransition => ({ ...firing(T0), labels: { alertname: 'cpu', host }, fingerprint: fingerprint({ alertname: 'cpu', host }) });
+    const [a, b] = [onHost('a'), onHost('b')];
+    // The last run flushed a page for each and died with both in flight: a's alert on partition 0, b's on 1.
+    const first = newDispatcher();
+    first.receive(a, T0);
+    first.receive(b, T0);
+    const outbox = first.flush(T0).map((g) => toNotification(g, T0));
+    const snapshot = { dispatcher: first.state(), rateLimiter: new RateLimiter().state(), outbox, savedAt: T0, partitions: { [a.fingerprint]: 0, [b.fingerprint]: 1 } };
+    const dispatcher = newDispatcher();
+    const store = { put: async () => undefined, restore: async () => new Map(), flush: async () => undefined };
+    const partitions = new AlertPartitions(dispatcher, store);
+    const sent: AlertNotification[] = [];
+    const pipeline = new NotificationPipeline({
+      dispatcher,
+      rateLimiter: new RateLimiter(),
+      deliverer: { submit: async (n: AlertNotification) => void sent.push(n) },
+      inbox: { record: async () => undefined, latest: async () => [] },
+      snapshots: { load: async () => snapshot, save: async () => undefined },
+      ledger: { notifiedSince: async () => [] },
+      deadLetters: async () => undefined,
+      metrics: { stage: noop, received: noop, flushed: noop, deadLettered: noop },
+      partitions,
+    } as unknown as PipelineDeps);
+    expect((await pipeline.restore()).outbox).toBe(2);
+    await pipeline.pause();
+    pipeline.start();
+    await settle();
+    // Nothing before the first assignment says which are this instance's.
+    expect(sent).toHaveLength(0);
+    // Partition 1 went to another instance meanwhile: b's page is its to send again (its changelog says it is owed).
+    await partitions.assigned([0], Date.now());
+    pipeline.resume();
+    await settle();
+    expect(sent.map((n) => n.alerts.map((x) => x.labels.host))).toEqual([['a']]);
+    expect(sent[0]!.key).toBe(outbox.find((n) => n.alerts[0]!.labels.host === 'a')!.key);
+    // A later assignment does not send the outbox again.
+    await partitions.assigned([0, 1], Date.now());
+    pipeline.resume();
+    await settle();
+    await pipeline.stop();
+    expect(sent.filter((n) => n.key === sent[0]!.key)).toHaveLength(1);
   });
 });

@@ -75,8 +75,10 @@ export class NotificationPipeline {
   private readonly now: () => number;
   /** Notifications flushed and not yet delivered (or given up): saved with the snapshot, resent by a restart. */
   private readonly outbox = new Set<AlertNotification>();
-  /** The outbox of the snapshot restored, sent when the pipeline starts. */
+  /** The outbox of the snapshot restored, sent when the pipeline starts (with alert partitions: at the first assignment). */
   private recovered: AlertNotification[] = [];
+  /** The alert partition of each alert of the snapshot restored (fingerprint → partition). */
+  private recoveredPartitions: Record<string, number> = {};
   private dirty = false;
   private saving: Promise<void> | undefined;
   private lastSaveAt = Number.NEGATIVE_INFINITY;
@@ -179,6 +181,7 @@ export class NotificationPipeline {
         this.deps.dispatcher.restore(snapshot.dispatcher, now);
         this.deps.rateLimiter.restore(snapshot.rateLimiter);
         this.recovered = snapshot.outbox ?? [];
+        this.recoveredPartitions = snapshot.partitions ?? {};
         this.deps.partitions?.seed(snapshot.partitions);
         usable = true;
       } catch (err) {
@@ -200,11 +203,28 @@ export class NotificationPipeline {
     this.closing = false;
     // The first write a gap after the start too: a storm's first second goes to the inbox and the ledger.
     this.lastSaveAt = this.now();
-    // Before any new flush, so a group's recovered notification keeps its place in the group's order.
+    // With alert partitions, the first assignment says which recovered notifications are still this instance's (resume).
+    if (!this.deps.partitions) this.sendRecovered();
+    this.wake();
+  }
+
+  /**
+   * The snapshot's outbox: notifications flushed and not settled when the last run ended. Sent
+   * before any new flush, so a group's recovered notification keeps its place in the group's
+   * order; with alert partitions not those with an alert in a partition another instance owns
+   * now: that one flushes again what its changelog entries say is owed (under the same key), so
+   * sent from here too, such a page went out twice (seen in the fleet test: a notifier SIGKILLed
+   * with a page in flight, then restarted). An alert of no known partition (a snapshot of an older
+   * version) does not hold its notification back.
+   */
+  private sendRecovered(): void {
     const recovered = this.recovered;
     this.recovered = [];
-    for (const n of recovered) this.send(n);
-    this.wake();
+    const owned = this.deps.partitions?.partitions;
+    const of = this.recoveredPartitions;
+    const mine = owned ? recovered.filter((n) => n.alerts.every((a) => of[a.fingerprint] === undefined || owned.has(of[a.fingerprint]!))) : recovered;
+    if (mine.length < recovered.length) log.info({ left: recovered.length - mine.length }, "notifications in flight at the last stop whose alerts are another instance's now: left to it");
+    for (const n of mine) this.send(n);
   }
 
   /** Partitions are changing hands: flushing waits for resume() (the next assignment). */
@@ -230,6 +250,7 @@ export class NotificationPipeline {
   resume(): void {
     this.paused = false;
     this.acknowledgeHeld(this.now());
+    if (!this.stopped) this.sendRecovered();
     this.wake();
   }
 
