@@ -56,6 +56,8 @@ export class AlertPartitions {
    */
   private readonly lastWritten = new Map<string, string>();
   private epoch = 0;
+  /** Alerts taken from the changelog by an assignment. */
+  private readonly adopted = new Set<string>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -65,6 +67,16 @@ export class AlertPartitions {
   /** The partition an alert arrived on. */
   note(fingerprint: string, partition: number): void {
     this.partitionOf.set(fingerprint, partition);
+  }
+
+  /**
+   * Whether a notification of the last run's outbox is still this instance's to send: none of its
+   * alerts is in a partition another instance owns, and none had a changelog entry when its
+   * partition was given. The entry's word stands: it says the alert notified (another owner sent
+   * it meanwhile) or still owed, and then the group flushes it again under the same key.
+   */
+  stillOwed(fingerprints: readonly string[], partitionOf: Readonly<Record<string, number>>): boolean {
+    return fingerprints.every((fp) => !this.adopted.has(fp) && (partitionOf[fp] === undefined || this.owned.has(partitionOf[fp]!)));
   }
 
   /** Partitions known for the alerts held (saved with the notifier's snapshot). */
@@ -206,6 +218,7 @@ export class AlertPartitions {
       for (const [fp, entry] of map) {
         this.dispatcher.adopt(fp, entry, now);
         this.partitionOf.set(fp, p);
+        this.adopted.add(fp);
       }
     }
     this.owned = next;

@@ -122,17 +122,19 @@ describe('NotificationPipeline: the ledger told at restart, the transitions only
 });
 
 describe('NotificationPipeline: the outbox of the last run, with alert partitions', () => {
-  it('sends a recovered notification only once an assignment gives it the partitions of its alerts', async () => {
+  it('sends at the first assignment what no changelog entry speaks for, and leaves the rest to the entries and their owners', async () => {
     const onHost = (host: string): AlertTransition => ({ ...firing(T0), labels: { alertname: 'cpu', host }, fingerprint: fingerprint({ alertname: 'cpu', host }) });
-    const [a, b] = [onHost('a'), onHost('b')];
-    // The last run flushed a page for each and died with both in flight: a's alert on partition 0, b's on 1.
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(onHost) as [AlertTransition, AlertTransition, AlertTransition, AlertTransition];
+    // The last run flushed a page for each and died with all four in flight.
     const first = newDispatcher();
-    first.receive(a, T0);
-    first.receive(b, T0);
+    for (const x of [a, b, c, d]) first.receive(x, T0);
+    const owedEntry = first.entry(d.fingerprint)!; // written at receive: d is owed
     const outbox = first.flush(T0).map((g) => toNotification(g, T0));
-    const snapshot = { dispatcher: first.state(), rateLimiter: new RateLimiter().state(), outbox, savedAt: T0, partitions: { [a.fingerprint]: 0, [b.fingerprint]: 1 } };
+    const notifiedEntry = first.entry(c.fingerprint)!; // another instance delivered c's page meanwhile and wrote so
+    const snapshot = { dispatcher: first.state(), rateLimiter: new RateLimiter().state(), outbox, savedAt: T0, partitions: { [a.fingerprint]: 0, [b.fingerprint]: 1, [c.fingerprint]: 2, [d.fingerprint]: 2 } };
     const dispatcher = newDispatcher();
-    const store = { put: async () => undefined, restore: async () => new Map(), flush: async () => undefined };
+    const changelog = new Map([[2, new Map([[c.fingerprint, notifiedEntry], [d.fingerprint, owedEntry]])]]);
+    const store = { put: async () => undefined, restore: async (p: number) => changelog.get(p) ?? new Map(), flush: async () => undefined };
     const partitions = new AlertPartitions(dispatcher, store);
     const sent: AlertNotification[] = [];
     const pipeline = new NotificationPipeline({
@@ -146,23 +148,30 @@ describe('NotificationPipeline: the outbox of the last run, with alert partition
       metrics: { stage: noop, received: noop, flushed: noop, deadLettered: noop },
       partitions,
     } as unknown as PipelineDeps);
-    expect((await pipeline.restore()).outbox).toBe(2);
+    expect((await pipeline.restore()).outbox).toBe(4);
     await pipeline.pause();
     pipeline.start();
     await settle();
     // Nothing before the first assignment says which are this instance's.
     expect(sent).toHaveLength(0);
-    // Partition 1 went to another instance meanwhile: b's page is its to send again (its changelog says it is owed).
-    await partitions.assigned([0], Date.now());
+    // Partition 1 went to another instance: b is its to send (its changelog says b is owed).
+    await partitions.assigned([0, 2], Date.now());
     pipeline.resume();
     await settle();
-    expect(sent.map((n) => n.alerts.map((x) => x.labels.host))).toEqual([['a']]);
-    expect(sent[0]!.key).toBe(outbox.find((n) => n.alerts[0]!.labels.host === 'a')!.key);
-    // A later assignment does not send the outbox again.
-    await partitions.assigned([0, 1], Date.now());
+    const keyOf = (host: string) => outbox.find((n) => n.alerts[0]!.labels.host === host)!.key;
+    // a: no entry speaks for it (state only in the snapshot), sent from the outbox; d: its entry says
+    // owed, flushed again under the same key; c: its entry says another instance paged it.
+    expect(sent.map((n) => [n.alerts.map((x) => x.labels.host).join(), n.key]).sort()).toEqual([
+      ['a', keyOf('a')],
+      ['d', keyOf('d')],
+    ]);
+    // A rebalance (revoke, then assignment) does not send the outbox again.
+    await pipeline.pause();
+    await partitions.revoked();
+    await partitions.assigned([0, 1, 2], Date.now());
     pipeline.resume();
     await settle();
     await pipeline.stop();
-    expect(sent.filter((n) => n.key === sent[0]!.key)).toHaveLength(1);
+    expect(sent).toHaveLength(2);
   });
 });

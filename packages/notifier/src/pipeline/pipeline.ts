@@ -211,19 +211,19 @@ export class NotificationPipeline {
   /**
    * The snapshot's outbox: notifications flushed and not settled when the last run ended. Sent
    * before any new flush, so a group's recovered notification keeps its place in the group's
-   * order; with alert partitions not those with an alert in a partition another instance owns
-   * now: that one flushes again what its changelog entries say is owed (under the same key), so
-   * sent from here too, such a page went out twice (seen in the fleet test: a notifier SIGKILLed
-   * with a page in flight, then restarted). An alert of no known partition (a snapshot of an older
-   * version) does not hold its notification back.
+   * order. With alert partitions, the changelog decides instead wherever it holds the alerts
+   * (`AlertPartitions.stillOwed`): an owner flushes again under the same key what its entries say is
+   * owed, and another instance may have sent the page meanwhile. Sent from here too, such a page
+   * went out two and three times (the fleet test, a notifier SIGKILLed with a page in flight and
+   * restarted). Only notifications whose alerts no entry knows (a snapshot of an older version)
+   * are sent from the outbox.
    */
   private sendRecovered(): void {
     const recovered = this.recovered;
     this.recovered = [];
-    const owned = this.deps.partitions?.partitions;
-    const of = this.recoveredPartitions;
-    const mine = owned ? recovered.filter((n) => n.alerts.every((a) => of[a.fingerprint] === undefined || owned.has(of[a.fingerprint]!))) : recovered;
-    if (mine.length < recovered.length) log.info({ left: recovered.length - mine.length }, "notifications in flight at the last stop whose alerts are another instance's now: left to it");
+    const p = this.deps.partitions;
+    const mine = p ? recovered.filter((n) => p.stillOwed(n.alerts.map((a) => a.fingerprint), this.recoveredPartitions)) : recovered;
+    if (mine.length < recovered.length) log.info({ left: recovered.length - mine.length }, 'notifications in flight at the last stop left to the changelog (their owner sends them again if they are owed)');
     for (const n of mine) this.send(n);
   }
 
