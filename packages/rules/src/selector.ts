@@ -24,13 +24,25 @@ export function severityNumberOf(e: Pick<LogEntry, 'severityNumber' | 'severityT
 /** One log record as the engine matches and groups it: its attributes, resource and the computed error fingerprint. */
 export interface EventView {
   entry: LogEntry;
-  /** Attributes with `vigil.error.fingerprint` added when the record is an error. */
-  attributes: Attributes;
+  /**
+   * The record's own attribute; `vigil.error.fingerprint`, when the record carries none, worked
+   * out on the first ask (an error's is a parse of its stack trace and a digest: most records are
+   * matched and grouped without it).
+   */
+  attribute(key: string): string | undefined;
 }
 
 export function eventView(entry: LogEntry): EventView {
-  const fp = entry.attributes[ERROR_FINGERPRINT_ATTRIBUTE] === undefined ? errorFingerprint(entry) : undefined;
-  return { entry, attributes: fp === undefined ? entry.attributes : { ...entry.attributes, [ERROR_FINGERPRINT_ATTRIBUTE]: fp } };
+  let fingerprint: string | undefined | null = null;
+  return {
+    entry,
+    attribute(key) {
+      const own = entry.attributes[key];
+      if (own !== undefined || key !== ERROR_FINGERPRINT_ATTRIBUTE) return own;
+      if (fingerprint === null) fingerprint = errorFingerprint(entry);
+      return fingerprint;
+    },
+  };
 }
 
 /** `{ k="v", k!~"re" }` of a set of matchers, Prometheus style. */
@@ -56,13 +68,13 @@ export function compileEventSelector(sel: EventSelectorConfig): CompiledEventSel
   if (sel.category !== undefined) {
     const m = named('category', () => parseMatcher('vigil.category', sel.category!));
     parts.push(m);
-    checks.push((e) => m.test(e.attributes['vigil.category'] ?? e.entry.resource.attributes['vigil.category'] ?? ''));
+    checks.push((e) => m.test(e.attribute('vigil.category') ?? e.entry.resource.attributes['vigil.category'] ?? ''));
   }
   const where = named('where', () => parseMatchers(sel.where ?? {}));
   parts.push(...where);
   if (where.length > 0) {
     checks.push((e) => {
-      for (const m of where) if (!m.test(e.attributes[m.key] ?? e.entry.resource.attributes[m.key] ?? '')) return false;
+      for (const m of where) if (!m.test(e.attribute(m.key) ?? e.entry.resource.attributes[m.key] ?? '')) return false;
       return true;
     });
   }
@@ -99,5 +111,5 @@ function named<T>(part: string, fn: () => T): T {
 /** A group-by or template value of a record: attribute, then resource attribute. */
 export function eventAttribute(e: EventView, key: string): string {
   if (key === 'event.name') return e.entry.eventName;
-  return e.attributes[key] ?? e.entry.resource.attributes[key] ?? '';
+  return e.attribute(key) ?? e.entry.resource.attributes[key] ?? '';
 }

@@ -31,7 +31,10 @@ describe('event selectors', () => {
 
   it('gives records with an exception their error fingerprint', () => {
     const v = eventView(event(1, { attributes: { 'exception.type': 'ValueError', 'exception.message': 'bad 42' } }));
-    expect(v.attributes['vigil.error.fingerprint']).toMatch(/^[0-9a-f]{16}$/);
-    expect(eventView(event(1)).attributes['vigil.error.fingerprint']).toBeUndefined();
+    expect(v.attribute('vigil.error.fingerprint')).toMatch(/^[0-9a-f]{16}$/);
+    expect(eventView(event(1)).attribute('vigil.error.fingerprint')).toBeUndefined();
+    // One a record carries stands; the others read as they are.
+    const carried = eventView(event(1, { attributes: { 'exception.type': 'ValueError', 'vigil.error.fingerprint': 'given' } }));
+    expect([carried.attribute('vigil.error.fingerprint'), carried.attribute('exception.type'), carried.attribute('nope')]).toEqual(['given', 'ValueError', undefined]);
   });
 });
