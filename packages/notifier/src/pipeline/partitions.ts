@@ -56,7 +56,7 @@ export class AlertPartitions {
    */
   private readonly lastWritten = new Map<string, string>();
   private epoch = 0;
-  /** Alerts taken from the changelog by an assignment. */
+  /** Alerts taken from the changelog by the assignments since the last revoke (what `stillOwed` asks at the first one). */
   private readonly adopted = new Set<string>();
 
   constructor(
@@ -187,6 +187,7 @@ export class AlertPartitions {
     await this.write().catch((err: Error) => log.warn({ err: err.message }, 'cannot write the notifier state of revoked partitions; the next owner starts from the last entries written'));
     this.suspended = true;
     this.forgetWritten();
+    this.adopted.clear();
     await this.store.flush();
   }
 
