@@ -23,7 +23,9 @@ import { startKafkaCluster, type RunningKafkaCluster } from './harness/kafka-jvm
  * three broker JVMs on two cores. Every host's alert is
  * paged exactly once across the kills: the rules workers and the notifiers keep their alerts per
  * partition in their changelogs (`<groupId>.state`), so the survivor and the restarted instance
- * continue them instead of paging again.
+ * continue them instead of paging again. A page counts once per Idempotency-Key: one answered just
+ * before its notifier's SIGKILL, whose changelog entry did not get out, is sent again under the same
+ * key (the at-least-once window of docs/design.md, Notifier), and only such a page may be.
  */
 
 const VIGIL = 'packages/cli/bin/vigil.mjs';
