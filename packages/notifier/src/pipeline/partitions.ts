@@ -1,4 +1,5 @@
-import { decodeAlert, logger } from '@vigil/platform';
+import { decodeAlert, logger, transitionKey } from '@vigil/platform';
+import type { AlertNotification } from '../model.js';
 import type { AlertEntry, Dispatcher, GroupShare } from '../routing/dispatcher.js';
 
 /**
@@ -56,8 +57,8 @@ export class AlertPartitions {
    */
   private readonly lastWritten = new Map<string, string>();
   private epoch = 0;
-  /** Alerts taken from the changelog by the assignments since the last revoke (what `stillOwed` asks at the first one). */
-  private readonly adopted = new Set<string>();
+  /** The changelog entries taken by the assignments since the last revoke (what `stillOwed` asks at the first one). */
+  private readonly adopted = new Map<string, AlertEntry>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -71,12 +72,19 @@ export class AlertPartitions {
 
   /**
    * Whether a notification of the last run's outbox is still this instance's to send: none of its
-   * alerts is in a partition another instance owns, and none had a changelog entry when its
-   * partition was given. The entry's word stands: it says the alert notified (another owner sent
-   * it meanwhile) or still owed, and then the group flushes it again under the same key.
+   * alerts is in a partition another instance owns now (that one sends what its entries say is
+   * owed), and no changelog entry taken at an assignment says its group already notified one of
+   * its firing alerts in that very transition (the partition's other owner paged it meanwhile).
    */
-  stillOwed(fingerprints: readonly string[], partitionOf: Readonly<Record<string, number>>): boolean {
-    return fingerprints.every((fp) => !this.adopted.has(fp) && (partitionOf[fp] === undefined || this.owned.has(partitionOf[fp]!)));
+  stillOwed(n: Pick<AlertNotification, 'groupKey' | 'alerts'>, partitionOf: Readonly<Record<string, number>>): boolean {
+    for (const a of n.alerts) {
+      const p = partitionOf[a.fingerprint];
+      if (p !== undefined && !this.owned.has(p)) return false;
+      if (a.status !== 'firing') continue;
+      const key = transitionKey(a);
+      if (this.adopted.get(a.fingerprint)?.groups.some((g) => g.key === n.groupKey && g.notified && g.lastFiring.includes(key))) return false;
+    }
+    return true;
   }
 
   /** Partitions known for the alerts held (saved with the notifier's snapshot). */
@@ -219,7 +227,7 @@ export class AlertPartitions {
       for (const [fp, entry] of map) {
         this.dispatcher.adopt(fp, entry, now);
         this.partitionOf.set(fp, p);
-        this.adopted.add(fp);
+        this.adopted.set(fp, entry);
       }
     }
     this.owned = next;

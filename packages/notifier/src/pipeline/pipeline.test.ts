@@ -122,7 +122,7 @@ describe('NotificationPipeline: the ledger told at restart, the transitions only
 });
 
 describe('NotificationPipeline: the outbox of the last run, with alert partitions', () => {
-  it('sends at the first assignment what no changelog entry speaks for, and leaves the rest to the entries and their owners', async () => {
+  it("sends at the first assignment what is still this instance's and unsent, as the changelog says", async () => {
     const onHost = (host: string): AlertTransition => ({ ...firing(T0), labels: { alertname: 'cpu', host }, fingerprint: fingerprint({ alertname: 'cpu', host }) });
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(onHost) as [AlertTransition, AlertTransition, AlertTransition, AlertTransition];
     // The last run flushed a page for each and died with all four in flight.
@@ -130,17 +130,20 @@ describe('NotificationPipeline: the outbox of the last run, with alert partition
     for (const x of [a, b, c, d]) first.receive(x, T0);
     const owedEntry = first.entry(d.fingerprint)!; // written at receive: d is owed
     const outbox = first.flush(T0).map((g) => toNotification(g, T0));
-    const notifiedEntry = first.entry(c.fingerprint)!; // another instance delivered c's page meanwhile and wrote so
+    const notifiedEntry = first.entry(c.fingerprint)!; // another owner delivered c's page meanwhile and wrote so
+    expect(notifiedEntry.groups[0]).toMatchObject({ notified: true, lastFiring: [transitionKey(c)] });
     const snapshot = { dispatcher: first.state(), rateLimiter: new RateLimiter().state(), outbox, savedAt: T0, partitions: { [a.fingerprint]: 0, [b.fingerprint]: 1, [c.fingerprint]: 2, [d.fingerprint]: 2 } };
     const dispatcher = newDispatcher();
     const changelog = new Map([[2, new Map([[c.fingerprint, notifiedEntry], [d.fingerprint, owedEntry]])]]);
     const store = { put: async () => undefined, restore: async (p: number) => changelog.get(p) ?? new Map(), flush: async () => undefined };
     const partitions = new AlertPartitions(dispatcher, store);
     const sent: AlertNotification[] = [];
+    const submitted: string[] = [];
     const pipeline = new NotificationPipeline({
       dispatcher,
       rateLimiter: new RateLimiter(),
-      deliverer: { submit: async (n: AlertNotification) => void sent.push(n) },
+      // As the ledger does: a key sent once is not sent again.
+      deliverer: { submit: async (n: AlertNotification) => void (submitted.push(n.key), sent.some((x) => x.key === n.key) || sent.push(n)) },
       inbox: { record: async () => undefined, latest: async () => [] },
       snapshots: { load: async () => snapshot, save: async () => undefined },
       ledger: { notifiedSince: async () => [] },
@@ -159,12 +162,14 @@ describe('NotificationPipeline: the outbox of the last run, with alert partition
     pipeline.resume();
     await settle();
     const keyOf = (host: string) => outbox.find((n) => n.alerts[0]!.labels.host === host)!.key;
-    // a: no entry speaks for it (state only in the snapshot), sent from the outbox; d: its entry says
-    // owed, flushed again under the same key; c: its entry says another instance paged it.
+    // a: no entry speaks for it (state only in the snapshot); d: its entry says owed (sent from the
+    // outbox at once, and flushed again under the same key); c: its entry says another owner paged it.
     expect(sent.map((n) => [n.alerts.map((x) => x.labels.host).join(), n.key]).sort()).toEqual([
       ['a', keyOf('a')],
       ['d', keyOf('d')],
     ]);
+    expect(submitted).not.toContain(keyOf('c'));
+    expect(submitted).not.toContain(keyOf('b'));
     // A rebalance (revoke, then assignment) does not send the outbox again.
     await pipeline.pause();
     await partitions.revoked();

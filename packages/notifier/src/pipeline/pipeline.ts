@@ -211,19 +211,19 @@ export class NotificationPipeline {
   /**
    * The snapshot's outbox: notifications flushed and not settled when the last run ended. Sent
    * before any new flush, so a group's recovered notification keeps its place in the group's
-   * order. With alert partitions, the changelog decides instead wherever it holds the alerts
-   * (`AlertPartitions.stillOwed`): an owner flushes again under the same key what its entries say is
-   * owed, and another instance may have sent the page meanwhile. Sent from here too, such a page
-   * went out two and three times (the fleet test, a notifier SIGKILLed with a page in flight and
-   * restarted). Only notifications whose alerts no entry knows (a snapshot of an older version)
-   * are sent from the outbox.
+   * order (a flush of the same notification again goes out under the same key, and the ledger
+   * drops it). With alert partitions, at the first assignment, and not those the changelog says
+   * are another's (`AlertPartitions.stillOwed`): an alert of a partition another instance owns,
+   * or a page that the partition's other owner sent meanwhile. Sent at start whatever the
+   * changelog said, a page went out three times (the fleet test: a notifier SIGKILLed with a page
+   * in flight, the survivor that took its partition, the first one restarted and given it back).
    */
   private sendRecovered(): void {
     const recovered = this.recovered;
     this.recovered = [];
     const p = this.deps.partitions;
-    const mine = p ? recovered.filter((n) => p.stillOwed(n.alerts.map((a) => a.fingerprint), this.recoveredPartitions)) : recovered;
-    if (mine.length < recovered.length) log.info({ left: recovered.length - mine.length }, 'notifications in flight at the last stop left to the changelog (their owner sends them again if they are owed)');
+    const mine = p ? recovered.filter((n) => p.stillOwed(n, this.recoveredPartitions)) : recovered;
+    if (mine.length < recovered.length) log.info({ left: recovered.length - mine.length }, "notifications in flight at the last stop that the changelog says are another instance's, or were sent by it: not sent again");
     for (const n of mine) this.send(n);
   }
 
