@@ -59,6 +59,8 @@ export class AlertPartitions {
   private epoch = 0;
   /** The changelog entries taken by the assignments since the last revoke (what `stillOwed` asks at the first one). */
   private readonly adopted = new Map<string, AlertEntry>();
+  /** The partitions the snapshot gave (`seed`): which alerts the last run's outbox was about, as that run knew them. */
+  private seeded: Readonly<Record<string, number>> = {};
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -76,9 +78,10 @@ export class AlertPartitions {
    * owed), and no changelog entry taken at an assignment says its group already notified one of
    * its firing alerts in that very transition (the partition's other owner paged it meanwhile).
    */
-  stillOwed(n: Pick<AlertNotification, 'groupKey' | 'alerts'>, partitionOf: Readonly<Record<string, number>>): boolean {
+  stillOwed(n: Pick<AlertNotification, 'groupKey' | 'alerts'>): boolean {
     for (const a of n.alerts) {
-      const p = partitionOf[a.fingerprint];
+      // The snapshot's partitions, not `partitionOf`: the first assignment has already dropped the alerts of partitions not owned.
+      const p = this.seeded[a.fingerprint];
       if (p !== undefined && !this.owned.has(p)) return false;
       if (a.status !== 'firing') continue;
       const key = transitionKey(a);
@@ -94,6 +97,7 @@ export class AlertPartitions {
 
   /** Partitions from a snapshot (alerts received since keep theirs). */
   seed(partitions: Record<string, number> | undefined): void {
+    this.seeded = partitions ?? {};
     for (const [fp, p] of Object.entries(partitions ?? {})) if (!this.partitionOf.has(fp) && Number.isInteger(p)) this.partitionOf.set(fp, p);
   }
 

@@ -77,8 +77,6 @@ export class NotificationPipeline {
   private readonly outbox = new Set<AlertNotification>();
   /** The outbox of the snapshot restored, sent when the pipeline starts (with alert partitions: at the first assignment). */
   private recovered: AlertNotification[] = [];
-  /** The alert partition of each alert of the snapshot restored (fingerprint → partition). */
-  private recoveredPartitions: Record<string, number> = {};
   private dirty = false;
   private saving: Promise<void> | undefined;
   private lastSaveAt = Number.NEGATIVE_INFINITY;
@@ -181,7 +179,6 @@ export class NotificationPipeline {
         this.deps.dispatcher.restore(snapshot.dispatcher, now);
         this.deps.rateLimiter.restore(snapshot.rateLimiter);
         this.recovered = snapshot.outbox ?? [];
-        this.recoveredPartitions = snapshot.partitions ?? {};
         this.deps.partitions?.seed(snapshot.partitions);
         usable = true;
       } catch (err) {
@@ -222,7 +219,7 @@ export class NotificationPipeline {
     const recovered = this.recovered;
     this.recovered = [];
     const p = this.deps.partitions;
-    const mine = p ? recovered.filter((n) => p.stillOwed(n, this.recoveredPartitions)) : recovered;
+    const mine = p ? recovered.filter((n) => p.stillOwed(n)) : recovered;
     if (mine.length < recovered.length) log.info({ left: recovered.length - mine.length }, "notifications in flight at the last stop that the changelog says are another instance's, or were sent by it: not sent again");
     for (const n of mine) this.send(n);
   }
