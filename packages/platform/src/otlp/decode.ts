@@ -17,6 +17,9 @@ const LogsRequest = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServi
 const MetricsResponse = root.lookupType('opentelemetry.proto.metrics.v1.ExportMetricsServiceResponse');
 const LogsResponse = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceResponse');
 
+/** The reading plan of a logs request (the direct log reader walks it). */
+export const LOGS_REQUEST_PLAN = planOf(LogsRequest);
+
 /** The request types, for the wire reader's tests. */
 export const OTLP_TYPES = { metricsRequest: MetricsRequest, logsRequest: LogsRequest } as const;
 

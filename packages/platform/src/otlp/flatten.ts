@@ -1,5 +1,6 @@
 import { wellFormed } from '../wellformed.js';
-import { OtlpDecodeError, decodeLogHeaders, decodeLogsRequest, decodeMetricsRequest, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
+import { LOGS_REQUEST_PLAN, OtlpDecodeError, decodeLogHeaders, decodeLogsRequest, decodeMetricsRequest, detectEncoding, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
+import { readLogsDirect, type DirectLogs } from './logs-direct.js';
 
 /**
  * OTLP requests flattened into one record per data point or log record, with attributes as
@@ -538,8 +539,19 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
   }
 }
 
-/** Decodes an `otlp_logs` payload into log records and the records it had to leave out. */
+/** How the direct log reader (logs-direct.ts) writes what it does not read itself: as this file does. */
+const DIRECT: DirectLogs = { request: LOGS_REQUEST_PLAN, anyValue: (raw) => anyValueToStringAt(raw, 'base64', '.value', 0), maxTimeText: MAX_TIME_TEXT };
+
+/**
+ * Decodes an `otlp_logs` payload into log records and the records it had to leave out. A protobuf
+ * request is read straight from the wire (`readLogsDirect`) when it holds nothing unusual, else (and
+ * with any other `decode`) through the plain-object tree.
+ */
 export function readLogs(payload: Buffer, opts: ReadOptions = {}, decode: (payload: Buffer) => DecodedRequest = decodeLogsRequest): Read<LogEntry> {
+  if (decode === decodeLogsRequest && payload.length > 0 && detectEncoding(payload) === 'otlp_proto') {
+    const records = readLogsDirect(payload, nanosOfMillis(opts.arrivalMs ?? Date.now()), DIRECT);
+    if (records) return { records, rejected: [], accepted: () => payload };
+  }
   const decoded = decode(payload);
   const { body, ids } = decoded;
   const arrival = nanosOfMillis(opts.arrivalMs ?? Date.now());

@@ -136,7 +136,7 @@ export function trimPlan(plan: MessagePlan, keep: KeptFields): MessagePlan {
 }
 
 /** An unsigned 64-bit value from its two 32-bit halves, as decimal text. */
-function unsignedText(lo: number, hi: number): string {
+export function unsignedText(lo: number, hi: number): string {
   if (hi < 0x200000) return String(hi * 4294967296 + lo);
   // hi·2³² + lo = hi·4294·10⁶ + (hi·967296 + lo): both parts stay below 2⁵³.
   const low = hi * 967296 + lo;
@@ -164,8 +164,8 @@ class Truncated extends Error {
 /** Node's Buffer has these (undocumented; protobufjs reads strings with `utf8Slice` too): no encoding lookup per call. */
 type SlicingBuffer = Buffer & { utf8Slice(start: number, end: number): string; base64Slice(start: number, end: number): string };
 
-/** The cursor over one buffer. */
-class Cursor {
+/** The cursor over one buffer (`logs-direct.ts` reads with it too). */
+export class Cursor {
   pos = 0;
   /** The high 32 bits of the last 64-bit varint read by `varint64`. */
   hi = 0;
@@ -341,35 +341,38 @@ class Cursor {
     const out: Record<string, unknown> = {};
     while (this.pos < end) {
       const tag = this.varint32(end);
-      const id = tag >>> 3;
-      const wire = tag & 7;
-      if (id === 0) throw new Error(`${plan.name}: field number 0 at byte ${this.pos}`);
-      const f = plan.fields[id];
-      if (f === undefined) {
-        this.skip(wire, end);
-        continue;
-      }
-      if (f.kind === Kind.Message) {
-        if (wire !== 2) throw new Error(`${plan.name}.${f.name}: wire type ${wire}, expected 2`);
-        set(out, f, this.message(f.message!, this.delimited(end), depth + 1));
-        continue;
-      }
-      if (wire === f.wire) {
-        set(out, f, this.scalar(f.kind, end));
-        continue;
-      }
-      if (wire === 2 && f.repeated && f.wire !== 2) {
-        // Packed: the values one after another.
-        const stop = this.delimited(end);
-        let list = out[f.name] as unknown[] | undefined;
-        if (!list) list = [];
-        while (this.pos < stop) list.push(this.scalar(f.kind, stop));
-        if (list.length > 0) out[f.name] = list;
-        continue;
-      }
-      throw new Error(`${plan.name}.${f.name}: wire type ${wire}, expected ${f.wire}`);
+      this.field(out, plan, tag >>> 3, tag & 7, end, depth);
     }
     return out;
+  }
+
+  /** One field of a `plan` message into `out`, the cursor after its tag (`tag >>> 3`, `tag & 7`). */
+  field(out: Record<string, unknown>, plan: MessagePlan, id: number, wire: number, end: number, depth: number): void {
+    if (id === 0) throw new Error(`${plan.name}: field number 0 at byte ${this.pos}`);
+    const f = plan.fields[id];
+    if (f === undefined) {
+      this.skip(wire, end);
+      return;
+    }
+    if (f.kind === Kind.Message) {
+      if (wire !== 2) throw new Error(`${plan.name}.${f.name}: wire type ${wire}, expected 2`);
+      set(out, f, this.message(f.message!, this.delimited(end), depth + 1));
+      return;
+    }
+    if (wire === f.wire) {
+      set(out, f, this.scalar(f.kind, end));
+      return;
+    }
+    if (wire === 2 && f.repeated && f.wire !== 2) {
+      // Packed: the values one after another.
+      const stop = this.delimited(end);
+      let list = out[f.name] as unknown[] | undefined;
+      if (!list) list = [];
+      while (this.pos < stop) list.push(this.scalar(f.kind, stop));
+      if (list.length > 0) out[f.name] = list;
+      return;
+    }
+    throw new Error(`${plan.name}.${f.name}: wire type ${wire}, expected ${f.wire}`);
   }
 }
 

@@ -1,0 +1,168 @@
+/**
+ * The direct log reader (otlp/logs-direct.ts) against the general path (the plain-object tree,
+ * then the flattening): `readLogs` must give the same records, rejections and errors whichever
+ * reads a request. The general path is forced by handing `readLogs` a decoder of its own.
+ */
+import fc from 'fast-check';
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { LOGS_REQUEST_PLAN, MAX_TIME_NANOS, OTLP_TYPES, anyValueToString, decodeLogsRequest, readLogs } from '../src/otlp/index.js';
+import { readLogsDirect, type DirectLogs } from '../src/otlp/logs-direct.js';
+import { messageOf } from './otlp-arbitraries.js';
+
+const type = OTLP_TYPES.logsRequest;
+const ARRIVAL_MS = 1_764_000_000_000;
+const general = (payload: Buffer) => decodeLogsRequest(payload);
+const encode = (obj: Record<string, unknown>) => Buffer.from(type.encode(type.fromObject(obj)).finish());
+/** What the direct reader gives on its own (undefined: not the plain case). */
+const DIRECT: DirectLogs = { request: LOGS_REQUEST_PLAN, anyValue: (raw) => anyValueToString(raw), maxTimeText: MAX_TIME_NANOS.toString() };
+const direct = (payload: Buffer) => readLogsDirect(payload, `${ARRIVAL_MS}000000`, DIRECT);
+
+type Outcome = { records: unknown; rejected: unknown; accepted: Buffer } | { error: string };
+function outcome(read: () => ReturnType<typeof readLogs>): Outcome {
+  try {
+    const r = read();
+    return { records: r.records, rejected: r.rejected, accepted: r.accepted() };
+  } catch (err) {
+    return { error: `${(err as Error).name}: ${(err as Error).message}` };
+  }
+}
+
+/** Both ways, the same. */
+function same(payload: Buffer): void {
+  const viaGeneral = outcome(() => readLogs(payload, { arrivalMs: ARRIVAL_MS }, general));
+  expect(outcome(() => readLogs(payload, { arrivalMs: ARRIVAL_MS }))).toEqual(viaGeneral);
+}
+
+const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.constantFrom('', 'service.name', 'checkout'));
+const nanos = fc.oneof(fc.constant(undefined), fc.constantFrom('0', '1', '1764000000000000000', MAX_TIME_NANOS.toString()), fc.bigInt({ min: 1n, max: MAX_TIME_NANOS }).map(String));
+/** AnyValues as senders write them: mostly strings, some numbers, bools, bytes, arrays and maps. */
+const anyValue: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ v: Record<string, unknown> }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { arbitrary: text.map((s) => ({ stringValue: s })), weight: 6 },
+    fc.integer().map((n) => ({ intValue: String(n) })),
+    fc.double().map((d) => ({ doubleValue: d })),
+    fc.boolean().map((b) => ({ boolValue: b })),
+    fc.uint8Array({ maxLength: 6 }).map((b) => ({ bytesValue: Buffer.from(b).toString('base64') })),
+    fc.array(tie('v'), { maxLength: 3 }).map((values) => ({ arrayValue: { values } })),
+    fc.array(fc.record({ key: text, value: tie('v') }), { maxLength: 3 }).map((values) => ({ kvlistValue: { values } })),
+    fc.constant({}),
+  ),
+})).v;
+// A key or a value may be missing (the general path skips a KeyValue without a key, and reads an absent value as '').
+const attributes = fc.array(fc.oneof({ arbitrary: fc.record({ key: text, value: anyValue }), weight: 4 }, fc.record({ key: text, value: anyValue }, { requiredKeys: [] })), { maxLength: 6 });
+const record = fc.record(
+  {
+    timeUnixNano: nanos,
+    observedTimeUnixNano: nanos,
+    severityNumber: fc.integer({ min: 0, max: 24 }),
+    severityText: text,
+    body: anyValue,
+    attributes,
+    droppedAttributesCount: fc.nat(),
+    flags: fc.nat(),
+    traceId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64')),
+    spanId: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString('base64')),
+    eventName: text,
+  },
+  { requiredKeys: [] },
+);
+/** Requests a sender writes: times in range, severities 0-24, any value in attributes and bodies. */
+const plainRequest = fc.record({
+  resourceLogs: fc.array(
+    fc.record(
+      {
+        resource: fc.record({ attributes, droppedAttributesCount: fc.nat() }, { requiredKeys: [] }),
+        schemaUrl: text,
+        scopeLogs: fc.array(
+          fc.record({ scope: fc.record({ name: text, version: text, attributes, droppedAttributesCount: fc.nat() }, { requiredKeys: [] }), schemaUrl: text, logRecords: fc.array(record, { maxLength: 4 }) }, { requiredKeys: [] }),
+          { maxLength: 3 },
+        ),
+      },
+      { requiredKeys: [] },
+    ),
+    { minLength: 1, maxLength: 3 },
+  ),
+});
+
+describe('the direct log reader', () => {
+  it('reads any request a sender writes itself, as the general path does', () => {
+    fc.assert(
+      fc.property(plainRequest, (obj) => {
+        const payload = encode(obj);
+        const records = direct(payload);
+        expect(records).toBeDefined();
+        expect(records).toEqual(readLogs(payload, { arrivalMs: ARRIVAL_MS }, general).records);
+        same(payload);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives what the general path gives for any logs request, rejections and errors included', () => {
+    fc.assert(
+      fc.property(messageOf(type, 6), (obj) => same(encode(obj))),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives what the general path gives for requests cut short or with bytes changed', () => {
+    fc.assert(
+      fc.property(plainRequest, fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (obj, cut, changes) => {
+        const whole = encode(obj);
+        same(whole.subarray(0, cut % (whole.length + 1)));
+        const changed = Buffer.from(whole);
+        for (const [at, byte] of changes) if (changed.length > 0) changed[at % changed.length] = byte;
+        same(changed);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reads the wire forms an encoder may write: fields in any order, unknown fields, a scalar given twice', () => {
+    const w = protobuf.Writer.create();
+    // ResourceLogs: scope_logs before resource, schema_url between, an unknown field.
+    w.uint32((1 << 3) | 2).fork();
+    w.uint32((2 << 3) | 2).fork();
+    w.uint32((2 << 3) | 2).fork(); // a log record: fields out of order, time twice (the last wins), an unknown field
+    w.uint32((6 << 3) | 2).fork().uint32((1 << 3) | 2).string('k').uint32((2 << 3) | 2).fork().uint32((1 << 3) | 2).string('v').ldelim().ldelim();
+    w.uint32((1 << 3) | 1).fixed64(5);
+    w.uint32((5 << 3) | 2).fork().uint32((1 << 3) | 2).string('first').uint32((1 << 3) | 2).string('body').ldelim();
+    w.uint32((1 << 3) | 1).fixed64('1764000000000000000');
+    w.uint32((77 << 3) | 0).uint64(9);
+    w.ldelim();
+    w.uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).string('scope').ldelim(); // scope after its records
+    w.ldelim();
+    w.uint32((3 << 3) | 2).string('https://schema');
+    w.uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).string('service.name').uint32((2 << 3) | 2).fork().uint32((1 << 3) | 2).string('api').ldelim().ldelim().ldelim();
+    w.uint32((99 << 3) | 2).bytes(Buffer.from('skip'));
+    w.ldelim();
+    const payload = Buffer.from(w.finish());
+    const records = direct(payload);
+    expect(records).toHaveLength(1);
+    expect(records![0]).toMatchObject({ timeUnixNano: '1764000000000000000', body: 'body', attributes: { k: 'v' }, scope: { name: 'scope' }, resource: { serviceName: 'api', schemaUrl: 'https://schema' } });
+    same(payload);
+  });
+
+  it('writes invalid UTF-8 as the general path does (U+FFFD), and leaves an unusual request to it', () => {
+    const payload = encode({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'AAAA' }, attributes: [{ key: 'BBBB', value: { stringValue: 'CCCC' } }] }] }] }] });
+    for (const [from, to] of [['AAAA', [0xff, 0xfe, 0x41, 0x41]], ['BBBB', [0xed, 0xa0, 0x80, 0x42]], ['CCCC', [0xf0, 0x9f, 0x98, 0x43]]] as const) {
+      const at = payload.indexOf(from);
+      Buffer.from(to).copy(payload, at);
+    }
+    const records = direct(payload);
+    expect(records![0]!.body).toContain('\uFFFD');
+    expect(Object.keys(records![0]!.attributes)[0]).toContain('\uFFFD');
+    same(payload);
+    // A severity out of range, a time past the latest: rejected by the general path, which reads them.
+    for (const rec of [{ severityNumber: 25 }, { timeUnixNano: (MAX_TIME_NANOS + 1n).toString() }]) {
+      const odd = encode({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'x' } }, rec] }] }] });
+      expect(direct(odd)).toBeUndefined();
+      const read = readLogs(odd, { arrivalMs: ARRIVAL_MS });
+      expect(read.records).toHaveLength(1);
+      expect(read.rejected).toHaveLength(1);
+      same(odd);
+    }
+  });
+});
