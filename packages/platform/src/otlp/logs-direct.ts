@@ -67,6 +67,11 @@ export function readLogsDirect(payload: Buffer, arrival: string, with_: DirectLo
   }
 }
 
+/** Keys up to this many bytes are remembered; a slot holds the last key of its hash (at most 64 KiB of keys). */
+const KEY_MAX = 64;
+const KEY_SLOTS = 1024;
+const KEYS = { bytes: new Array<Uint8Array | undefined>(KEY_SLOTS), text: new Array<string | undefined>(KEY_SLOTS) };
+
 class Reader {
   private readonly c: Cursor;
   private readonly buf: Buffer;
@@ -306,7 +311,7 @@ class Reader {
       const tag = c.varint32(end);
       const id = tag >>> 3;
       const wire = tag & 7;
-      if (id === 1 && wire === 2) key = this.string(end);
+      if (id === 1 && wire === 2) key = this.key(end);
       else if (id === 2 && wire === 2) {
         if (value >= 0) throw UNUSUAL;
         valueEnd = c.delimited(end);
@@ -352,6 +357,28 @@ class Reader {
     const len = c.varint32(end);
     const at = c.need(len, end);
     return c.buf.utf8Slice(at, at + len);
+  }
+
+  /** An attribute key: the same few keys come record after record, so each is made once (`KEYS`). */
+  private key(end: number): string {
+    const c = this.c;
+    const len = c.varint32(end);
+    const at = c.need(len, end);
+    const buf = this.buf;
+    if (len > KEY_MAX) return c.buf.utf8Slice(at, at + len);
+    let h = len;
+    for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const slot = (h >>> 0) & (KEY_SLOTS - 1);
+    const known = KEYS.bytes[slot];
+    if (known !== undefined && known.length === len) {
+      let i = 0;
+      while (i < len && known[i] === buf[at + i]) i++;
+      if (i === len) return KEYS.text[slot]!;
+    }
+    const text = c.buf.utf8Slice(at, at + len);
+    KEYS.bytes[slot] = Uint8Array.prototype.slice.call(buf, at, at + len);
+    KEYS.text[slot] = text;
+    return text;
   }
 
   private hex(end: number): string {
