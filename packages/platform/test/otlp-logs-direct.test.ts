@@ -1,5 +1,5 @@
 /**
- * The direct log reader (otlp/logs-direct.ts) against the general path (the plain-object tree,
+ * The direct log reader (otlp/direct.ts) against the general path (the plain-object tree,
  * then the flattening): `readLogs` must give the same records, rejections and errors whichever
  * reads a request. The general path is forced by handing `readLogs` a decoder of its own.
  */
@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { LOGS_REQUEST_PLAN, MAX_TIME_NANOS, OTLP_TYPES, anyValueToString, decodeLogsRequest, readLogs } from '../src/otlp/index.js';
-import { readLogsDirect, type DirectLogs } from '../src/otlp/logs-direct.js';
+import { readLogsDirect, type DirectLogs } from '../src/otlp/direct.js';
 import { messageOf } from './otlp-arbitraries.js';
 
 const type = OTLP_TYPES.logsRequest;

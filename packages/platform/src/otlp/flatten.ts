@@ -1,6 +1,6 @@
 import { wellFormed } from '../wellformed.js';
 import { LOGS_REQUEST_PLAN, OtlpDecodeError, decodeLogHeaders, decodeLogsRequest, decodeMetricsRequest, detectEncoding, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
-import { readLogsDirect, type DirectLogs } from './logs-direct.js';
+import { readLogsDirect, type DirectLogs } from './direct.js';
 
 /**
  * OTLP requests flattened into one record per data point or log record, with attributes as
@@ -539,7 +539,7 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
   }
 }
 
-/** How the direct log reader (logs-direct.ts) writes what it does not read itself: as this file does. */
+/** How the direct log reader (direct.ts) writes what it does not read itself: as this file does. */
 const DIRECT: DirectLogs = { request: LOGS_REQUEST_PLAN, anyValue: (raw) => anyValueToStringAt(raw, 'base64', '.value', 0), maxTimeText: MAX_TIME_TEXT };
 
 /**

@@ -164,7 +164,7 @@ class Truncated extends Error {
 /** Node's Buffer has these (undocumented; protobufjs reads strings with `utf8Slice` too): no encoding lookup per call. */
 type SlicingBuffer = Buffer & { utf8Slice(start: number, end: number): string; base64Slice(start: number, end: number): string };
 
-/** The cursor over one buffer (`logs-direct.ts` reads with it too). */
+/** The cursor over one buffer (`direct.ts` reads with it too). */
 export class Cursor {
   pos = 0;
   /** The high 32 bits of the last 64-bit varint read by `varint64`. */

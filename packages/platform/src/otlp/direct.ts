@@ -28,19 +28,21 @@ export interface DirectLogs {
 class Unusual extends Error {}
 const UNUSUAL = new Unusual('not the plain case');
 
+/** The messages of an export request: resources, their scopes, and the items under a scope (log records, metrics). */
 interface Plans {
   request: MessagePlan;
-  resourceLogs: MessagePlan;
+  resourceGroup: MessagePlan;
   resource: MessagePlan;
-  scopeLogs: MessagePlan;
+  scopeGroup: MessagePlan;
   scope: MessagePlan;
-  record: MessagePlan;
+  item: MessagePlan;
   keyValue: MessagePlan;
   anyValue: MessagePlan;
 }
 
 const plansOf = new WeakMap<MessagePlan, Plans>();
 
+/** ResourceLogs and ResourceMetrics, ScopeLogs and ScopeMetrics are laid out alike: field 1 the resource (scope), 2 the list, 3 the schema URL. */
 function plans(request: MessagePlan): Plans {
   let p = plansOf.get(request);
   if (p) return p;
@@ -49,11 +51,11 @@ function plans(request: MessagePlan): Plans {
     if (!m) throw new Error(`${plan.name}: field ${id} is not a message`);
     return m;
   };
-  const resourceLogs = sub(request, 1);
-  const scopeLogs = sub(resourceLogs, 2);
-  const record = sub(scopeLogs, 2);
-  const keyValue = sub(record, 6);
-  p = { request, resourceLogs, resource: sub(resourceLogs, 1), scopeLogs, scope: sub(scopeLogs, 1), record, keyValue, anyValue: sub(keyValue, 2) };
+  const resourceGroup = sub(request, 1);
+  const resource = sub(resourceGroup, 1);
+  const scopeGroup = sub(resourceGroup, 2);
+  const keyValue = sub(resource, 1);
+  p = { request, resourceGroup, resource, scopeGroup, scope: sub(scopeGroup, 1), item: sub(scopeGroup, 2), keyValue, anyValue: sub(keyValue, 2) };
   plansOf.set(request, p);
   return p;
 }
@@ -61,7 +63,7 @@ function plans(request: MessagePlan): Plans {
 /** The log records of a protobuf logs request, or undefined when it is not the plain case (read it the general way). */
 export function readLogsDirect(payload: Buffer, arrival: string, with_: DirectLogs): LogEntry[] | undefined {
   try {
-    return new Reader(payload, plans(with_.request), with_, arrival).request();
+    return new LogReader(payload, plans(with_.request), with_, arrival).request();
   } catch {
     return undefined;
   }
@@ -72,24 +74,28 @@ const KEY_MAX = 64;
 const KEY_SLOTS = 1024;
 const KEYS = { bytes: new Array<Uint8Array | undefined>(KEY_SLOTS), text: new Array<string | undefined>(KEY_SLOTS) };
 
-class Reader {
-  private readonly c: Cursor;
-  private readonly buf: Buffer;
+/** Reads the envelope (resources, scopes, their attributes); the items under a scope are the subclass's. */
+abstract class DirectReader<T> {
+  protected readonly c: Cursor;
+  protected readonly buf: Buffer;
   /** Fields read only to be checked. */
   private readonly scratch: Record<string, unknown> = {};
-  readonly records: LogEntry[] = [];
+  readonly records: T[] = [];
 
   constructor(
     payload: Buffer,
-    private readonly p: Plans,
-    private readonly with_: DirectLogs,
-    private readonly arrival: string,
+    protected readonly p: Plans,
+    protected readonly with_: { anyValue(raw: Record<string, unknown>): string; maxTimeText: string },
+    protected readonly arrival: string,
   ) {
     this.c = new Cursor(payload);
     this.buf = payload;
   }
 
-  request(): LogEntry[] {
+  /** One item (a log record, a metric) under a scope: the cursor on its content, up to `end`. */
+  protected abstract item(res: ResourceInfo, sc: ScopeInfo, end: number): void;
+
+  request(): T[] {
     const c = this.c;
     const end = this.buf.length;
     let resources = 0;
@@ -99,7 +105,7 @@ class Reader {
       const wire = tag & 7;
       if (id === 1 && wire === 2) {
         const stop = c.delimited(end);
-        this.resourceLogs(stop);
+        this.resourceGroup(stop);
         c.pos = stop;
         resources++;
       } else this.other(this.p.request, id, wire, end, 0);
@@ -109,11 +115,11 @@ class Reader {
   }
 
   /** A field this reader does not use, read (and dropped) as the general reader reads it. */
-  private other(plan: MessagePlan, id: number, wire: number, end: number, depth: number): void {
+  protected other(plan: MessagePlan, id: number, wire: number, end: number, depth: number): void {
     this.c.field(this.scratch, plan, id, wire, end, depth);
   }
 
-  private resourceLogs(end: number): void {
+  private resourceGroup(end: number): void {
     const c = this.c;
     let resource = -1;
     let resourceEnd = 0;
@@ -134,7 +140,7 @@ class Reader {
         c.pos = stop;
       } else if (id === 3 && wire === 2) {
         schemaUrl = this.string(end);
-      } else this.other(this.p.resourceLogs, id, wire, end, 1);
+      } else this.other(this.p.resourceGroup, id, wire, end, 1);
     }
     const attributes: Attributes = {};
     if (resource >= 0) {
@@ -153,16 +159,16 @@ class Reader {
     const res: ResourceInfo = { attributes, schemaUrl: schemaUrl, serviceName: attributes['service.name'] ?? '' };
     for (let i = 0; i < scopes.length; i += 2) {
       c.pos = scopes[i]!;
-      this.scopeLogs(res, scopes[i + 1]!);
+      this.scopeGroup(res, scopes[i + 1]!);
     }
   }
 
-  private scopeLogs(res: ResourceInfo, end: number): void {
+  private scopeGroup(res: ResourceInfo, end: number): void {
     const c = this.c;
     let scope = -1;
     let scopeEnd = 0;
     let schemaUrl = '';
-    const records: number[] = [];
+    const items: number[] = [];
     while (c.pos < end) {
       const tag = c.varint32(end);
       const id = tag >>> 3;
@@ -174,11 +180,11 @@ class Reader {
         c.pos = scopeEnd;
       } else if (id === 2 && wire === 2) {
         const stop = c.delimited(end);
-        records.push(c.pos, stop);
+        items.push(c.pos, stop);
         c.pos = stop;
       } else if (id === 3 && wire === 2) {
         schemaUrl = this.string(end);
-      } else this.other(this.p.scopeLogs, id, wire, end, 2);
+      } else this.other(this.p.scopeGroup, id, wire, end, 2);
     }
     let name = '';
     let version = '';
@@ -201,13 +207,115 @@ class Reader {
       }
     }
     const sc: ScopeInfo = { name: name, version: version, attributes, droppedAttributesCount: dropped, schemaUrl: schemaUrl };
-    for (let i = 0; i < records.length; i += 2) {
-      c.pos = records[i]!;
-      this.record(res, sc, records[i + 1]!);
+    for (let i = 0; i < items.length; i += 2) {
+      c.pos = items[i]!;
+      this.item(res, sc, items[i + 1]!);
     }
   }
 
-  private record(res: ResourceInfo, sc: ScopeInfo, end: number): void {
+  /** A KeyValue (the cursor on its content, up to `end`) into `out`, as the flattening's `attributes` writes it. */
+  protected keyValue(out: Attributes, end: number, depth: number): void {
+    const c = this.c;
+    let key: string | undefined;
+    let value = -1;
+    let valueEnd = 0;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      const id = tag >>> 3;
+      const wire = tag & 7;
+      if (id === 1 && wire === 2) key = this.key(end);
+      else if (id === 2 && wire === 2) {
+        if (value >= 0) throw UNUSUAL;
+        valueEnd = c.delimited(end);
+        value = c.pos;
+        c.pos = valueEnd;
+      } else this.other(this.p.keyValue, id, wire, end, depth);
+    }
+    if (key === undefined) {
+      // The general reader still reads the value (and fails where it is malformed).
+      if (value >= 0) {
+        c.pos = value;
+        c.message(this.p.anyValue, valueEnd, depth + 1);
+      }
+      return;
+    }
+    let text = '';
+    if (value >= 0) {
+      c.pos = value;
+      text = this.value(valueEnd, depth + 1);
+    }
+    out[key] = text;
+  }
+
+  /** An AnyValue (the cursor on its content): a lone string as is, anything else the flattening's way. */
+  protected value(end: number, depth: number): string {
+    const c = this.c;
+    const start = c.pos;
+    let text: string | undefined;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      if (tag !== 0x0a) {
+        // Not string_value (field 1, length-delimited): the general reader, from the start.
+        c.pos = start;
+        return this.with_.anyValue(c.message(this.p.anyValue, end, depth));
+      }
+      text = this.string(end);
+    }
+    return text ?? '';
+  }
+
+  protected string(end: number): string {
+    const c = this.c;
+    const len = c.varint32(end);
+    const at = c.need(len, end);
+    return c.buf.utf8Slice(at, at + len);
+  }
+
+  /** An attribute key: the same few keys come record after record, so each is made once (`KEYS`). */
+  protected key(end: number): string {
+    const c = this.c;
+    const len = c.varint32(end);
+    const at = c.need(len, end);
+    const buf = this.buf;
+    if (len > KEY_MAX) return c.buf.utf8Slice(at, at + len);
+    let h = len;
+    for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const slot = (h >>> 0) & (KEY_SLOTS - 1);
+    const known = KEYS.bytes[slot];
+    if (known !== undefined && known.length === len) {
+      let i = 0;
+      while (i < len && known[i] === buf[at + i]) i++;
+      if (i === len) return KEYS.text[slot]!;
+    }
+    const text = c.buf.utf8Slice(at, at + len);
+    KEYS.bytes[slot] = Uint8Array.prototype.slice.call(buf, at, at + len);
+    KEYS.text[slot] = text;
+    return text;
+  }
+
+  protected hex(end: number): string {
+    const c = this.c;
+    const len = c.varint32(end);
+    const at = c.need(len, end);
+    return len === 0 ? '' : this.buf.toString('hex', at, at + len);
+  }
+
+  /** A fixed64 time as 19 digits; '' for 0 (absent); past the latest storable time, the general path (it rejects the record). */
+  protected time(end: number): string {
+    const at = this.c.need(8, end);
+    const lo = this.buf.readUInt32LE(at);
+    const hi = this.buf.readUInt32LE(at + 4);
+    if (lo === 0 && hi === 0) return '';
+    const digits = unsignedText(lo, hi);
+    const max = this.with_.maxTimeText;
+    if (digits.length > max.length || (digits.length === max.length && digits > max)) throw UNUSUAL;
+    return digits.padStart(19, '0');
+  }
+}
+
+class LogReader extends DirectReader<LogEntry> {
+  protected item(res: ResourceInfo, sc: ScopeInfo, end: number): void {
+
     const c = this.c;
     const buf = this.buf;
     let time = '';
@@ -273,7 +381,7 @@ class Reader {
           eventName = this.string(end);
           continue;
         default:
-          this.other(this.p.record, id, wire, end, 3);
+          this.other(this.p.item, id, wire, end, 3);
       }
     }
     // As the flattening: a missing (or zero) observed time is the arrival, a missing time the observed one.
@@ -299,104 +407,5 @@ class Reader {
       flags,
       eventName,
     });
-  }
-
-  /** A KeyValue (the cursor on its content, up to `end`) into `out`, as the flattening's `attributes` writes it. */
-  private keyValue(out: Attributes, end: number, depth: number): void {
-    const c = this.c;
-    let key: string | undefined;
-    let value = -1;
-    let valueEnd = 0;
-    while (c.pos < end) {
-      const tag = c.varint32(end);
-      const id = tag >>> 3;
-      const wire = tag & 7;
-      if (id === 1 && wire === 2) key = this.key(end);
-      else if (id === 2 && wire === 2) {
-        if (value >= 0) throw UNUSUAL;
-        valueEnd = c.delimited(end);
-        value = c.pos;
-        c.pos = valueEnd;
-      } else this.other(this.p.keyValue, id, wire, end, depth);
-    }
-    if (key === undefined) {
-      // The general reader still reads the value (and fails where it is malformed).
-      if (value >= 0) {
-        c.pos = value;
-        c.message(this.p.anyValue, valueEnd, depth + 1);
-      }
-      return;
-    }
-    let text = '';
-    if (value >= 0) {
-      c.pos = value;
-      text = this.value(valueEnd, depth + 1);
-    }
-    out[key] = text;
-  }
-
-  /** An AnyValue (the cursor on its content): a lone string as is, anything else the flattening's way. */
-  private value(end: number, depth: number): string {
-    const c = this.c;
-    const start = c.pos;
-    let text: string | undefined;
-    while (c.pos < end) {
-      const tag = c.varint32(end);
-      if (tag !== 0x0a) {
-        // Not string_value (field 1, length-delimited): the general reader, from the start.
-        c.pos = start;
-        return this.with_.anyValue(c.message(this.p.anyValue, end, depth));
-      }
-      text = this.string(end);
-    }
-    return text ?? '';
-  }
-
-  private string(end: number): string {
-    const c = this.c;
-    const len = c.varint32(end);
-    const at = c.need(len, end);
-    return c.buf.utf8Slice(at, at + len);
-  }
-
-  /** An attribute key: the same few keys come record after record, so each is made once (`KEYS`). */
-  private key(end: number): string {
-    const c = this.c;
-    const len = c.varint32(end);
-    const at = c.need(len, end);
-    const buf = this.buf;
-    if (len > KEY_MAX) return c.buf.utf8Slice(at, at + len);
-    let h = len;
-    for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    const slot = (h >>> 0) & (KEY_SLOTS - 1);
-    const known = KEYS.bytes[slot];
-    if (known !== undefined && known.length === len) {
-      let i = 0;
-      while (i < len && known[i] === buf[at + i]) i++;
-      if (i === len) return KEYS.text[slot]!;
-    }
-    const text = c.buf.utf8Slice(at, at + len);
-    KEYS.bytes[slot] = Uint8Array.prototype.slice.call(buf, at, at + len);
-    KEYS.text[slot] = text;
-    return text;
-  }
-
-  private hex(end: number): string {
-    const c = this.c;
-    const len = c.varint32(end);
-    const at = c.need(len, end);
-    return len === 0 ? '' : this.buf.toString('hex', at, at + len);
-  }
-
-  /** A fixed64 time as 19 digits; '' for 0 (absent); past the latest storable time, the general path (it rejects the record). */
-  private time(end: number): string {
-    const at = this.c.need(8, end);
-    const lo = this.buf.readUInt32LE(at);
-    const hi = this.buf.readUInt32LE(at + 4);
-    if (lo === 0 && hi === 0) return '';
-    const digits = unsignedText(lo, hi);
-    const max = this.with_.maxTimeText;
-    if (digits.length > max.length || (digits.length === max.length && digits > max)) throw UNUSUAL;
-    return digits.padStart(19, '0');
   }
 }
