@@ -17,8 +17,10 @@ const LogsRequest = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServi
 const MetricsResponse = root.lookupType('opentelemetry.proto.metrics.v1.ExportMetricsServiceResponse');
 const LogsResponse = root.lookupType('opentelemetry.proto.logs.v1.ExportLogsServiceResponse');
 
-/** The reading plan of a logs request (the direct log reader walks it). */
+/** The reading plan of a logs request (the direct reader walks it). */
 export const LOGS_REQUEST_PLAN = planOf(LogsRequest);
+/** The reading plan of a metrics request (the direct reader walks it). */
+export const METRICS_REQUEST_PLAN = planOf(MetricsRequest);
 
 /** The request types, for the wire reader's tests. */
 export const OTLP_TYPES = { metricsRequest: MetricsRequest, logsRequest: LogsRequest } as const;

@@ -1,5 +1,5 @@
-import type { Attributes, LogEntry, ResourceInfo, ScopeInfo } from './flatten.js';
-import { Cursor, unsignedText, type MessagePlan } from './wire.js';
+import type { Attributes, Exemplar, LogEntry, MetricPoint, ResourceInfo, ScopeInfo } from './flatten.js';
+import { Cursor, signedText, unsignedText, type MessagePlan } from './wire.js';
 
 /**
  * Log records straight from a protobuf logs request, without the plain-object tree `readProto`
@@ -22,6 +22,14 @@ export interface DirectLogs {
   anyValue(raw: Record<string, unknown>): string;
   /** The latest time stored, as 19 digits. */
   maxTimeText: string;
+}
+
+/** What the flattening lends for metrics besides: a metric it reads itself (histograms, summaries, exemplars). */
+export interface DirectMetrics extends DirectLogs {
+  /** A metric read by the general reader, flattened as `readMetrics` does; undefined when it rejects anything of it. */
+  metric(raw: Record<string, unknown>, res: ResourceInfo, sc: ScopeInfo, arrival: string): MetricPoint[] | undefined;
+  /** The flattening's empty list of exemplars (one, shared). */
+  noExemplars: Exemplar[];
 }
 
 /** Leaves the direct reading for the general path. */
@@ -73,6 +81,19 @@ export function readLogsDirect(payload: Buffer, arrival: string, with_: DirectLo
 const KEY_MAX = 64;
 const KEY_SLOTS = 1024;
 const KEYS = { bytes: new Array<Uint8Array | undefined>(KEY_SLOTS), text: new Array<string | undefined>(KEY_SLOTS) };
+
+/**
+ * The data points of a protobuf metrics request, or undefined when it is not the plain case. Gauges
+ * and sums without exemplars are read here; any other metric is read by the general reader and
+ * flattened by `readMetrics`' own code (`DirectMetrics.metric`), the rest of the request still read here.
+ */
+export function readMetricsDirect(payload: Buffer, arrival: string, with_: DirectMetrics): MetricPoint[] | undefined {
+  try {
+    return new MetricReader(payload, plans(with_.request), with_, arrival).request();
+  } catch {
+    return undefined;
+  }
+}
 
 /** Reads the envelope (resources, scopes, their attributes); the items under a scope are the subclass's. */
 abstract class DirectReader<T> {
@@ -407,5 +428,129 @@ class LogReader extends DirectReader<LogEntry> {
       flags,
       eventName,
     });
+  }
+}
+
+const ZERO_TIME = '0000000000000000000';
+
+class MetricReader extends DirectReader<MetricPoint> {
+  private readonly gauge: MessagePlan;
+  private readonly sum: MessagePlan;
+  private readonly point: MessagePlan;
+
+  constructor(
+    payload: Buffer,
+    p: Plans,
+    private readonly m: DirectMetrics,
+    arrival: string,
+  ) {
+    super(payload, p, m, arrival);
+    this.gauge = p.item.fields[5]!.message!;
+    this.sum = p.item.fields[7]!.message!;
+    this.point = this.gauge.fields[1]!.message!;
+  }
+
+  protected item(res: ResourceInfo, sc: ScopeInfo, end: number): void {
+    const c = this.c;
+    const start = c.pos;
+    let name: string | undefined;
+    let description = '';
+    let unit = '';
+    let kinds = 0;
+    let kind = 0;
+    let data = 0;
+    let dataEnd = 0;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      const id = tag >>> 3;
+      const wire = tag & 7;
+      if (wire === 2 && id === 1) name = this.string(end);
+      else if (wire === 2 && id === 2) description = this.string(end);
+      else if (wire === 2 && id === 3) unit = this.string(end);
+      else if (wire === 2 && (id === 5 || id === 7 || id === 9 || id === 10 || id === 11)) {
+        kinds++;
+        kind = id;
+        dataEnd = c.delimited(end);
+        data = c.pos;
+        c.pos = dataEnd;
+      } else this.other(this.p.item, id, wire, end, 3);
+    }
+    // One gauge or sum, named, its points without exemplars: read here. Anything else the general way.
+    if (kinds === 1 && (kind === 5 || kind === 7) && name !== undefined && name !== '') {
+      const first = this.records.length;
+      c.pos = data;
+      if (this.numbers(res, sc, name, description, unit, kind === 7, dataEnd)) return;
+      this.records.length = first;
+    }
+    c.pos = start;
+    const points = this.m.metric(c.message(this.p.item, end, 3), res, sc, this.arrival);
+    if (!points) throw UNUSUAL;
+    for (const pt of points) this.records.push(pt);
+  }
+
+  /** A Gauge's or Sum's points (the cursor on its content); false when one has exemplars (read the metric the general way). */
+  private numbers(res: ResourceInfo, sc: ScopeInfo, name: string, description: string, unit: string, isSum: boolean, end: number): boolean {
+    const c = this.c;
+    const plan = isSum ? this.sum : this.gauge;
+    const points: number[] = [];
+    let temporality = 0;
+    let monotonic = false;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      const id = tag >>> 3;
+      const wire = tag & 7;
+      if (id === 1 && wire === 2) {
+        const stop = c.delimited(end);
+        points.push(c.pos, stop);
+        c.pos = stop;
+      } else if (isSum && id === 2 && wire === 0) temporality = c.varint32(end) | 0;
+      else if (isSum && id === 3 && wire === 0) monotonic = (c.varint64(end) | c.hi) !== 0;
+      else this.other(plan, id, wire, end, 4);
+    }
+    const t = temporality === 1 || temporality === 2 ? temporality : 0;
+    for (let i = 0; i < points.length; i += 2) {
+      c.pos = points[i]!;
+      const stop = points[i + 1]!;
+      let time = '';
+      let startTime = '';
+      let asDouble: number | undefined;
+      let asInt: string | undefined;
+      let flags = 0;
+      const attributes: Attributes = {};
+      while (c.pos < stop) {
+        const tag = c.varint32(stop);
+        const id = tag >>> 3;
+        const wire = tag & 7;
+        if (id === 7 && wire === 2) {
+          const kvEnd = c.delimited(stop);
+          this.keyValue(attributes, kvEnd, 6);
+          c.pos = kvEnd;
+        } else if (id === 3 && wire === 1) time = this.time(stop);
+        else if (id === 2 && wire === 1) startTime = this.time(stop);
+        else if (id === 4 && wire === 1) asDouble = this.buf.readDoubleLE(c.need(8, stop));
+        else if (id === 6 && wire === 1) {
+          const at = c.need(8, stop);
+          asInt = signedText(this.buf.readUInt32LE(at), this.buf.readUInt32LE(at + 4));
+        } else if (id === 8 && wire === 0) flags = c.varint32(stop);
+        else if (id === 5) return false;
+        else this.other(this.point, id, wire, stop, 5);
+      }
+      const base = {
+        resource: res,
+        scope: sc,
+        name,
+        description,
+        unit,
+        attributes,
+        startTimeUnixNano: startTime === '' ? ZERO_TIME : startTime,
+        timeUnixNano: time === '' ? this.arrival : time,
+        flags,
+        exemplars: this.m.noExemplars,
+      };
+      // As the flattening: a double when there is one, else the integer (0 when neither).
+      const value = asDouble !== undefined ? asDouble : asInt !== undefined ? Number(asInt) : 0;
+      this.records.push(isSum ? Object.assign(base, { kind: 'sum' as const, value, temporality: t as 0 | 1 | 2, monotonic }) : Object.assign(base, { kind: 'gauge' as const, value }));
+    }
+    return true;
   }
 }

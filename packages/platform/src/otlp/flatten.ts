@@ -1,6 +1,6 @@
 import { wellFormed } from '../wellformed.js';
-import { LOGS_REQUEST_PLAN, OtlpDecodeError, decodeLogHeaders, decodeLogsRequest, decodeMetricsRequest, detectEncoding, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
-import { readLogsDirect, type DirectLogs } from './direct.js';
+import { LOGS_REQUEST_PLAN, METRICS_REQUEST_PLAN, OtlpDecodeError, decodeLogHeaders, decodeLogsRequest, decodeMetricsRequest, detectEncoding, encodeRawRequest, type DecodedRequest, type RawRequest } from './decode.js';
+import { readLogsDirect, readMetricsDirect, type DirectLogs, type DirectMetrics } from './direct.js';
 
 /**
  * OTLP requests flattened into one record per data point or log record, with attributes as
@@ -414,9 +414,37 @@ function topList(v: unknown, what: string, field: string): RawRequest[] {
   return v as RawRequest[];
 }
 
-/** Decodes an `otlp_metrics` payload into data points and the points it had to leave out. */
-export function readMetrics(payload: Buffer, opts: ReadOptions = {}): Read<MetricPoint> {
-  const decoded = decodeMetricsRequest(payload);
+/** How the direct reader (direct.ts) writes what it does not read itself: as this file does. */
+const DIRECT: DirectLogs = { request: LOGS_REQUEST_PLAN, anyValue: (raw) => anyValueToStringAt(raw, 'base64', '.value', 0), maxTimeText: MAX_TIME_TEXT };
+
+/** How the direct reader (direct.ts) flattens a metric it does not read itself: as this file does. */
+const DIRECT_METRICS: DirectMetrics = {
+  ...DIRECT,
+  request: METRICS_REQUEST_PLAN,
+  noExemplars: NO_EXEMPLARS,
+  metric(raw, res, sc, arrival) {
+    const walk = new Walk<MetricPoint>();
+    try {
+      metric(raw, '', res, sc, 'base64', arrival, walk);
+    } catch (err) {
+      if (err instanceof FieldError) return undefined;
+      throw err;
+    }
+    return walk.rejected.length > 0 ? undefined : walk.records;
+  },
+};
+
+/**
+ * Decodes an `otlp_metrics` payload into data points and the points it had to leave out. A protobuf
+ * request is read straight from the wire (`readMetricsDirect`) when it holds nothing unusual, else
+ * (and with any other `decode`) through the plain-object tree.
+ */
+export function readMetrics(payload: Buffer, opts: ReadOptions = {}, decode: (payload: Buffer) => DecodedRequest = decodeMetricsRequest): Read<MetricPoint> {
+  if (decode === decodeMetricsRequest && payload.length > 0 && detectEncoding(payload) === 'otlp_proto') {
+    const records = readMetricsDirect(payload, nanosOfMillis(opts.arrivalMs ?? Date.now()), DIRECT_METRICS);
+    if (records) return { records, rejected: [], accepted: () => payload };
+  }
+  const decoded = decode(payload);
   const { body, ids } = decoded;
   const arrival = nanosOfMillis(opts.arrivalMs ?? Date.now());
   const rms = topList(body.resourceMetrics, 'OTLP metrics request', 'resourceMetrics');
@@ -538,9 +566,6 @@ function metric(m: RawRequest, mAt: string, res: ResourceInfo, sc: ScopeInfo, id
     );
   }
 }
-
-/** How the direct log reader (direct.ts) writes what it does not read itself: as this file does. */
-const DIRECT: DirectLogs = { request: LOGS_REQUEST_PLAN, anyValue: (raw) => anyValueToStringAt(raw, 'base64', '.value', 0), maxTimeText: MAX_TIME_TEXT };
 
 /**
  * Decodes an `otlp_logs` payload into log records and the records it had to leave out. A protobuf

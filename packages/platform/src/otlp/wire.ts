@@ -146,7 +146,7 @@ export function unsignedText(lo: number, hi: number): string {
 }
 
 /** A signed (two's complement) 64-bit value from its halves, as decimal text. */
-function signedText(lo: number, hi: number): string {
+export function signedText(lo: number, hi: number): string {
   if (hi < 0x80000000) return unsignedText(lo, hi);
   // Negate: invert and add one.
   let nlo = (~lo + 1) >>> 0;

@@ -1,13 +1,13 @@
 /**
- * The direct log reader (otlp/direct.ts) against the general path (the plain-object tree,
- * then the flattening): `readLogs` must give the same records, rejections and errors whichever
- * reads a request. The general path is forced by handing `readLogs` a decoder of its own.
+ * The direct reader (otlp/direct.ts) against the general path (the plain-object tree, then the
+ * flattening): `readLogs` and `readMetrics` must give the same records, rejections and errors
+ * whichever reads a request. The general path is forced by handing them a decoder of their own.
  */
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { LOGS_REQUEST_PLAN, MAX_TIME_NANOS, OTLP_TYPES, anyValueToString, decodeLogsRequest, readLogs } from '../src/otlp/index.js';
-import { readLogsDirect, type DirectLogs } from '../src/otlp/direct.js';
+import { LOGS_REQUEST_PLAN, MAX_TIME_NANOS, METRICS_REQUEST_PLAN, OTLP_TYPES, anyValueToString, decodeLogsRequest, decodeMetricsRequest, readLogs, readMetrics } from '../src/otlp/index.js';
+import { readLogsDirect, readMetricsDirect, type DirectLogs } from '../src/otlp/direct.js';
 import { messageOf } from './otlp-arbitraries.js';
 
 const type = OTLP_TYPES.logsRequest;
@@ -19,7 +19,7 @@ const DIRECT: DirectLogs = { request: LOGS_REQUEST_PLAN, anyValue: (raw) => anyV
 const direct = (payload: Buffer) => readLogsDirect(payload, `${ARRIVAL_MS}000000`, DIRECT);
 
 type Outcome = { records: unknown; rejected: unknown; accepted: Buffer } | { error: string };
-function outcome(read: () => ReturnType<typeof readLogs>): Outcome {
+function outcome(read: () => { records: unknown; rejected: unknown; accepted(): Buffer }): Outcome {
   try {
     const r = read();
     return { records: r.records, rejected: r.rejected, accepted: r.accepted() };
@@ -164,5 +164,134 @@ describe('the direct log reader', () => {
       expect(read.rejected).toHaveLength(1);
       same(odd);
     }
+  });
+});
+
+const metricsType = OTLP_TYPES.metricsRequest;
+const encodeMetrics = (obj: Record<string, unknown>) => Buffer.from(metricsType.encode(metricsType.fromObject(obj)).finish());
+const generalMetrics = (payload: Buffer) => decodeMetricsRequest(payload);
+/** A metric the direct reader hands back to the flattening: read by the test as the flattening reads it. */
+const directMetrics = (payload: Buffer) => {
+  const viaGeneral = readMetrics(payload, { arrivalMs: ARRIVAL_MS }, generalMetrics);
+  let handedBack = 0;
+  const points = readMetricsDirect(payload, `${ARRIVAL_MS}000000`, {
+    ...DIRECT,
+    request: METRICS_REQUEST_PLAN,
+    noExemplars: [],
+    metric: (raw, resource, scope) => {
+      handedBack++;
+      const one = readMetrics(encodeMetrics({ resourceMetrics: [{ scopeMetrics: [{ metrics: [raw] }] }] }), { arrivalMs: ARRIVAL_MS }, generalMetrics);
+      return one.rejected.length > 0 ? undefined : one.records.map((p) => ({ ...p, resource, scope }));
+    },
+  });
+  return { points, handedBack, viaGeneral };
+};
+function sameMetrics(payload: Buffer): void {
+  const viaGeneral = outcome(() => readMetrics(payload, { arrivalMs: ARRIVAL_MS }, generalMetrics));
+  expect(outcome(() => readMetrics(payload, { arrivalMs: ARRIVAL_MS }))).toEqual(viaGeneral);
+}
+
+const int64Text = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String);
+const exemplar = fc.record(
+  {
+    filteredAttributes: attributes,
+    timeUnixNano: nanos,
+    asDouble: fc.double(),
+    spanId: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString('base64')),
+    traceId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64')),
+  },
+  { requiredKeys: [] },
+);
+/** A NumberDataPoint: a double, an integer, both (the double counts) or neither; with `exemplars`, sometimes some. */
+const pointOf = (exemplars: boolean) =>
+  fc
+    .record(
+      {
+        attributes,
+        startTimeUnixNano: nanos,
+        timeUnixNano: nanos,
+        value: fc.oneof(
+          fc.double().map((asDouble) => ({ asDouble })),
+          int64Text.map((asInt) => ({ asInt })),
+          fc.tuple(fc.double(), int64Text).map(([asDouble, asInt]) => ({ asDouble, asInt })),
+          fc.constant({}),
+        ),
+        flags: fc.nat(),
+        exemplars: exemplars ? fc.array(exemplar, { maxLength: 2 }) : fc.constant([]),
+      },
+      { requiredKeys: ['exemplars'] },
+    )
+    .map(({ value, ...p }) => ({ ...p, ...value }));
+const metricName = fc.oneof({ arbitrary: text.filter((t) => t !== ''), weight: 5 }, fc.constant(''), fc.constant(undefined));
+/** Gauges and sums as an SDK writes them; `names` decides whether a metric may lack its name. */
+const numberMetric = (names: fc.Arbitrary<string | undefined>, exemplars = false) => {
+  const point = pointOf(exemplars);
+  return fc.oneof(
+    fc.record({ name: names, description: text, unit: text, gauge: fc.record({ dataPoints: fc.array(point, { maxLength: 4 }) }) }, { requiredKeys: ['name', 'gauge'] }),
+    fc.record(
+      { name: names, description: text, unit: text, sum: fc.record({ dataPoints: fc.array(point, { maxLength: 4 }), aggregationTemporality: fc.integer({ min: -1, max: 3 }), isMonotonic: fc.boolean() }, { requiredKeys: ['dataPoints'] }) },
+      { requiredKeys: ['name', 'sum'] },
+    ),
+  );
+};
+const metricsRequest = (metric: fc.Arbitrary<Record<string, unknown>>) =>
+  fc.record({
+    resourceMetrics: fc.array(
+      fc.record(
+        {
+          resource: fc.record({ attributes }, { requiredKeys: [] }),
+          schemaUrl: text,
+          scopeMetrics: fc.array(fc.record({ scope: fc.record({ name: text, version: text, attributes }, { requiredKeys: [] }), schemaUrl: text, metrics: fc.array(metric, { maxLength: 4 }) }, { requiredKeys: [] }), { maxLength: 3 }),
+        },
+        { requiredKeys: [] },
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
+  });
+const anyMetric = messageOf(metricsType.lookupType('opentelemetry.proto.metrics.v1.Metric'), 4);
+
+describe('the direct metrics reader', () => {
+  it('reads any gauge and sum a sender writes itself, as the general path does, handing nothing back', () => {
+    fc.assert(
+      fc.property(metricsRequest(numberMetric(text.filter((t) => t !== ''))), (obj) => {
+        const payload = encodeMetrics(obj);
+        const { points, handedBack, viaGeneral } = directMetrics(payload);
+        expect(points).toBeDefined();
+        expect(handedBack).toBe(0);
+        expect(points).toEqual(viaGeneral.records);
+        sameMetrics(payload);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('hands histograms, summaries, exemplars and odd metrics back to the flattening, and gives what the general path gives', () => {
+    fc.assert(
+      fc.property(metricsRequest(fc.oneof(numberMetric(metricName, true), anyMetric)), (obj) => {
+        const payload = encodeMetrics(obj);
+        const { points, viaGeneral } = directMetrics(payload);
+        if (points) expect(points).toEqual(viaGeneral.records);
+        else expect(viaGeneral.rejected.length).toBeGreaterThan(0);
+        sameMetrics(payload);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives what the general path gives for any metrics request, cut short or with bytes changed too', () => {
+    fc.assert(
+      fc.property(messageOf(metricsType, 6), (obj) => sameMetrics(encodeMetrics(obj))),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(metricsRequest(fc.oneof(numberMetric(metricName), anyMetric)), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (obj, cut, changes) => {
+        const whole = encodeMetrics(obj);
+        sameMetrics(whole.subarray(0, cut % (whole.length + 1)));
+        const changed = Buffer.from(whole);
+        for (const [at, byte] of changes) if (changed.length > 0) changed[at % changed.length] = byte;
+        sameMetrics(changed);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
