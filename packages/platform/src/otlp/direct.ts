@@ -2,17 +2,21 @@ import type { Attributes, Exemplar, LogEntry, MetricPoint, ResourceInfo, ScopeIn
 import { Cursor, signedText, unsignedText, type MessagePlan } from './wire.js';
 
 /**
- * Log records straight from a protobuf logs request, without the plain-object tree `readProto`
- * builds first: the tree was about four fifths of `readLogs`' time, and most of the garbage the
- * all-in-one collects (each record is read three times there: the intake's check, ingest, the rules).
+ * Log records and metric points straight from a protobuf export request, without the plain-object
+ * tree `readProto` builds first: the tree was about half of `readLogs`' and `readMetrics`' time,
+ * and most of the garbage the all-in-one collects (each log record is read three times there: the
+ * intake's check, ingest, the rules).
  *
- * It gives exactly what `readLogs` gives for the requests it reads (a property test holds the two
- * together), and reads only the plain case: anything else (a field in an unexpected wire type, a
- * record the flattening would reject, a non-repeated message given twice, a payload that is not a
- * request at all) returns undefined, and the general path reads the whole request again and says
- * what is wrong with it. Values that are not a single string (numbers, arrays, maps, bytes) are
- * read by the general reader and written by the flattening's own `anyValue`; fields the
- * flattening does not use are still read by the general reader, so they fail where it fails.
+ * It gives exactly what `readLogs` and `readMetrics` give for the requests it reads (property tests
+ * hold the two together), and reads only the plain case: anything else (a field in an unexpected
+ * wire type, a record or point the flattening would reject, a non-repeated message given twice, a
+ * payload that is not a request at all) returns undefined, and the general path reads the whole
+ * request again and says what is wrong with it. Values that are not a single string (numbers,
+ * arrays, maps, bytes) are read by the general reader and written by the flattening's own
+ * `anyValue`; metrics other than gauges and sums without exemplars by the general reader and the
+ * flattening's own `metric`; fields the flattening does not use are still read by the general
+ * reader, so they fail where it fails. Strings come from `utf8Slice`, which never yields a lone
+ * surrogate, so they need no `wellFormed`.
  */
 
 /** What the flattening lends: its plan of the request, and how it writes a non-string value. */
