@@ -34,6 +34,15 @@ function same(payload: Buffer): void {
   expect(outcome(() => readLogs(payload, { arrivalMs: ARRIVAL_MS }))).toEqual(viaGeneral);
 }
 
+/** Where to cut a request short, and bytes to change in it. */
+const damage = fc.tuple(fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }));
+/** A request cut short, and the whole request with bytes changed. */
+function damaged(whole: Buffer, [cut, changes]: [number, [number, number][]]): Buffer[] {
+  const changed = Buffer.from(whole);
+  for (const [at, byte] of changes) if (changed.length > 0) changed[at % changed.length] = byte;
+  return [whole.subarray(0, cut % (whole.length + 1)), changed];
+}
+
 const text = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.constantFrom('', 'service.name', 'checkout'));
 const nanos = fc.oneof(fc.constant(undefined), fc.constantFrom('0', '1', '1764000000000000000', MAX_TIME_NANOS.toString()), fc.bigInt({ min: 1n, max: MAX_TIME_NANOS }).map(String));
 /** AnyValues as senders write them: mostly strings, some numbers, bools, bytes, arrays and maps. */
@@ -109,12 +118,8 @@ describe('the direct log reader', () => {
 
   it('gives what the general path gives for requests cut short or with bytes changed', () => {
     fc.assert(
-      fc.property(plainRequest, fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (obj, cut, changes) => {
-        const whole = encode(obj);
-        same(whole.subarray(0, cut % (whole.length + 1)));
-        const changed = Buffer.from(whole);
-        for (const [at, byte] of changes) if (changed.length > 0) changed[at % changed.length] = byte;
-        same(changed);
+      fc.property(plainRequest, damage, (obj, d) => {
+        for (const payload of damaged(encode(obj), d)) same(payload);
       }),
       { numRuns: 400 },
     );
@@ -284,12 +289,8 @@ describe('the direct metrics reader', () => {
       { numRuns: 300 },
     );
     fc.assert(
-      fc.property(metricsRequest(fc.oneof(numberMetric(metricName), anyMetric)), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (obj, cut, changes) => {
-        const whole = encodeMetrics(obj);
-        sameMetrics(whole.subarray(0, cut % (whole.length + 1)));
-        const changed = Buffer.from(whole);
-        for (const [at, byte] of changes) if (changed.length > 0) changed[at % changed.length] = byte;
-        sameMetrics(changed);
+      fc.property(metricsRequest(fc.oneof(numberMetric(metricName), anyMetric)), damage, (obj, d) => {
+        for (const payload of damaged(encodeMetrics(obj), d)) sameMetrics(payload);
       }),
       { numRuns: 300 },
     );

@@ -144,73 +144,64 @@ abstract class DirectReader<T> {
     this.c.field(this.scratch, plan, id, wire, end, depth);
   }
 
-  private resourceGroup(end: number): void {
+  /**
+   * A ResourceLogs/ResourceMetrics or ScopeLogs/ScopeMetrics (the cursor on its content, up to
+   * `end`): where its resource or scope is (field 1; -1 when absent), the ranges of its items
+   * (field 2, start and end one after the other) and its schema URL (field 3).
+   */
+  private group(end: number, plan: MessagePlan, depth: number): { head: number; headEnd: number; items: number[]; schemaUrl: string } {
     const c = this.c;
-    let resource = -1;
-    let resourceEnd = 0;
-    let schemaUrl = '';
-    const scopes: number[] = [];
+    const g = { head: -1, headEnd: 0, items: [] as number[], schemaUrl: '' };
     while (c.pos < end) {
       const tag = c.varint32(end);
       const id = tag >>> 3;
       const wire = tag & 7;
       if (id === 1 && wire === 2) {
-        if (resource >= 0) throw UNUSUAL;
-        resourceEnd = c.delimited(end);
-        resource = c.pos;
-        c.pos = resourceEnd;
+        if (g.head >= 0) throw UNUSUAL;
+        g.headEnd = c.delimited(end);
+        g.head = c.pos;
+        c.pos = g.headEnd;
       } else if (id === 2 && wire === 2) {
         const stop = c.delimited(end);
-        scopes.push(c.pos, stop);
+        g.items.push(c.pos, stop);
         c.pos = stop;
       } else if (id === 3 && wire === 2) {
-        schemaUrl = this.string(end);
-      } else this.other(this.p.resourceGroup, id, wire, end, 1);
+        g.schemaUrl = this.string(end);
+      } else this.other(plan, id, wire, end, depth);
     }
+    return g;
+  }
+
+  private resourceGroup(end: number): void {
+    const c = this.c;
+    const g = this.group(end, this.p.resourceGroup, 1);
     const attributes: Attributes = {};
-    if (resource >= 0) {
-      c.pos = resource;
-      while (c.pos < resourceEnd) {
-        const tag = c.varint32(resourceEnd);
+    if (g.head >= 0) {
+      c.pos = g.head;
+      while (c.pos < g.headEnd) {
+        const tag = c.varint32(g.headEnd);
         const id = tag >>> 3;
         const wire = tag & 7;
         if (id === 1 && wire === 2) {
-          const stop = c.delimited(resourceEnd);
+          const stop = c.delimited(g.headEnd);
           this.keyValue(attributes, stop, 3);
           c.pos = stop;
-        } else this.other(this.p.resource, id, wire, resourceEnd, 2);
+        } else this.other(this.p.resource, id, wire, g.headEnd, 2);
       }
     }
-    const res: ResourceInfo = { attributes, schemaUrl: schemaUrl, serviceName: attributes['service.name'] ?? '' };
-    for (let i = 0; i < scopes.length; i += 2) {
-      c.pos = scopes[i]!;
-      this.scopeGroup(res, scopes[i + 1]!);
+    const res: ResourceInfo = { attributes, schemaUrl: g.schemaUrl, serviceName: attributes['service.name'] ?? '' };
+    for (let i = 0; i < g.items.length; i += 2) {
+      c.pos = g.items[i]!;
+      this.scopeGroup(res, g.items[i + 1]!);
     }
   }
 
   private scopeGroup(res: ResourceInfo, end: number): void {
     const c = this.c;
-    let scope = -1;
-    let scopeEnd = 0;
-    let schemaUrl = '';
-    const items: number[] = [];
-    while (c.pos < end) {
-      const tag = c.varint32(end);
-      const id = tag >>> 3;
-      const wire = tag & 7;
-      if (id === 1 && wire === 2) {
-        if (scope >= 0) throw UNUSUAL;
-        scopeEnd = c.delimited(end);
-        scope = c.pos;
-        c.pos = scopeEnd;
-      } else if (id === 2 && wire === 2) {
-        const stop = c.delimited(end);
-        items.push(c.pos, stop);
-        c.pos = stop;
-      } else if (id === 3 && wire === 2) {
-        schemaUrl = this.string(end);
-      } else this.other(this.p.scopeGroup, id, wire, end, 2);
-    }
+    const g = this.group(end, this.p.scopeGroup, 2);
+    const scope = g.head;
+    const scopeEnd = g.headEnd;
+    const items = g.items;
     let name = '';
     let version = '';
     let dropped = 0;
@@ -231,7 +222,7 @@ abstract class DirectReader<T> {
         else this.other(this.p.scope, id, wire, scopeEnd, 3);
       }
     }
-    const sc: ScopeInfo = { name: name, version: version, attributes, droppedAttributesCount: dropped, schemaUrl: schemaUrl };
+    const sc: ScopeInfo = { name, version, attributes, droppedAttributesCount: dropped, schemaUrl: g.schemaUrl };
     for (let i = 0; i < items.length; i += 2) {
       c.pos = items[i]!;
       this.item(res, sc, items[i + 1]!);
