@@ -81,11 +81,6 @@ export function readLogsDirect(payload: Buffer, arrival: string, with_: DirectLo
   }
 }
 
-/** Keys up to this many bytes are remembered; a slot holds the last key of its hash (at most 64 KiB of keys). */
-const KEY_MAX = 64;
-const KEY_SLOTS = 1024;
-const KEYS = { bytes: new Array<Uint8Array | undefined>(KEY_SLOTS), text: new Array<string | undefined>(KEY_SLOTS) };
-
 /**
  * The data points of a protobuf metrics request, or undefined when it is not the plain case. Gauges
  * and sums without exemplars are read here; any other metric is read by the general reader and
@@ -99,8 +94,13 @@ export function readMetricsDirect(payload: Buffer, arrival: string, with_: Direc
   }
 }
 
+/** Keys up to this many bytes are remembered; a slot holds the last key of its hash (at most 64 KiB of keys). */
+const KEY_MAX = 64;
+const KEY_SLOTS = 1024;
+const KEYS = { bytes: new Array<Uint8Array | undefined>(KEY_SLOTS), text: new Array<string | undefined>(KEY_SLOTS) };
+
 /** Reads the envelope (resources, scopes, their attributes); the items under a scope are the subclass's. */
-abstract class DirectReader<T> {
+abstract class DirectReader<T, W extends DirectLogs = DirectLogs> {
   protected readonly c: Cursor;
   protected readonly buf: Buffer;
   /** Fields read only to be checked. */
@@ -110,7 +110,7 @@ abstract class DirectReader<T> {
   constructor(
     payload: Buffer,
     protected readonly p: Plans,
-    protected readonly with_: { anyValue(raw: Record<string, unknown>): string; maxTimeText: string },
+    protected readonly with_: W,
     protected readonly arrival: string,
   ) {
     this.c = new Cursor(payload);
@@ -199,15 +199,13 @@ abstract class DirectReader<T> {
   private scopeGroup(res: ResourceInfo, end: number): void {
     const c = this.c;
     const g = this.group(end, this.p.scopeGroup, 2);
-    const scope = g.head;
     const scopeEnd = g.headEnd;
-    const items = g.items;
     let name = '';
     let version = '';
     let dropped = 0;
     const attributes: Attributes = {};
-    if (scope >= 0) {
-      c.pos = scope;
+    if (g.head >= 0) {
+      c.pos = g.head;
       while (c.pos < scopeEnd) {
         const tag = c.varint32(scopeEnd);
         const id = tag >>> 3;
@@ -223,9 +221,9 @@ abstract class DirectReader<T> {
       }
     }
     const sc: ScopeInfo = { name, version, attributes, droppedAttributesCount: dropped, schemaUrl: g.schemaUrl };
-    for (let i = 0; i < items.length; i += 2) {
-      c.pos = items[i]!;
-      this.item(res, sc, items[i + 1]!);
+    for (let i = 0; i < g.items.length; i += 2) {
+      c.pos = g.items[i]!;
+      this.item(res, sc, g.items[i + 1]!);
     }
   }
 
@@ -428,18 +426,13 @@ class LogReader extends DirectReader<LogEntry> {
 
 const ZERO_TIME = '0000000000000000000';
 
-class MetricReader extends DirectReader<MetricPoint> {
+class MetricReader extends DirectReader<MetricPoint, DirectMetrics> {
   private readonly gauge: MessagePlan;
   private readonly sum: MessagePlan;
   private readonly point: MessagePlan;
 
-  constructor(
-    payload: Buffer,
-    p: Plans,
-    private readonly m: DirectMetrics,
-    arrival: string,
-  ) {
-    super(payload, p, m, arrival);
+  constructor(payload: Buffer, p: Plans, with_: DirectMetrics, arrival: string) {
+    super(payload, p, with_, arrival);
     this.gauge = p.item.fields[5]!.message!;
     this.sum = p.item.fields[7]!.message!;
     this.point = this.gauge.fields[1]!.message!;
@@ -478,7 +471,7 @@ class MetricReader extends DirectReader<MetricPoint> {
       this.records.length = first;
     }
     c.pos = start;
-    const points = this.m.metric(c.message(this.p.item, end, 3), res, sc, this.arrival);
+    const points = this.with_.metric(c.message(this.p.item, end, 3), res, sc, this.arrival);
     if (!points) throw UNUSUAL;
     for (const pt of points) this.records.push(pt);
   }
@@ -540,7 +533,7 @@ class MetricReader extends DirectReader<MetricPoint> {
         startTimeUnixNano: startTime === '' ? ZERO_TIME : startTime,
         timeUnixNano: time === '' ? this.arrival : time,
         flags,
-        exemplars: this.m.noExemplars,
+        exemplars: this.with_.noExemplars,
       };
       // As the flattening: a double when there is one, else the integer (0 when neither).
       const value = asDouble !== undefined ? asDouble : asInt !== undefined ? Number(asInt) : 0;
